@@ -1,0 +1,209 @@
+/* test_config — malformed configs are refused with the right place and key; presets, overrides
+ * and the resolved dump round-trip. */
+#include <stdint.h>
+
+#include "check.h"
+#include "config.h"
+
+/* load text (+ sets); expect failure and every `want` substring in the messages */
+static void bad(const char *text, const char *const *sets, int nsets, const char *want1,
+                const char *want2) {
+  Config c;
+  CfgErrors e = {0};
+  int rc = cfg_load_text(&c, text, "cfg.toml", sets, nsets, &e);
+  EXPECT(rc != 0, "accepted a bad config:\n%s", text ? text : "(none)");
+  const char *msg = e.text ? e.text : "";
+  EXPECT(strstr(msg, want1) != NULL, "message lacks \"%s\":\n  %s", want1, msg);
+  if (want2) EXPECT(strstr(msg, want2) != NULL, "message lacks \"%s\":\n  %s", want2, msg);
+  cfg_errors_free(&e);
+}
+
+#define ENV "[env]\nname = \"hopper\"\n"
+
+static void test_malformed(void) {
+  /* unknown keys, with suggestions */
+  bad(ENV "[sac]\nlrr = 0.1\n", NULL, 0, "cfg.toml:4:1: unknown key 'sac.lrr'",
+      "did you mean 'sac.lr'?");
+  bad(ENV "[sacc]\nlr = 0.1\n", NULL, 0, "cfg.toml:4:1: unknown key 'sacc.lr'",
+      "did you mean 'sac.lr'?");
+  bad("seed = 3\n" ENV, NULL, 0, "cfg.toml:1:1: unknown key 'seed'", "did you mean 'run.seed'?");
+  bad(ENV "[model]\nensemble = 7\n", NULL, 0, "cfg.toml:4:1: unknown key 'model.ensemble'",
+      "did you mean 'model.ensemble_size'?");
+  bad(ENV "[sac.net]\nhidden = 3\n", NULL, 0, "unknown key 'sac.net'", "cfg.toml:3:");
+  bad(ENV "[run]\nzzzzqqqq = 1\n", NULL, 0, "cfg.toml:4:1: unknown key 'run.zzzzqqqq'", NULL);
+  /* wrong types: the place is the value */
+  bad(ENV "[run]\nseed = \"abc\"\n", NULL, 0,
+      "cfg.toml:4:8: run.seed: expected an integer, got a string", NULL);
+  bad(ENV "[run]\nseed = 1.5\n", NULL, 0,
+      "cfg.toml:4:8: run.seed: expected an integer, got a non-integral float", NULL);
+  bad(ENV "[sac]\nlr = \"fast\"\n", NULL, 0, "cfg.toml:4:6: sac.lr: expected a number", NULL);
+  bad(ENV "[run]\nresume = 1\n", NULL, 0,
+      "cfg.toml:4:10: run.resume: expected true or false, got an integer", NULL);
+  bad(ENV "[run]\nname = 1979-05-27\n", NULL, 0,
+      "cfg.toml:4:8: run.name: expected a string, got a date/time", NULL);
+  bad(ENV "[run]\nalgo = 3\n", NULL, 0, "cfg.toml:4:8: run.algo: expected one of", "\"usbpo\"");
+  /* out of range */
+  bad(ENV "[sac]\ngamma = 1.5\n", NULL, 0, "cfg.toml:4:9: sac.gamma = 1.5 is out of range",
+      "must be >= 0 and <= 1");
+  bad(ENV "[sac]\nlr = 0\n", NULL, 0, "cfg.toml:4:6: sac.lr = 0 is out of range", "must be > 0");
+  bad(ENV "[sac]\nbatch_size = -5\n", NULL, 0, "cfg.toml:4:14: sac.batch_size = -5", NULL);
+  bad(ENV "[model]\nelites = 0\n", NULL, 0, "cfg.toml:4:10: model.elites = 0 is out of range",
+      NULL);
+  /* enums */
+  bad(ENV "[run]\nalgo = \"ppo\"\n", NULL, 0, "cfg.toml:4:8: run.algo = \"ppo\" is not valid",
+      "\"sac\", \"mbpo\", \"usbpo\"");
+  bad("[env]\nname = \"cheetah\"\n", NULL, 0, "cfg.toml:2:8: env.name = \"cheetah\" is not valid",
+      "\"halfcheetah\"");
+  bad(ENV "[finetune]\nmode = \"W2\"\n", NULL, 0, "cfg.toml:4:8: finetune.mode = \"W2\"", NULL);
+  /* arrays */
+  bad(ENV "[rollout]\nschedule = [1, 2, 3]\n", NULL, 0,
+      "cfg.toml:4:12: rollout.schedule: expected 4 numbers, got 3", NULL);
+  bad(ENV "[rollout]\nschedule = [1, 2, \"x\", 4]\n", NULL, 0,
+      "cfg.toml:4:12: rollout.schedule: expected an array of numbers", NULL);
+  bad(ENV "[model]\ndecay = [1e-5, -1, 1e-5, 1e-5, 1e-4]\n", NULL, 0,
+      "cfg.toml:4:9: model.decay[1] = -1 is out of range", NULL);
+  /* missing required value */
+  bad("[run]\nseed = 1\n", NULL, 0, "cfg.toml: missing required value env.name", NULL);
+  bad("", NULL, 0, "missing required value env.name", NULL);
+  /* syntax */
+  bad("[run\nseed = 1\n", NULL, 0, "cfg.toml:1:", "TOML syntax error");
+  bad(ENV "[run]\nseed = 1\nseed = 2\n", NULL, 0, "cfg.toml:5:", "TOML syntax error");
+  bad(ENV "[sac]\nlr = 3e-4 x\n", NULL, 0, "cfg.toml:4:", "TOML syntax error");
+  /* cross-field rules point at the key the user wrote */
+  bad(ENV "[model]\nlayers = 3\n", NULL, 0, "cfg.toml:4:10: model.decay has 5 entries",
+      "model.layers = 3 needs 4");
+  bad(ENV "[model]\nelites = 9\n", NULL, 0, "cfg.toml:4:10: model.elites = 9 exceeds", NULL);
+  bad(ENV "[sac]\nlogstd_min = 3\n", NULL, 0, "cfg.toml:4:14: sac.logstd_min = 3 must be below",
+      NULL);
+  bad(ENV "[rollout]\nschedule = [5, 5, 1, 1]\n", NULL, 0,
+      "cfg.toml:4:12: rollout.schedule = [5, 5, 1, 1]: the end epoch b", NULL);
+  bad(ENV "[rollout]\nschedule = [1, 5, 0, 1]\n", NULL, 0, "cfg.toml:4:12:", "must be >= 1");
+  /* several problems are all reported */
+  {
+    Config c;
+    CfgErrors e = {0};
+    cfg_load_text(&c, ENV "[sac]\nlrr = 1\ngamma = 2\n", "cfg.toml", NULL, 0, &e);
+    EXPECT(e.count == 2, "two errors expected, got %d:\n%s", e.count, e.text);
+    cfg_errors_free(&e);
+  }
+}
+
+static void test_set_errors(void) {
+  const char *s1[] = {"sac.lr=abc"};
+  bad(ENV, s1, 1, "--set sac.lr=abc: sac.lr: expected a number, got a string", NULL);
+  const char *s2[] = {"sac.lrr=1"};
+  bad(ENV, s2, 1, "--set sac.lrr=1: unknown key 'sac.lrr'", "did you mean 'sac.lr'?");
+  const char *s3[] = {"sac.lr"};
+  bad(ENV, s3, 1, "--set sac.lr: expected section.key=value", NULL);
+  const char *s4[] = {"run.seed=-1"};
+  bad(ENV, s4, 1, "--set run.seed=-1: run.seed = -1 is out of range", NULL);
+  const char *s5[] = {"env.name=pong"};
+  bad(ENV, s5, 1, "--set env.name=pong: env.name = \"pong\" is not valid", NULL);
+  const char *s6[] = {"model.layers=2"};
+  bad(ENV, s6, 1, "--set model.layers=2: model.decay has 5 entries", NULL);
+  const char *s7[] = {"a b=1"};
+  bad(ENV, s7, 1, "--set a b=1: 'a b' is not a key", NULL);
+  Config c;
+  CfgErrors e = {0};
+  EXPECT(cfg_load(&c, "/nonexistent/usbpo.toml", NULL, 0, &e) != 0, "missing file accepted");
+  EXPECT(e.text && strstr(e.text, "/nonexistent/usbpo.toml: cannot read config"), "%s", e.text);
+  cfg_errors_free(&e);
+}
+
+static Config load_ok(const char *text, const char *const *sets, int nsets) {
+  Config c;
+  CfgErrors e = {0};
+  int rc = cfg_load_text(&c, text, "cfg.toml", sets, nsets, &e);
+  EXPECT(rc == 0, "valid config refused: %s", e.text ? e.text : "");
+  cfg_errors_free(&e);
+  return c;
+}
+
+static void test_presets_and_overrides(void) {
+  /* spec §7 per-env values arrive through the preset named by env.name */
+  struct {
+    const char *env;
+    int64_t L, ninit, G, F, retain, hidden, total;
+    double sched[4], hbar;
+  } tab[] = {
+      {"hopper", 1000, 5000, 20, 250, 1, 200, 1000000, {20, 150, 1, 15}, -1},
+      {"walker2d", 1000, 5000, 20, 250, 1, 200, 3000000, {20, 150, 1, 1}, -3},
+      {"halfcheetah", 1000, 5000, 40, 250, 1, 200, 3000000, {20, 150, 1, 1}, -3},
+      {"ant", 1000, 5000, 20, 250, 1, 200, 1000000, {20, 100, 1, 25}, -4},
+      {"humanoid", 1000, 5000, 20, 1000, 5, 400, 1000000, {20, 300, 1, 25}, -2},
+      {"inverted_pendulum", 250, 500, 10, 250, 1, 200, 20000, {1, 15, 1, 1}, -0.05},
+      {"inverted_double_pendulum", 250, 500, 20, 250, 1, 200, 20000, {1, 15, 1, 1}, -0.5},
+  };
+  for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+    char text[128];
+    snprintf(text, sizeof text, "[env]\nname = \"%s\"\n", tab[i].env);
+    Config c = load_ok(text, NULL, 0);
+    EXPECT(c.env.epoch_length == tab[i].L && c.env.init_steps == tab[i].ninit &&
+               c.sac.updates_per_step == tab[i].G && c.model.train_freq == tab[i].F &&
+               c.rollout.retain_epochs == tab[i].retain && c.model.hidden == tab[i].hidden &&
+               c.run.total_steps == tab[i].total && c.sac.target_entropy == tab[i].hbar,
+           "preset %s", tab[i].env);
+    EXPECT(!memcmp(c.rollout.schedule, tab[i].sched, sizeof tab[i].sched), "schedule %s",
+           tab[i].env);
+    /* common values */
+    EXPECT(c.sac.batch_size == 256 && c.sac.real_ratio == 0.05 && c.model.ensemble_size == 7 &&
+               c.model.elites == 5 && c.rollout.batch_size == 100000 &&
+               c.finetune.batch_size == 1024 && c.finetune.max_steps == 100,
+           "common values %s", tab[i].env);
+  }
+  /* the user's file beats the preset, --set beats the file; bare strings and 1e5 counts work */
+  const char *sets[] = {"sac.updates_per_step=7", "run.algo=mbpo", "run.name=my run"};
+  Config c = load_ok("[env]\nname = \"halfcheetah\"\n[sac]\nupdates_per_step = 3\n"
+                     "[run]\ntotal_steps = 1e5\n",
+                     sets, 3);
+  EXPECT(c.sac.updates_per_step == 7, "--set did not win: %lld", (long long)c.sac.updates_per_step);
+  EXPECT(c.run.algo == ALGO_MBPO, "--set bare string");
+  EXPECT(!strcmp(c.run.name, "my run"), "--set string with a space: '%s'", c.run.name);
+  EXPECT(c.run.total_steps == 100000, "1e5 as a count");
+  /* --set env.name switches the preset */
+  const char *sw[] = {"env.name=inverted_pendulum"};
+  c = load_ok(ENV, sw, 1);
+  EXPECT(c.env.name == ENV_INVERTED_PENDULUM && c.env.epoch_length == 250, "preset switch");
+  /* no file at all: --set alone */
+  const char *only[] = {"env.name=ant"};
+  Config d;
+  CfgErrors e = {0};
+  EXPECT(cfg_load_text(&d, NULL, NULL, only, 1, &e) == 0, "sets only: %s", e.text);
+  cfg_errors_free(&e);
+  EXPECT(d.env.name == ENV_ANT && d.sac.target_entropy == -4, "sets-only preset");
+}
+
+static void test_dump_roundtrip(void) {
+  const char *sets[] = {"run.name=quote\"and\\slash", "run.target_return=950.5",
+                        "sac.lr=0.000123456789", "model.decay=[1e-5, 2e-5, 0, 0.1, 1]",
+                        "finetune.mode=w2", "log.tensorboard=true"};
+  Config a = load_ok("[env]\nname = \"walker2d\"\n", sets, 6);
+  char *dump = cfg_dump_string(&a);
+  Config b = load_ok(dump, NULL, 0);
+  EXPECT(memcmp(&a, &b, sizeof a) == 0, "dump does not re-parse to the same struct:\n%s", dump);
+  char *dump2 = cfg_dump_string(&b);
+  EXPECT(!strcmp(dump, dump2), "dump is not a fixed point");
+  free(dump);
+  free(dump2);
+  /* -inf default survives */
+  Config d = load_ok(ENV, NULL, 0);
+  char *dd = cfg_dump_string(&d);
+  EXPECT(strstr(dd, "target_return = -inf") != NULL, "-inf dump");
+  Config d2 = load_ok(dd, NULL, 0);
+  EXPECT(isinf(d2.run.target_return) && d2.run.target_return < 0, "-inf re-parse");
+  free(dd);
+  /* the hash ignores run identity but not hyper-parameters */
+  const char *n1[] = {"run.name=x", "run.total_steps=5"};
+  const char *n2[] = {"sac.lr=0.001"};
+  Config h0 = load_ok(ENV, NULL, 0), h1 = load_ok(ENV, n1, 2), h2 = load_ok(ENV, n2, 1);
+  EXPECT(cfg_hash(&h0) == cfg_hash(&h1), "hash depends on the run name");
+  EXPECT(cfg_hash(&h0) != cfg_hash(&h2), "hash ignores sac.lr");
+}
+
+int main(void) {
+  RUN(test_malformed);
+  RUN(test_set_errors);
+  RUN(test_presets_and_overrides);
+  RUN(test_dump_roundtrip);
+  CHECK_DONE();
+}
