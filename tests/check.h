@@ -24,8 +24,9 @@ static int check_count;
 
 #define REQUIRE(cond, ...)                                                                         \
   do {                                                                                             \
-    EXPECT(cond, __VA_ARGS__);                                                                     \
-    if (!(cond)) exit(1);                                                                          \
+    int ok_ = (cond) ? 1 : 0; /* evaluated once: conditions may have side effects */               \
+    EXPECT(ok_, __VA_ARGS__);                                                                      \
+    if (!ok_) exit(1);                                                                             \
   } while (0)
 
 #define EXPECT_NEAR(a, b, tol, what)                                                               \
