@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "config.h"
+#include "runlog.h"
+#include "trainer.h"
 #include "util.h"
 
 static void usage(FILE *f) {
@@ -72,6 +76,35 @@ int main(int argc, char **argv) {
     cfg_dump(&cfg, stdout);
     return EXIT_OK;
   }
-  fprintf(stderr, "usbpo: training is not built yet\n");
-  return EXIT_FATAL;
+  log_set_level(cfg.log.level);
+  openblas_set_num_threads((int)cfg.run.blas_threads);
+
+  char buf[32], err[1024];
+  double budget = trainer_memory_budget(&cfg);
+  LOG_I("memory budget: %s (buffers at capacity, networks, workspaces)",
+        util_fmt_bytes(budget, buf));
+  if (cfg.run.max_memory_gb > 0 && budget > cfg.run.max_memory_gb * 1073741824.0) {
+    fprintf(stderr, "usbpo: the memory budget %s exceeds run.max_memory_gb = %g\n", buf,
+            cfg.run.max_memory_gb);
+    return EXIT_FATAL;
+  }
+  RunLog *log = runlog_open(&cfg, cfg.run.resume ? RUNLOG_RESUME : RUNLOG_FRESH, err, sizeof err);
+  if (!log) {
+    fprintf(stderr, "usbpo: %s\n", err);
+    return EXIT_FATAL;
+  }
+  LOG_I("usbpo %s: %s on %s, seed %lld, %s mode; run directory %s", USBPO_VERSION,
+        cfg_algo_name(cfg.run.algo), cfg_env_name(cfg.env.name), (long long)cfg.run.seed,
+        cfg.run.mode == MODE_SYNC ? "sync" : "async", runlog_dir(log));
+  Trainer *t = trainer_make(&cfg, log, err, sizeof err);
+  if (!t) {
+    LOG_E("%s", err);
+    runlog_close(log);
+    return EXIT_FATAL;
+  }
+  int rc = trainer_run(t);
+  trainer_free(t);
+  runlog_close(log);
+  free(sets);
+  return rc;
 }

@@ -39,4 +39,13 @@ static double gc_check(const char *what, GcLoss loss, void *ctx, double *x, cons
   return worst;
 }
 
+/* an absolute floor proportional to the largest gradient entry: entries ~1e-3 of the largest
+ * are compared absolutely (their finite differences are dominated by round-off) */
+static inline double gc_floor(const double *g, size_t n, double frac) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (fabs(g[i]) > m) m = fabs(g[i]);
+  return frac * m;
+}
+
 #endif

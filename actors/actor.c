@@ -1,0 +1,121 @@
+#include "actor.h"
+
+#include <string.h>
+
+#include "util.h"
+
+Actor *actor_make(const Config *cfg, int index, char *err, size_t errlen) {
+  EnvOptions eo = {cfg->env.contact_forces, cfg->env.model_dir};
+  Env *env = env_make(cfg->env.name, &eo, err, errlen);
+  if (!env) return NULL;
+  Actor *a = xmalloc(sizeof *a);
+  a->index = index;
+  a->env = env;
+  a->obs_dim = env_get_info(env)->obs_dim;
+  a->act_dim = env_get_info(env)->act_dim;
+  a->max_len = (int)cfg->env.max_episode_steps;
+  a->append_on_end = cfg->env.append_on_episode_end;
+  uint32_t seed = (uint32_t)cfg->run.seed;
+  a->reset_rng = rng_make(seed, RNG_ENV_RESET, (uint64_t)index);
+  a->explore_rng = rng_make(seed, RNG_EXPLORE, (uint64_t)index);
+  a->policy_rng = rng_make(seed, RNG_POLICY, (uint64_t)index);
+  a->obs = xmalloc(sizeof(float) * a->obs_dim);
+  size_t rows = (size_t)a->max_len;
+  a->ep_obs = xmalloc(sizeof(float) * rows * a->obs_dim);
+  a->ep_act = xmalloc(sizeof(float) * rows * a->act_dim);
+  a->ep_rew = xmalloc(sizeof(float) * rows);
+  a->ep_next = xmalloc(sizeof(float) * rows * a->obs_dim);
+  a->ep_done = xmalloc(rows);
+  NnNet pn;
+  SacConfig sc = {.obs_dim = a->obs_dim, .act_dim = a->act_dim, .hidden = (int)cfg->sac.hidden,
+                  .layers = (int)cfg->sac.layers};
+  sac_policy_net(&sc, &pn);
+  a->scratch = xmalloc(sizeof(real) * sac_act_scratch(&pn, 1));
+  const double *o = env_reset(env, &a->reset_rng);
+  for (int i = 0; i < a->obs_dim; i++) a->obs[i] = (float)o[i];
+  return a;
+}
+
+void actor_free(Actor *a) {
+  if (!a) return;
+  env_free(a->env);
+  xfree(a->obs), xfree(a->ep_obs), xfree(a->ep_act), xfree(a->ep_rew), xfree(a->ep_next);
+  xfree(a->ep_done), xfree(a->scratch);
+  xfree(a);
+}
+
+static void new_episode(Actor *a) {
+  const double *o = env_reset(a->env, &a->reset_rng);
+  for (int i = 0; i < a->obs_dim; i++) a->obs[i] = (float)o[i];
+  a->len = 0;
+  a->ret = 0;
+}
+
+ActorStep actor_step(Actor *a, const NnNet *pi_net, const real *pi, const SacConfig *sc) {
+  ActorStep out = {0};
+  float act[64];
+  if (!pi)
+    for (int i = 0; i < a->act_dim; i++) act[i] = (float)rng_uniform_range(&a->explore_rng, -1, 1);
+  else
+    sac_act(pi_net, pi, sc, a->obs, 1, 0, &a->policy_rng, act, a->scratch);
+  EnvStep s = env_step(a->env, act);
+  a->steps++;
+  a->warnings += s.warnings;
+  if (s.sim_error) {
+    /* the simulator diverged: drop this transition, end the episode as a truncation */
+    a->sim_errors++;
+    LOG_W("actor %d: simulator error at episode step %d: episode ended, transition dropped",
+          a->index, a->len + 1);
+    out.ended = 1;
+    out.terminated = 0;
+    out.ep_return = a->ret;
+    out.ep_length = a->len;
+    out.handover = a->ep_rows;
+    a->episodes++;
+    new_episode(a);
+    return out;
+  }
+  int r = a->ep_rows;
+  memcpy(a->ep_obs + (size_t)r * a->obs_dim, a->obs, sizeof(float) * a->obs_dim);
+  memcpy(a->ep_act + (size_t)r * a->act_dim, act, sizeof(float) * a->act_dim);
+  a->ep_rew[r] = (float)s.reward;
+  for (int i = 0; i < a->obs_dim; i++) a->ep_next[(size_t)r * a->obs_dim + i] = (float)s.obs[i];
+  a->ep_done[r] = (uint8_t)s.terminated; /* the step cut is never a terminal */
+  a->ep_rows++;
+  a->len++;
+  a->ret += s.reward;
+  for (int i = 0; i < a->obs_dim; i++) a->obs[i] = (float)s.obs[i];
+  if (s.terminated || a->len >= a->max_len) {
+    out.ended = 1;
+    out.terminated = s.terminated;
+    out.ep_return = a->ret;
+    out.ep_length = a->len;
+    a->episodes++;
+    new_episode(a);
+  }
+  if (out.ended || !a->append_on_end) out.handover = a->ep_rows;
+  return out;
+}
+
+void actor_handed_over(Actor *a) { a->ep_rows = 0; }
+
+double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real *pi,
+                      const SacConfig *sc, int max_len, int *len, real *scratch) {
+  const EnvInfo *info = env_get_info(env);
+  float obs[512], act[64];
+  const double *o = env_reset(env, reset_rng);
+  for (int i = 0; i < info->obs_dim; i++) obs[i] = (float)o[i];
+  double ret = 0;
+  int n = 0;
+  while (n < max_len) {
+    sac_act(pi_net, pi, sc, obs, 1, 1, NULL, act, scratch);
+    EnvStep s = env_step(env, act);
+    if (s.sim_error) break;
+    ret += s.reward;
+    n++;
+    for (int i = 0; i < info->obs_dim; i++) obs[i] = (float)s.obs[i];
+    if (s.terminated) break;
+  }
+  *len = n;
+  return ret;
+}

@@ -1,0 +1,173 @@
+#include "runlog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct RunLog {
+  char dir[1024];
+  FILE *metrics, *episodes, *log;
+  double t_start, t_last_progress;
+  double progress_s;
+  char tag[256];
+};
+
+static const char *COLS[] = {
+#define X(name, wall) #name,
+    METRICS_COLUMNS
+#undef X
+};
+static const int WALL[] = {
+#define X(name, wall) wall,
+    METRICS_COLUMNS
+#undef X
+};
+#define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
+
+int metrics_ncols(void) { return NCOLS; }
+const char *metrics_col_name(int i) { return COLS[i]; }
+int metrics_col_is_wall(int i) { return WALL[i]; }
+double metrics_get(const Metrics *m, int i) { return ((const double *)m)[i]; }
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* write a small file atomically: temp, fsync, rename, fsync the directory */
+static int write_atomic(const char *dir, const char *name, const char *text) {
+  char tmp[1200], path[1200];
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  ok &= fclose(f) == 0;
+  if (!ok || rename(tmp, path) != 0) return -1;
+  FILE *d = fopen(dir, "r");
+  if (d) {
+    fsync(fileno(d));
+    fclose(d);
+  }
+  return 0;
+}
+
+RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen) {
+  RunLog *r = xmalloc(sizeof *r);
+  char name[256];
+  cfg_run_name(cfg, name, sizeof name);
+  snprintf(r->dir, sizeof r->dir, "%s/%s", cfg->run.dir, name);
+  snprintf(r->tag, sizeof r->tag, "%s", name);
+  char mpath[1200];
+  snprintf(mpath, sizeof mpath, "%s/metrics.csv", r->dir);
+  int exists = file_exists(mpath);
+  if (exists && mode == RUNLOG_FRESH && !cfg->run.overwrite) {
+    snprintf(err, errlen,
+             "run directory %s already holds a run (metrics.csv): resume it with --resume, "
+             "overwrite it with --set run.overwrite=true, or choose another run.name",
+             r->dir);
+    xfree(r);
+    return NULL;
+  }
+  if (util_mkdirs(r->dir) != 0) {
+    snprintf(err, errlen, "cannot create run directory %s: %s", r->dir, strerror(errno));
+    xfree(r);
+    return NULL;
+  }
+  char *dump = cfg_dump_string(cfg);
+  if (write_atomic(r->dir, "config.toml", dump) != 0) {
+    snprintf(err, errlen, "cannot write %s/config.toml: %s", r->dir, strerror(errno));
+    free(dump);
+    xfree(r);
+    return NULL;
+  }
+  free(dump);
+  const char *fm = mode == RUNLOG_RESUME ? "a" : "w";
+  char path[1200];
+  snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
+  r->metrics = fopen(path, fm);
+  snprintf(path, sizeof path, "%s/episodes.csv", r->dir);
+  int ep_exists = file_exists(path);
+  r->episodes = fopen(path, fm);
+  snprintf(path, sizeof path, "%s/log.txt", r->dir);
+  r->log = fopen(path, "a");
+  if (!r->metrics || !r->episodes || !r->log) {
+    snprintf(err, errlen, "cannot open the outputs in %s: %s", r->dir, strerror(errno));
+    runlog_close(r);
+    return NULL;
+  }
+  if (mode == RUNLOG_FRESH || !exists) {
+    for (int i = 0; i < NCOLS; i++) fprintf(r->metrics, "%s%s", i ? "," : "", COLS[i]);
+    fputc('\n', r->metrics);
+    fflush(r->metrics);
+  }
+  if (mode == RUNLOG_FRESH || !ep_exists) {
+    fprintf(r->episodes, "episode,actor,env_steps,kind,return,length,terminated\n");
+    fflush(r->episodes);
+  }
+  log_set_file(r->log);
+  r->t_start = util_now();
+  r->t_last_progress = r->t_start;
+  r->progress_s = cfg->log.progress_s;
+  return r;
+}
+
+void runlog_close(RunLog *r) {
+  if (!r) return;
+  log_set_file(NULL);
+  if (r->metrics) fclose(r->metrics);
+  if (r->episodes) fclose(r->episodes);
+  if (r->log) fclose(r->log);
+  xfree(r);
+}
+
+const char *runlog_dir(const RunLog *r) { return r->dir; }
+
+void runlog_metrics(RunLog *r, const Metrics *m) {
+  const double *v = (const double *)m;
+  for (int i = 0; i < NCOLS; i++) {
+    if (i) fputc(',', r->metrics);
+    if (isnan(v[i]))
+      fputs("nan", r->metrics);
+    else if (v[i] == floor(v[i]) && fabs(v[i]) < 1e15)
+      fprintf(r->metrics, "%.0f", v[i]);
+    else
+      fprintf(r->metrics, "%.9g", v[i]);
+  }
+  fputc('\n', r->metrics);
+  fflush(r->metrics);
+}
+
+void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int kind,
+                    double ret, int length, int terminated) {
+  static const char *kinds[] = {"explore", "train", "eval"};
+  fprintf(r->episodes, "%lld,%d,%lld,%s,%.9g,%d,%d\n", (long long)index, actor,
+          (long long)env_steps, kinds[kind], ret, length, terminated);
+}
+
+void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
+                     int force) {
+  double now = util_now();
+  if (!force && now - r->t_last_progress < r->progress_s) return;
+  double el = now - r->t_start;
+  double rate = el > 0 ? steps / el : 0;
+  double eta = rate > 0 ? (total - steps) / rate : 0;
+  char evs[32];
+  if (isnan(last_eval))
+    snprintf(evs, sizeof evs, "-");
+  else
+    snprintf(evs, sizeof evs, "%.1f", last_eval);
+  fprintf(stderr,
+          "usbpo: [%s] step %lld/%lld (%.1f%%) | %.1f steps/s | %.0f updates/s | eval %s | "
+          "elapsed %dh%02dm | ETA %dh%02dm\n",
+          r->tag, (long long)steps, (long long)total, total ? 100.0 * steps / total : 0, rate,
+          updates_s, evs, (int)(el / 3600), (int)fmod(el / 60, 60), (int)(eta / 3600),
+          (int)fmod(eta / 60, 60));
+  fflush(r->episodes);
+  r->t_last_progress = now;
+}

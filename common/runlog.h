@@ -1,0 +1,93 @@
+/* runlog — the run directory a researcher looks at: resolved config.toml, metrics.csv (one row
+ * per epoch), episodes.csv (every real episode), log.txt, and the progress line on stderr.
+ *
+ * Columns are listed once (METRICS_COLUMNS); wall-clock columns are marked so that tests of
+ * the determinism promise can ignore exactly those. */
+#ifndef USBPO_RUNLOG_H
+#define USBPO_RUNLOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* X(name, wall): wall = 1 for columns that depend on timing */
+#define METRICS_COLUMNS                                                                            \
+  X(epoch, 0)                                                                                      \
+  X(env_steps, 0)                                                                                  \
+  X(total_env_steps, 0)                                                                            \
+  X(eval_return, 0)                                                                                \
+  X(eval_return_std, 0)                                                                            \
+  X(eval_length, 0)                                                                                \
+  X(train_return, 0)                                                                               \
+  X(train_episodes, 0)                                                                             \
+  X(sac_updates, 0)                                                                                \
+  X(sac_q_loss, 0)                                                                                 \
+  X(sac_pi_loss, 0)                                                                                \
+  X(alpha, 0)                                                                                      \
+  X(alpha_loss, 0)                                                                                 \
+  X(entropy, 0)                                                                                    \
+  X(q_mean, 0)                                                                                     \
+  X(env_buffer, 0)                                                                                 \
+  X(model_buffer, 0)                                                                               \
+  X(rollout_length, 0)                                                                             \
+  X(model_trainings, 0)                                                                            \
+  X(model_epochs, 0)                                                                               \
+  X(model_holdout_mse, 0)                                                                          \
+  X(model_holdout_mse_elites, 0)                                                                   \
+  X(ft_j_before, 0)                                                                                \
+  X(ft_j_after, 0)                                                                                 \
+  X(ft_shift, 0)                                                                                   \
+  X(ft_bias, 0)                                                                                    \
+  X(ft_steps, 0)                                                                                   \
+  X(ft_kept_step, 0)                                                                               \
+  X(ft_pulled_back, 0)                                                                             \
+  X(rollout_rows, 0)                                                                               \
+  X(rollout_nonfinite, 0)                                                                          \
+  X(sim_errors, 0)                                                                                 \
+  X(mj_warnings, 0)                                                                                \
+  X(nan_rollbacks, 0)                                                                              \
+  X(policy_lag, 0)                                                                                 \
+  X(model_lag, 0)                                                                                  \
+  X(dropped_model_rows, 0)                                                                         \
+  X(updates_per_s, 1)                                                                              \
+  X(steps_per_s, 1)                                                                                \
+  X(t_sac_s, 1)                                                                                    \
+  X(t_model_s, 1)                                                                                  \
+  X(t_rollout_s, 1)                                                                                \
+  X(t_env_s, 1)                                                                                    \
+  X(t_comm_s, 1)                                                                                   \
+  X(wall_s, 1)
+
+typedef struct {
+#define X(name, wall) double name;
+  METRICS_COLUMNS
+#undef X
+} Metrics;
+
+typedef struct RunLog RunLog;
+
+typedef enum { RUNLOG_FRESH = 0, RUNLOG_RESUME = 1 } RunLogMode;
+
+/* the run directory <run.dir>/<name>; refuses to reuse an existing run unless overwrite or
+ * resume. NULL with a message on failure. */
+RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen);
+void runlog_close(RunLog *r);
+const char *runlog_dir(const RunLog *r);
+
+void runlog_metrics(RunLog *r, const Metrics *m);
+void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int kind,
+                    double ret, int length, int terminated);
+enum { EP_EXPLORE = 0, EP_TRAIN = 1, EP_EVAL = 2 };
+
+/* progress line on stderr, at most every cfg log.progress_s seconds unless force */
+void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
+                     int force);
+
+/* column names, for tests and tools */
+int metrics_ncols(void);
+const char *metrics_col_name(int i);
+int metrics_col_is_wall(int i);
+double metrics_get(const Metrics *m, int i);
+
+#endif
