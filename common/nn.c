@@ -7,13 +7,6 @@
 #include "fastmath.h"
 #include "util.h"
 
-#if defined(__x86_64__) && !defined(USBPO_DOUBLE) && !defined(__clang__)
-/* elementwise kernels: an AVX2 clone next to the baseline, picked at load time */
-#define NN_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define NN_CLONES
-#endif
-
 int nn_net_init(NnNet *net, int ens, int nlayers, const int *sizes, NnAct hidden_act,
                 NnAct out_act) {
   if (ens < 1 || nlayers < 1 || nlayers > NN_MAX_LAYERS) return -1;
@@ -83,7 +76,7 @@ static void swish_row_c(real *restrict z, real *restrict sig, const real *restri
   for (int j = 0; j < n; j++) {
     real v = z[j] + bias[j];
     real s = (real)1 / ((real)1 + r_exp_fast(-v));
-    sig[j] = s;
+    if (sig) sig[j] = s;
     z[j] = v * s;
   }
 }
@@ -92,7 +85,8 @@ static void swish_row_c(real *restrict z, real *restrict sig, const real *restri
 #include <immintrin.h>
 
 __attribute__((target("avx2"))) static void swish_row_avx2(float *restrict z, float *restrict sig,
-                                                           const float *restrict bias, int n) {
+                                                           const float *restrict bias, int n,
+                                                           int keep_sig) {
   const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
   const __m256 shifter = _mm256_set1_ps(12582912.0f), log2e = _mm256_set1_ps(1.44269504088896341f);
   const __m256 ln2a = _mm256_set1_ps(0.693145751953125f);
@@ -124,10 +118,13 @@ __attribute__((target("avx2"))) static void swish_row_avx2(float *restrict z, fl
     __m256i bits = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), bias_e), 23);
     __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    _mm256_storeu_ps(sig + j, s);
+    if (keep_sig) _mm256_storeu_ps(sig + j, s);
     _mm256_storeu_ps(z + j, _mm256_mul_ps(v, s));
   }
-  swish_row_c(z + j, sig + j, bias + j, n - j);
+  if (j < n) {
+    float tail_sig[8];
+    swish_row_c(z + j, keep_sig ? sig + j : tail_sig, bias + j, n - j);
+  }
 }
 
 static int have_avx2(void) {
@@ -138,14 +135,17 @@ static int have_avx2(void) {
 #endif
 
 void nn_swish_rows_portable(real *z, real *sig, const real *bias, int rows, int cols) {
-  for (int i = 0; i < rows; i++) swish_row_c(z + (size_t)i * cols, sig + (size_t)i * cols, bias, cols);
+  for (int i = 0; i < rows; i++)
+    swish_row_c(z + (size_t)i * cols, sig ? sig + (size_t)i * cols : NULL, bias, cols);
 }
 
+/* sig NULL: inference, the sigmoid is not kept */
 static void swish_rows(real *z, real *sig, const real *bias, int rows, int cols) {
 #if defined(__x86_64__) && !defined(USBPO_DOUBLE)
   if (have_avx2()) {
     for (int i = 0; i < rows; i++)
-      swish_row_avx2(z + (size_t)i * cols, sig + (size_t)i * cols, bias, cols);
+      swish_row_avx2(z + (size_t)i * cols, sig ? sig + (size_t)i * cols : NULL, bias, cols,
+                     sig != NULL);
     return;
   }
 #endif
@@ -352,15 +352,15 @@ void nn_infer_member(const NnNet *net, const real *param, int e, const real *x, 
     real *y = l == net->nlayers - 1 ? out : buf[l & 1];
     r_gemm(0, 0, rows, L->out, L->in, 1, in, L->in, nn_w(net, (real *)param, l, e), L->out, 0, y,
            L->out);
-    /* swish's sigmoid is not needed later: park it in the buffer whose input the GEMM consumed */
-    real *sig = L->act == NN_SWISH ? buf[(l + 1) & 1] : NULL;
-    nn_act_forward(L->act, y, sig, nn_b(net, (real *)param, l, e), rows, L->out);
+    /* inference: swish's sigmoid is not kept */
+    nn_act_forward(L->act, y, NULL, nn_b(net, (real *)param, l, e), rows, L->out);
     in = y;
   }
 }
 
 /* ---- regularisation, averaging ---- */
 
+NN_CLONES
 double nn_decay(const NnNet *net, const real *param, real *grad) {
   double loss = 0;
   for (int l = 0; l < net->nlayers; l++) {
@@ -368,12 +368,19 @@ double nn_decay(const NnNet *net, const real *param, real *grad) {
     if (L->decay == 0) continue;
     size_t n = (size_t)net->ens * L->in * L->out;
     const real *w = param + L->w_off;
-    real *gw = grad ? grad + L->w_off : NULL;
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) {
-      ss += (double)w[i] * w[i];
-      if (gw) gw[i] += L->decay * w[i];
+    if (grad) {
+      real *restrict gw = grad + L->w_off;
+      const real lam = L->decay;
+      for (size_t i = 0; i < n; i++) gw[i] += lam * w[i];
     }
+    /* sum of squares in 16 independent lanes (vectorisable without reassociation) */
+    real lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      for (int k = 0; k < 16; k++) lane[k] += w[i + k] * w[i + k];
+    double ss = 0;
+    for (int k = 0; k < 16; k++) ss += lane[k];
+    for (; i < n; i++) ss += (double)w[i] * w[i];
     loss += 0.5 * L->decay * ss;
   }
   return loss;

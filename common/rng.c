@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "fastmath.h"
+
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
@@ -135,4 +137,33 @@ int rng_load(Rng *r, const uint64_t in[RNG_STATE_WORDS]) {
   memcpy(&r->spare, &in[7], sizeof(double));
   if (r->has_spare && !isfinite(r->spare)) return -1;
   return 0;
+}
+
+/* Box-Muller over a chunk of raw words: vectorisable (no calls, no branches) */
+static void box_muller(const uint32_t *restrict w, float *restrict out, int pairs) {
+  for (int i = 0; i < pairs; i++) {
+    float u1 = (float)((w[2 * i] >> 8) + 1) * 0x1.0p-24f; /* (0, 1] */
+    float u2 = (float)(w[2 * i + 1] >> 8) * 0x1.0p-24f;   /* [0, 1) */
+    float rad = sqrtf(-2.0f * fm_logf(u1));
+    float c, s;
+    fm_sincos2pi(u2, &c, &s);
+    out[2 * i] = rad * c;
+    out[2 * i + 1] = rad * s;
+  }
+}
+
+void rng_normal_f(Rng *r, float *out, size_t n) {
+  enum { CH = 128 };
+  uint32_t w[2 * CH];
+  float tmp[2 * CH];
+  size_t done = 0;
+  while (done < n) {
+    size_t want = n - done;
+    int pairs = (int)((want + 1) / 2 > CH ? CH : (want + 1) / 2);
+    for (int i = 0; i < 2 * pairs; i++) w[i] = rng_u32(r);
+    box_muller(w, tmp, pairs);
+    size_t k = (size_t)2 * pairs < want ? (size_t)2 * pairs : want;
+    memcpy(out + done, tmp, sizeof(float) * k);
+    done += k;
+  }
 }

@@ -52,6 +52,9 @@ uint32_t rng_below(Rng *r, uint32_t n);        /* uniform in [0, n), unbiased; n
 double rng_normal(Rng *r);                     /* N(0, 1), polar-free Box-Muller */
 double rng_truncnormal(Rng *r);                /* N(0, 1) resampled until |x| <= 2 */
 void rng_normal_fill(Rng *r, float *out, size_t n);
+/* bulk N(0, 1) in float for noise-hungry paths (rollouts, SAC): Box-Muller on 24-bit uniforms
+ * with vectorisable log and sincos (accurate to a few float ulps); one 32-bit draw per value */
+void rng_normal_f(Rng *r, float *out, size_t n);
 void rng_shuffle_i32(Rng *r, int32_t *a, size_t n); /* Fisher-Yates */
 
 void rng_save(const Rng *r, uint64_t out[RNG_STATE_WORDS]);

@@ -146,10 +146,19 @@ void sac_sample_batch(Sac *s, const Buffer *real_buf, const Buffer *model_buf, i
   concat_rows(s->x_sa, s->s, s->c.obs_dim, s->a, s->c.act_dim, B);
 }
 
+/* n standard normals into a real array */
+static void normals(Rng *rng, real *out, size_t n) {
+#ifdef USBPO_DOUBLE
+  for (size_t i = 0; i < n; i++) out[i] = rng_normal(rng);
+#else
+  rng_normal_f(rng, out, n);
+#endif
+}
+
 void sac_draw_noise(Sac *s) {
   const size_t n = (size_t)s->c.batch * s->c.act_dim;
-  for (size_t i = 0; i < n; i++) s->eps2[i] = (real)rng_normal(&s->rng);
-  for (size_t i = 0; i < n; i++) s->eps[i] = (real)rng_normal(&s->rng);
+  normals(&s->rng, s->eps2, n);
+  normals(&s->rng, s->eps, n);
 }
 
 /* ---- the squashed Gaussian ---- */
@@ -271,22 +280,25 @@ void sac_apply(Sac *s) {
 /* ---- acting ---- */
 
 size_t sac_act_scratch(const NnNet *pi_net, int n) {
-  return nn_infer_scratch(pi_net, n) + (size_t)n * pi_net->out + (size_t)n * pi_net->in;
+  return nn_infer_scratch(pi_net, n) + (size_t)n * pi_net->out + (size_t)n * pi_net->in +
+         (size_t)n * pi_net->out / 2;
 }
 
 void sac_act(const NnNet *pi_net, const real *pi, const SacConfig *c, const float *obs, int n,
              int deterministic, Rng *rng, float *action, real *scratch) {
   const int ad = c->act_dim, od = c->obs_dim;
-  real *x = scratch, *out = x + (size_t)n * od, *work = out + (size_t)n * 2 * ad;
+  real *x = scratch, *out = x + (size_t)n * od, *eps = out + (size_t)n * 2 * ad;
+  real *work = eps + (size_t)n * ad;
   for (size_t i = 0; i < (size_t)n * od; i++) x[i] = obs[i];
   nn_infer_member(pi_net, pi, 0, x, n, out, work);
+  if (!deterministic) normals(rng, eps, (size_t)n * ad);
   for (int j = 0; j < n; j++)
     for (int k = 0; k < ad; k++) {
       real mu = out[(size_t)j * 2 * ad + k];
       real u = mu;
       if (!deterministic) {
         real ls = clip_logstd(c, out[(size_t)j * 2 * ad + ad + k]);
-        u = mu + R_EXP(ls) * (real)rng_normal(rng);
+        u = mu + R_EXP(ls) * eps[(size_t)j * ad + k];
       }
       action[(size_t)j * ad + k] = (float)R_TANH(u);
     }

@@ -99,6 +99,40 @@ void ens_scale(const Ensemble *e, const float *x, int n, real *out) {
 
 /* ---- loss ---- */
 
+/* the per-element NLL terms of one member's rows and their gradients; returns the sum of
+ * (diff^2 e^-lv + lv) over the rows */
+NN_CLONES
+static double nll_rows(const real *restrict out, const real *restrict y, real *restrict dy,
+                       int n, int D, const real *restrict maxlv, const real *restrict minlv,
+                       real c, int grads, double *restrict gb) {
+  double lm = 0;
+  for (int j = 0; j < n; j++) {
+    const real *restrict o = out + (size_t)j * 2 * D;
+    const real *restrict yy = y + (size_t)j * D;
+    real *restrict g = dy + (size_t)j * 2 * D;
+    real rowsum = 0;
+    for (int d = 0; d < D; d++) {
+      real a = maxlv[d] - o[D + d];
+      real l1 = maxlv[d] - r_softplus(a);
+      real b = l1 - minlv[d];
+      real lv = minlv[d] + r_softplus(b);
+      real inv = r_exp_fast(-lv);
+      real diff = o[d] - yy[d];
+      rowsum += diff * diff * inv + lv;
+      if (grads) {
+        real sa = r_sigmoid(a), sb = r_sigmoid(b);
+        real dlv = c * ((real)1 - diff * diff * inv);
+        g[d] = (real)2 * c * diff * inv;
+        g[D + d] = dlv * sb * sa;
+        gb[d] += (double)(dlv * sb * ((real)1 - sa));
+        gb[D + d] += (double)(dlv * ((real)1 - sb));
+      }
+    }
+    lm += rowsum;
+  }
+  return lm;
+}
+
 double ens_nll(Ensemble *e, int n, int grads) {
   const int E = e->c.members, D = e->c.out_dim;
   const real *out = nn_forward(&e->net, e->p, e->tape, e->xb, n, 0);
@@ -107,29 +141,8 @@ double ens_nll(Ensemble *e, int n, int grads) {
   double loss = 0;
   memset(e->gb, 0, sizeof(double) * 2 * D);
   for (int m = 0; m < E; m++) {
-    double lm = 0;
-    for (int j = 0; j < n; j++) {
-      const real *o = out + ((size_t)m * n + j) * 2 * D;
-      const real *y = e->yb + ((size_t)m * n + j) * D;
-      real *dy = e->dy + ((size_t)m * n + j) * 2 * D;
-      for (int d = 0; d < D; d++) {
-        real a = maxlv[d] - o[D + d];
-        real l1 = maxlv[d] - r_softplus(a);
-        real b = l1 - minlv[d];
-        real lv = minlv[d] + r_softplus(b);
-        real inv = R_EXP(-lv);
-        real diff = o[d] - y[d];
-        lm += (double)diff * diff * inv + lv;
-        if (grads) {
-          real sa = r_sigmoid(a), sb = r_sigmoid(b);
-          real dlv = c * ((real)1 - diff * diff * inv);
-          dy[d] = (real)2 * c * diff * inv;
-          dy[D + d] = dlv * sb * sa;
-          e->gb[d] += (double)dlv * sb * ((real)1 - sa);
-          e->gb[D + d] += (double)dlv * ((real)1 - sb);
-        }
-      }
-    }
+    double lm = nll_rows(out + (size_t)m * n * 2 * D, e->yb + (size_t)m * n * D,
+                         e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c, grads, e->gb);
     loss += lm * c;
   }
   double pen = 0;
@@ -152,18 +165,25 @@ size_t ens_predict_work(const Ensemble *e, int n) {
   return nn_infer_scratch(&e->net, n) + (size_t)n * 2 * e->c.out_dim;
 }
 
+/* split raw outputs (n, 2D) into means and bounded log-variances */
+NN_CLONES
+static void split_bound(const real *restrict raw, int n, int D, const real *restrict maxlv,
+                        const real *restrict minlv, real *restrict mean, real *restrict logvar) {
+  for (int j = 0; j < n; j++) {
+    const real *restrict o = raw + (size_t)j * 2 * D;
+    if (mean)
+      for (int d = 0; d < D; d++) mean[(size_t)j * D + d] = o[d];
+    if (logvar)
+      for (int d = 0; d < D; d++) logvar[(size_t)j * D + d] = ens_logvar(o[D + d], maxlv[d], minlv[d]);
+  }
+}
+
 void ens_predict(const Ensemble *e, const real *param, int member, const real *xs, int n,
                  real *mean, real *logvar, real *work) {
   const int D = e->c.out_dim;
   real *raw = work, *scr = work + (size_t)n * 2 * D;
   nn_infer_member(&e->net, param, member, xs, n, raw, scr);
-  const real *maxlv = param + e->nnet, *minlv = param + e->nnet + D;
-  for (int j = 0; j < n; j++)
-    for (int d = 0; d < D; d++) {
-      if (mean) mean[(size_t)j * D + d] = raw[(size_t)j * 2 * D + d];
-      if (logvar)
-        logvar[(size_t)j * D + d] = ens_logvar(raw[(size_t)j * 2 * D + D + d], maxlv[d], minlv[d]);
-    }
+  split_bound(raw, n, D, param + e->nnet, param + e->nnet + D, mean, logvar);
 }
 
 void ens_holdout_mse(Ensemble *e, const float *x, const float *y, int64_t n, double *mse) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "envs/env.h"
+#include "fastmath.h"
 #include "util.h"
 
 typedef struct {
@@ -22,7 +23,23 @@ struct Rollout {
   uint8_t *done, *keep;
   int32_t *member, *order, *count;
   real *x, *xg, *mean, *lv, *mg, *lg, *noise, *pi_work, *ens_work;
+  int32_t *glog;
+  int glog_cap, *glog_n;
 };
+
+void ro_record_gemm_rows(Rollout *r, int32_t *log, int cap, int *n) {
+  r->glog = log;
+  r->glog_cap = cap;
+  r->glog_n = n;
+  if (n) *n = 0;
+}
+
+static void glog_add(Rollout *r, int kind, int rows) {
+  if (r->glog && *r->glog_n + 2 <= r->glog_cap) {
+    r->glog[(*r->glog_n)++] = kind;
+    r->glog[(*r->glog_n)++] = rows;
+  }
+}
 
 int64_t ro_shard_rows(const RoConfig *c, int s) {
   return c->rows * (s + 1) / c->shards - c->rows * s / c->shards;
@@ -104,9 +121,10 @@ static int tile_step(Rollout *r, Shard *sh, const float *s0, int n, const Ensemb
   const int od = r->c.obs_dim, ad = r->c.act_dim, D = r->D, in = r->in, E = ens->c.members;
   /* 1. the policy's stochastic action */
   sac_act(pi_net, pi, sc, s0, n, 0, &sh->rng, r->act, r->pi_work);
+  glog_add(r, -1, n);
   /* 2. a member per row (uniform among the elites), and the model noise, in row order */
   for (int j = 0; j < n; j++) r->member[j] = ens->elite[rng_below(&sh->rng, (uint32_t)r->K)];
-  for (size_t i = 0; i < (size_t)n * D; i++) r->noise[i] = (real)rng_normal(&sh->rng);
+  rng_normal_f(&sh->rng, r->noise, (size_t)n * D);
   /* 3. scaled model input [s, a] */
   for (int j = 0; j < n; j++)
     for (int i = 0; i < in; i++) {
@@ -126,6 +144,7 @@ static int tile_step(Rollout *r, Shard *sh, const float *s0, int n, const Ensemb
       for (int q = 0; q < k; q++)
         memcpy(r->xg + (size_t)q * in, r->x + (size_t)r->order[start + q] * in, sizeof(real) * in);
       ens_predict(ens, ep, m, r->xg, k, r->mg, r->lg, r->ens_work);
+      glog_add(r, m, k);
       for (int q = 0; q < k; q++) {
         int j = r->order[start + q];
         memcpy(r->mean + (size_t)j * D, r->mg + (size_t)q * D, sizeof(real) * D);
@@ -140,7 +159,7 @@ static int tile_step(Rollout *r, Shard *sh, const float *s0, int n, const Ensemb
     int fin = 1;
     for (int d = 0; d < D; d++) {
       size_t i = (size_t)j * D + d;
-      real v = r->mean[i] + R_EXP(r->lv[i] / 2) * r->noise[i];
+      real v = r->mean[i] + r_exp_fast(r->lv[i] / 2) * r->noise[i];
       if (d == 0)
         r->rew[j] = (float)v;
       else

@@ -51,4 +51,8 @@ int64_t ro_step(Rollout *r, int s, const Ensemble *ens, const real *ens_param,
                 RoStats *st);
 int64_t ro_alive(const Rollout *r, int s);
 
+/* benchmarks: record the row count of every policy tile and member group evaluated (NULL to
+ * stop); the log holds pairs (who, rows): who = -1 for a policy tile, else the member */
+void ro_record_gemm_rows(Rollout *r, int32_t *log, int cap, int *n);
+
 #endif

@@ -140,6 +140,29 @@ static void test_float_against_reference(void) {
   }
 }
 
+static void test_fast_log_sincos_softplus(void) {
+  double wl = 0, ws = 0, wsp = 0;
+  for (double x = 1e-7; x <= 1.0; x *= 1.0007) {
+    float xf = (float)x;
+    wl = fmax(wl, fabs(fm_logf(xf) - log((double)xf)) / fmax(1e-3, fabs(log((double)xf))));
+  }
+  for (int i = 0; i < 100000; i++) {
+    float u = (float)i / 100000.0f, c, s;
+    fm_sincos2pi(u, &c, &s);
+    double th = 2 * M_PI * (double)u;
+    ws = fmax(ws, fmax(fabs(c - cos(th)), fabs(s - sin(th))));
+  }
+  for (double x = -90; x <= 90; x += 0.0013) {
+    float xf = (float)x;
+    double want = log1p(exp(-fabs((double)xf))) + fmax((double)xf, 0);
+    wsp = fmax(wsp, fabs(r_softplus(xf) - want) / fmax(1e-30, want));
+  }
+  fprintf(stderr, "  fm_logf rel %.2g, sincos abs %.2g, softplus rel %.2g\n", wl, ws, wsp);
+  EXPECT(wl < 4e-7, "fm_logf error %g", wl);
+  EXPECT(ws < 4e-7, "fm_sincos2pi error %g", ws);
+  EXPECT(wsp < 4e-7, "softplus error %g", wsp);
+}
+
 static void test_swish_paths_agree(void) {
   /* the SIMD path and the portable path give the same bits, including odd widths and extremes */
   const int rows = 5, cols = 203;
@@ -160,6 +183,7 @@ static void test_swish_paths_agree(void) {
 
 int main(void) {
   RUN(test_swish_paths_agree);
+  RUN(test_fast_log_sincos_softplus);
   RUN(test_fast_exp);
   RUN(test_float_against_reference);
   CHECK_DONE();

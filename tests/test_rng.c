@@ -157,11 +157,37 @@ static void test_integers(void) {
   EXPECT(perm && moved > 50, "shuffle: permutation %d, moved %d", perm, moved);
 }
 
+static void test_bulk_normals(void) {
+  const int n = 400001; /* odd: the last pair is cut */
+  float *f = malloc(sizeof(float) * n);
+  double *x = malloc(sizeof(double) * n), m[4];
+  Rng r = rng_make(12, RNG_TEST, 0), r2 = r;
+  rng_normal_f(&r, f, n);
+  for (int i = 0; i < n; i++) x[i] = f[i];
+  moments(x, n, m);
+  EXPECT_NEAR(m[0], 0, 5 / sqrt(n), "bulk normal mean");
+  EXPECT_NEAR(m[1], 1, 5 * sqrt(2.0 / n), "bulk normal variance");
+  EXPECT_NEAR(m[2], 0, 5 * sqrt(6.0 / n), "bulk normal skewness");
+  EXPECT_NEAR(m[3], 3, 5 * sqrt(24.0 / n), "bulk normal kurtosis");
+  int tail = 0, finite = 1;
+  for (int i = 0; i < n; i++) tail += fabs(x[i]) > 3, finite &= isfinite(x[i]) != 0;
+  EXPECT(finite, "non-finite bulk normal");
+  EXPECT_NEAR((double)tail / n, 0.0026998, 5 * sqrt(0.0027 / n), "3-sigma tail mass");
+  /* chunking does not change the values: one call == many small calls */
+  float *g = malloc(sizeof(float) * 1000);
+  rng_normal_f(&r2, g, 500);
+  rng_normal_f(&r2, g + 500, 500);
+  EXPECT(!memcmp(f, g, sizeof(float) * 500), "first call differs");
+  EXPECT(!memcmp(f + 500, g + 500, sizeof(float) * 500), "second call must continue the stream");
+  free(f), free(x), free(g);
+}
+
 int main(void) {
   RUN(test_known_answers);
   RUN(test_reproducible_and_save_load);
   RUN(test_stream_independence);
   RUN(test_distributions);
   RUN(test_integers);
+  RUN(test_bulk_normals);
   CHECK_DONE();
 }
