@@ -1,13 +1,21 @@
-/* usbpo_dist — command line, config, and the run. */
+/* usbpo_dist — command line, config, MPI, role placement, run.
+ *
+ *   usbpo_dist CONFIG.toml [--set section.key=value]...   one process, every role
+ *   mpirun -np N usbpo_dist CONFIG.toml ...               roles placed over N ranks
+ *
+ * Rank 0 reads and validates the config and broadcasts the resolved text, so the other ranks
+ * need neither the file nor a shared file system for it. */
+#include <cblas.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
+#include "comm.h"
 #include "config.h"
+#include "roles.h"
 #include "runlog.h"
-#include "trainer.h"
+#include "runtime.h"
 #include "util.h"
 
 static void usage(FILE *f) {
@@ -22,13 +30,29 @@ static void usage(FILE *f) {
           "  --help                   this text and the list of config keys\n"
           "  --version                print the version\n"
           "\n"
+          "exit codes: 0 done, 1 error, 2 bad command line, 3 a rank went silent,\n"
+          "            75 stopped at a checkpoint on request (requeue)\n"
+          "\n"
           "config keys (see configs/*.toml for the per-environment presets):\n");
   cfg_print_keys(f);
 }
 
+static void tick(void *ctx) { comm_tick((Comm *)ctx); }
+
+/* rank 0's resolved config text to every rank */
+static char *share_config(Comm *c, char *text) {
+  if (!comm_is_mpi(c)) return text;
+  long long n = text ? (long long)strlen(text) + 1 : 0;
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (n == 0) return NULL; /* rank 0 failed: everyone stops */
+  if (comm_rank(c) != 0) text = malloc((size_t)n);
+  MPI_Bcast(text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return text;
+}
+
 int main(int argc, char **argv) {
   const char *cfg_path = NULL;
-  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  const char **sets = calloc((size_t)argc + 2, sizeof *sets);
   int nsets = 0, check_only = 0, resume = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -65,46 +89,124 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EXIT_USAGE;
   }
-  Config cfg;
-  CfgErrors errs = {0};
-  if (cfg_load(&cfg, cfg_path, sets, nsets, &errs) != 0) {
-    fprintf(stderr, "%s", errs.text);
-    fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
-    return EXIT_FATAL;
-  }
   if (check_only) {
+    Config cfg;
+    CfgErrors errs = {0};
+    if (cfg_load(&cfg, cfg_path, sets, nsets, &errs) != 0) {
+      fprintf(stderr, "%s", errs.text);
+      fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
+      return EXIT_FATAL;
+    }
     cfg_dump(&cfg, stdout);
     return EXIT_OK;
   }
+
+  Comm *comm = comm_init(&argc, &argv);
+  const int rank = comm_rank(comm), np = comm_size(comm);
+  if (np > 1) {
+    char pre[32];
+    snprintf(pre, sizeof pre, "usbpo[%d]", rank);
+    log_set_prefix(pre);
+  }
+  /* the config: rank 0 loads and validates, everyone parses the resolved text */
+  Config cfg;
+  char *text = NULL;
+  if (rank == 0) {
+    CfgErrors errs = {0};
+    if (cfg_load(&cfg, cfg_path, sets, nsets, &errs) != 0) {
+      fprintf(stderr, "%s", errs.text);
+      fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
+    } else {
+      text = cfg_dump_string(&cfg);
+    }
+  }
+  text = share_config(comm, text);
+  if (!text) {
+    comm_finalize(comm);
+    return EXIT_FATAL;
+  }
+  if (rank != 0) {
+    CfgErrors errs = {0};
+    CHECK(cfg_load_text(&cfg, text, "resolved config from rank 0", NULL, 0, &errs) == 0,
+          "resolved config does not re-parse: %s", errs.text);
+  }
+  free(text);
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
 
-  char buf[32], err[1024];
-  double budget = trainer_memory_budget(&cfg);
-  LOG_I("memory budget: %s (buffers at capacity, networks, workspaces)",
-        util_fmt_bytes(budget, buf));
-  if (cfg.run.max_memory_gb > 0 && budget > cfg.run.max_memory_gb * 1073741824.0) {
-    fprintf(stderr, "usbpo: the memory budget %s exceeds run.max_memory_gb = %g\n", buf,
-            cfg.run.max_memory_gb);
+  /* roles */
+  Placement pl;
+  char err[1024];
+  if (placement_make(np, (int)cfg.topology.actors, (int)cfg.topology.rollout_workers,
+                     (int)cfg.topology.rollout_shards, &pl, err, sizeof err) != 0) {
+    if (rank == 0) fprintf(stderr, "usbpo: placement: %s\n", err);
+    comm_finalize(comm);
     return EXIT_FATAL;
   }
-  RunLog *log = runlog_open(&cfg, cfg.run.resume ? RUNLOG_RESUME : RUNLOG_FRESH, err, sizeof err);
-  if (!log) {
-    fprintf(stderr, "usbpo: %s\n", err);
-    return EXIT_FATAL;
+  CodecCtx ctx;
+  roles_codec_ctx(&cfg, &ctx);
+  Runtime *rt = rt_make(comm, &pl, &ctx);
+  comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
+  util_set_tick(tick, comm);
+
+  RunLog *log = NULL;
+  if (rank == 0) {
+    char b1[32], b2[32], b3[32], b4[32];
+    double ml = roles_memory_learner(&cfg), mm = roles_memory_modelsvc(&cfg);
+    double mr = roles_memory_rollout(&cfg), ma = roles_memory_actor(&cfg);
+    double total = ml + mm + mr * pl.R + ma * pl.A;
+    LOG_I("memory budget %s: learner %s, modelsvc %s, %d rollout worker(s) x %s, %d actor(s)",
+          util_fmt_bytes(total, b1), util_fmt_bytes(ml, b2), util_fmt_bytes(mm, b3), pl.R,
+          util_fmt_bytes(mr, b4), pl.A);
+    if (cfg.run.max_memory_gb > 0 && total > cfg.run.max_memory_gb * 1073741824.0) {
+      LOG_E("the memory budget %s exceeds run.max_memory_gb = %g", b1, cfg.run.max_memory_gb);
+      comm_abort(comm, EXIT_FATAL);
+    }
+    log = runlog_open(&cfg, cfg.run.resume ? RUNLOG_RESUME : RUNLOG_FRESH, err, sizeof err);
+    if (!log) {
+      LOG_E("%s", err);
+      comm_abort(comm, EXIT_FATAL);
+    }
+    LOG_I("usbpo %s: %s on %s, seed %lld, %s mode, %d rank(s); run directory %s", USBPO_VERSION,
+          cfg_algo_name(cfg.run.algo), cfg_env_name(cfg.env.name), (long long)cfg.run.seed,
+          cfg.run.mode == MODE_SYNC ? "sync" : "async", np, runlog_dir(log));
+    for (int r = 0; r < np && np > 1; r++) {
+      char who[256];
+      placement_describe(&pl, r, who, sizeof who);
+      LOG_I("rank %d: %s", r, who);
+    }
   }
-  LOG_I("usbpo %s: %s on %s, seed %lld, %s mode; run directory %s", USBPO_VERSION,
-        cfg_algo_name(cfg.run.algo), cfg_env_name(cfg.env.name), (long long)cfg.run.seed,
-        cfg.run.mode == MODE_SYNC ? "sync" : "async", runlog_dir(log));
-  Trainer *t = trainer_make(&cfg, log, err, sizeof err);
-  if (!t) {
-    LOG_E("%s", err);
-    runlog_close(log);
-    return EXIT_FATAL;
+  ActorRole *actors[RT_MAX];
+  RolloutRole *rolls[RT_MAX];
+  ModelsvcRole *ms = NULL;
+  int na = 0, nr = 0;
+  for (int a = 0; a < pl.A; a++)
+    if (pl.actor[a] == rank) {
+      actors[na] = actor_role_make(&cfg, rt, a, err, sizeof err);
+      if (!actors[na]) {
+        LOG_E("actor %d: %s", a, err);
+        comm_abort(comm, EXIT_FATAL);
+      }
+      na++;
+    }
+  if (cfg.run.algo != ALGO_SAC) {
+    if (pl.modelsvc == rank) ms = modelsvc_role_make(&cfg, rt);
+    for (int r = 0; r < pl.R; r++)
+      if (pl.rollout[r] == rank) rolls[nr++] = rollout_role_make(&cfg, rt, r);
   }
-  int rc = trainer_run(t);
-  trainer_free(t);
+
+  int rc = EXIT_OK;
+  if (rank == 0)
+    rc = learner_run(&cfg, rt, log);
+  else
+    rt_serve(rt);
+
+  for (int i = 0; i < na; i++) actor_role_free(actors[i]);
+  for (int i = 0; i < nr; i++) rollout_role_free(rolls[i]);
+  modelsvc_role_free(ms);
   runlog_close(log);
+  rt_free(rt);
+  comm_finalize(comm);
   free(sets);
   return rc;
 }

@@ -23,6 +23,8 @@ enum {
   RNG_ROLLOUT = 8,       /* rollout start states, policy noise, members; index: (training, shard) */
   RNG_INIT = 9,          /* network initialisation; index: which network */
   RNG_EVAL = 10,         /* evaluation env resets; index: epoch */
+  RNG_ROLLOUT_START = 11, /* rollout start states; index: (training, shard) */
+  RNG_FT_TABLES = 12,    /* w2 phase 2: member choices; index: training number */
   RNG_TEST = 99
 };
 

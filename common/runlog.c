@@ -39,14 +39,14 @@ static int file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-/* write a small file atomically: temp, fsync, rename, fsync the directory */
-static int write_atomic(const char *dir, const char *name, const char *text) {
+/* write a file atomically: temp, fsync, rename, fsync the directory */
+static int write_atomic_bytes(const char *dir, const char *name, const void *data, size_t len) {
   char tmp[1200], path[1200];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(tmp, "w");
+  FILE *f = fopen(tmp, "wb");
   if (!f) return -1;
-  int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
   ok &= fclose(f) == 0;
   if (!ok || rename(tmp, path) != 0) return -1;
   FILE *d = fopen(dir, "r");
@@ -55,6 +55,14 @@ static int write_atomic(const char *dir, const char *name, const char *text) {
     fclose(d);
   }
   return 0;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *text) {
+  return write_atomic_bytes(dir, name, text, strlen(text));
+}
+
+int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len) {
+  return write_atomic_bytes(r->dir, name, data, len);
 }
 
 RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen) {

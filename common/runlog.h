@@ -84,6 +84,9 @@ enum { EP_EXPLORE = 0, EP_TRAIN = 1, EP_EVAL = 2 };
 void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
                      int force);
 
+/* write bytes to <run dir>/<name> atomically (temp, fsync, rename, fsync the directory) */
+int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len);
+
 /* column names, for tests and tools */
 int metrics_ncols(void);
 const char *metrics_col_name(int i);

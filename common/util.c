@@ -91,6 +91,16 @@ void log_msg(int level, const char *fmt, ...) {
   }
 }
 
+static void (*g_tick)(void *);
+static void *g_tick_ctx;
+void util_set_tick(void (*fn)(void *), void *ctx) {
+  g_tick = fn;
+  g_tick_ctx = ctx;
+}
+void util_tick(void) {
+  if (g_tick) g_tick(g_tick_ctx);
+}
+
 double util_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -46,6 +46,11 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define LOG_I(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define LOG_D(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* cooperative liveness: long loops call util_tick(); the runtime installs what it does (send
+ * heartbeats, check peers). Cheap when nothing is installed. */
+void util_set_tick(void (*fn)(void *), void *ctx);
+void util_tick(void);
+
 double util_now(void);      /* monotonic seconds */
 double util_wall_time(void); /* unix epoch seconds */
 

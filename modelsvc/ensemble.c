@@ -275,6 +275,7 @@ void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr,
       }
       ens_nll(e, rows, 1);
       adam_step(&e->adam, e->p, e->g);
+      util_tick();
     }
     for (int m = 0; m < E; m++) rng_shuffle_i32(rng, idx + (size_t)m * ntr, (size_t)ntr);
     st->epochs = epoch + 1;

@@ -303,9 +303,18 @@ static double es_value(Finetune *f, Ensemble *e, const float *es_x, FtTerms *t) 
   return j;
 }
 
-void ft_run(Finetune *f, Ensemble *e, const float *es_x, const Buffer *mb, Rng *rng,
+void ft_sample_batches(const Buffer *mb, Rng *rng, int steps, int batch, float *out) {
+  const int od = mb->obs_dim, ad = mb->act_dim, in = od + ad;
+  for (int64_t j = 0; j < (int64_t)steps * batch; j++) {
+    int64_t p = buf_phys(mb, rng_below(rng, (uint32_t)mb->size));
+    memcpy(out + j * in, mb->obs + p * od, sizeof(float) * od);
+    memcpy(out + j * in + od, mb->act + p * ad, sizeof(float) * ad);
+  }
+}
+
+void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, Rng *rng,
             const float *xho, const float *yho, int64_t nho, FtStats *st) {
-  const int B = f->c.batch, in = f->in, od = e->c.obs_dim, ad = e->c.act_dim;
+  const int B = f->c.batch, in = f->in;
   const int w2 = f->c.mode == FT_W2;
   memset(st, 0, sizeof *st);
   /* the snapshot: weights and biases (faithful), or everything (w2) */
@@ -320,18 +329,14 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const Buffer *mb, Rng *
   int stall = 0;
   for (int step = 1; step <= f->c.max_steps; step++) {
     /* a fresh batch of synthetic (s, a) from the model buffer */
-    buf_sample_idx(mb, rng, B, f->idx);
-    for (int j = 0; j < B; j++) {
-      int64_t p = buf_phys(mb, f->idx[j]);
-      memcpy(f->fx + (size_t)j * in, mb->obs + p * od, sizeof(float) * od);
-      memcpy(f->fx + (size_t)j * in + od, mb->act + p * ad, sizeof(float) * ad);
-    }
+    memcpy(f->fx, batches + (size_t)(step - 1) * B * in, sizeof(float) * B * in);
     if (w2)
       for (int j = 0; j < B; j++) f->inew[j] = (int32_t)rng_below(rng, (uint32_t)f->E);
     scale_with(e->mu, e->sd, f->fx, B, in, f->xs);
     if (w2) scale_with(f->old_mu, f->old_sd, f->fx, B, in, f->xs_old);
     ft_objective(f, e, f->xs, w2 ? f->xs_old : f->xs, 1, NULL);
     adam_step(&f->adam, e->p, e->g);
+    util_tick();
     st->steps = step;
     double jn = es_value(f, e, es_x, &t);
     if ((best - jn) / best > f->c.threshold) {

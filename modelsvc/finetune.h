@@ -74,10 +74,14 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
 /* W2 distance between N(m1, diag s1^2) and N(m2, diag s2^2) in D dims (closed form) */
 double ft_w2_diag(const real *m1, const real *s1, const real *m2, const real *s2, int D);
 
+/* the phase-2 batches of one training: max_steps x B unscaled (s, a) rows drawn uniformly with
+ * replacement from the model buffer by rng (whoever holds the model buffer draws them) */
+void ft_sample_batches(const Buffer *model_buf, Rng *rng, int steps, int batch, float *out);
+
 /* phase 2 end to end (spec §5.5 steps 7-9): es_x holds B unscaled (s, a) rows drawn from the
- * holdout; batches come from the model buffer. Ends with the kept state restored and elites
- * re-selected on the holdout (xho, yho). */
-void ft_run(Finetune *f, Ensemble *e, const float *es_x, const Buffer *model_buf, Rng *rng,
+ * holdout; batches (max_steps x B rows) from ft_sample_batches; rng draws the w2 member choices.
+ * Ends with the kept state restored and elites re-selected on the holdout (xho, yho). */
+void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, Rng *rng,
             const float *xho, const float *yho, int64_t nho, FtStats *st);
 
 #endif

@@ -1,29 +1,40 @@
-/* modelsvc — the model-based half of the algorithm, as one object: the dynamics ensemble, its
- * phase-1 (MLE) and phase-2 (W2 fine-tune) training, the rollout-length schedule, the model
- * buffer and branched rollouts (spec §3.4-§5). The trainer calls it every F env steps. */
+/* modelsvc — one model training (spec §3.4, §4, §5.5): all real data, permutation and holdout,
+ * scaler refit, the pre-update copy, phase 1 (MLE), and phase 2 (USB-PO's fine-tune) on every
+ * training but the first. Also the rollout-length schedule (§3.5) and the model buffer's
+ * capacity (§3.6). No I/O, no MPI: the model-service role wraps it. */
 #ifndef USBPO_MODELSVC_H
 #define USBPO_MODELSVC_H
 
 #include "buffer.h"
 #include "config.h"
-#include "runlog.h"
-#include "sac.h"
+#include "ensemble.h"
+
+/* what a training reports (TRAIN_DONE metrics, in this order) */
+enum {
+  TM_EPOCHS, TM_HOLDOUT_MSE, TM_HOLDOUT_MSE_ELITES, TM_FT_J_BEFORE, TM_FT_J_AFTER, TM_FT_SHIFT,
+  TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS, TM_COUNT
+};
 
 typedef struct ModelSvc ModelSvc;
 
 ModelSvc *modelsvc_make(const Config *cfg, int obs_dim, int act_dim);
 void modelsvc_free(ModelSvc *m);
-double modelsvc_memory_budget(const Config *cfg);
+double modelsvc_memory_budget(const Config *cfg); /* ensemble, fine-tune, data workspaces */
 
-/* one model training (phase 1, and phase 2 after the first) on all real data, then the
- * rollout length for `epoch`, the model buffer resize and branched rollouts from env_buf with
- * the current policy */
-void modelsvc_train_and_rollout(ModelSvc *m, int epoch, const Buffer *env_buf, const Sac *sac,
-                                Metrics *metrics);
-const Buffer *modelsvc_model_buffer(const ModelSvc *m);
-/* the rollout-length schedule (spec §3.5) and the model buffer's capacity (§3.6) */
+/* does the next training run phase 2 (usbpo, finetune on, not the first training)? */
+int modelsvc_wants_phase2(const ModelSvc *m);
+/* rows of phase-2 batches the next training consumes (max_steps x B, or 0) */
+int64_t modelsvc_phase2_rows(const ModelSvc *m);
+
+/* one training on the real data; ft_batches: modelsvc_phase2_rows (s, a) rows from the model
+ * buffer (ft_sample_batches), or NULL. metrics: TM_COUNT values. */
+void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, double *metrics);
+const Ensemble *modelsvc_ensemble(const ModelSvc *m);
+Ensemble *modelsvc_ensemble_mut(ModelSvc *m);
+int64_t modelsvc_trainings(const ModelSvc *m);
+
+/* spec §3.5 and §3.6 */
 int modelsvc_rollout_length(const Config *cfg, int epoch);
 int64_t modelsvc_buffer_capacity(const Config *cfg, int k);
-void modelsvc_fill_metrics(const ModelSvc *m, Metrics *metrics);
 
 #endif

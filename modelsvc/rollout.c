@@ -99,18 +99,29 @@ void ro_free(Rollout *r) {
 
 int64_t ro_alive(const Rollout *r, int s) { return r->sh[s].n; }
 
+void ro_draw_starts(const Buffer *env_buf, uint32_t seed, uint64_t training, int s, int64_t rows,
+                    float *out) {
+  const int od = env_buf->obs_dim;
+  Rng rng = rng_make(seed, RNG_ROLLOUT_START, rng_index2((uint32_t)training, (uint32_t)s));
+  for (int64_t i = 0; i < rows; i++) {
+    int64_t p = buf_phys(env_buf, rng_below(&rng, (uint32_t)env_buf->size));
+    memcpy(out + i * od, env_buf->obs + p * od, sizeof(float) * od);
+  }
+}
+
+void ro_begin_shard(Rollout *r, int s, const float *starts, uint32_t seed, uint64_t training) {
+  Shard *sh = &r->sh[s];
+  sh->rng = rng_make(seed, RNG_ROLLOUT, rng_index2((uint32_t)training, (uint32_t)s));
+  sh->n = sh->cap;
+  memcpy(sh->s, starts, sizeof(float) * (size_t)sh->n * r->c.obs_dim);
+}
+
 void ro_begin(Rollout *r, const Buffer *env_buf, uint32_t seed, uint64_t training, int lo,
               int hi) {
-  const int od = r->c.obs_dim;
   for (int s = 0; s < r->c.shards; s++) r->sh[s].n = 0;
   for (int s = lo; s < hi; s++) {
-    Shard *sh = &r->sh[s];
-    sh->rng = rng_make(seed, RNG_ROLLOUT, rng_index2((uint32_t)training, (uint32_t)s));
-    sh->n = sh->cap;
-    for (int64_t i = 0; i < sh->n; i++) {
-      int64_t p = buf_phys(env_buf, rng_below(&sh->rng, (uint32_t)env_buf->size));
-      memcpy(sh->s + i * od, env_buf->obs + p * od, sizeof(float) * od);
-    }
+    ro_draw_starts(env_buf, seed, training, s, r->sh[s].cap, r->sh[s].s);
+    ro_begin_shard(r, s, r->sh[s].s, seed, training);
   }
 }
 
@@ -210,6 +221,7 @@ int64_t ro_step(Rollout *r, int s, const Ensemble *ens, const real *ens_param,
     int n = (int)(sh->n - r0 < r->c.tile ? sh->n - r0 : r->c.tile);
     alive += tile_step(r, sh, sh->s + r0 * od, n, ens, ens_param, pi_net, pi, sc, emit, ctx, st,
                        sh->s + alive * od);
+    util_tick();
   }
   sh->n = alive;
   return alive;

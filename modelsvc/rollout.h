@@ -42,7 +42,13 @@ size_t ro_bytes(const RoConfig *c, int in_dim, int hidden, int pi_hidden);
 
 /* rows of shard s (its share of N) */
 int64_t ro_shard_rows(const RoConfig *c, int s);
-/* draw the start states of shards [lo, hi) for training number `training` */
+/* shard s's start states for training number `training`: rows drawn uniformly with replacement
+ * from the real data by the stream (seed, RNG_ROLLOUT_START, (training, s)) */
+void ro_draw_starts(const Buffer *env_buf, uint32_t seed, uint64_t training, int s, int64_t rows,
+                    float *out);
+/* begin shard s from its start states (the shard's own stream takes over from here) */
+void ro_begin_shard(Rollout *r, int s, const float *starts, uint32_t seed, uint64_t training);
+/* both, for the shards [lo, hi) (one process holding the real data) */
 void ro_begin(Rollout *r, const Buffer *env_buf, uint32_t seed, uint64_t training, int lo,
               int hi);
 /* one step of shard s; returns the rows still alive */

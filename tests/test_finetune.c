@@ -211,7 +211,9 @@ static void run_pullback(int mode) {
   memcpy(before, e->p, sizeof(double) * e->ntotal);
   FtStats st;
   Rng fr = rng_make(3, RNG_FINETUNE, 0);
-  ft_run(f, e, esx, mb, &fr, xho, yho, 20, &st);
+  float *batches = malloc(sizeof(float) * 100 * 8 * 3);
+  ft_sample_batches(mb, &fr, 100, 8, batches);
+  ft_run(f, e, esx, batches, &fr, xho, yho, 20, &st);
   EXPECT(st.steps == 11 && st.kept_step == 0 && st.pulled_back, "%s: steps %d kept %d pulled %d",
          mode == FT_W2 ? "w2" : "faithful", st.steps, st.kept_step, st.pulled_back);
   EXPECT(!memcmp(before, e->p, sizeof(double) * e->nnet), "weights not restored");
@@ -223,10 +225,12 @@ static void run_pullback(int mode) {
   EXPECT(st.j_after == st.j_before, "J after a full pull-back");
   /* with the normal threshold the same run improves and keeps a later step */
   f->c.threshold = 1e-4;
-  ft_run(f, e, esx, mb, &fr, xho, yho, 20, &st);
+  ft_sample_batches(mb, &fr, 100, 8, batches);
+  ft_run(f, e, esx, batches, &fr, xho, yho, 20, &st);
   EXPECT(st.kept_step > 0 && st.j_after < st.j_before, "no improvement with a real threshold");
   EXPECT(st.steps <= 100 && st.steps >= st.kept_step, "step accounting");
   free(before);
+  free(batches);
   buf_free(mb);
   ft_free(f);
   ens_free(e);

@@ -1,0 +1,124 @@
+/* actor_role — an actor on the runtime: a policy replica from 'policy_snapshot', one env step
+ * per 'step' (uniform exploration or the stochastic policy) answered by 'transitions' (the rows
+ * handed over, and the episodes that ended), evaluation episodes answered by 'eval_result'. */
+#include <math.h>
+#include <string.h>
+
+#include "actor.h"
+#include "roles.h"
+#include "util.h"
+
+struct ActorRole {
+  const Config *cfg;
+  int idx;
+  Actor *a;
+  SacConfig sc;
+  NnNet pn;
+  real *pi;
+  int64_t pi_version;
+  Env *eval_env;
+  real *eval_scratch;
+  double *ret, *len;
+};
+
+static void on_policy(ActorRole *r, const Msg *m) {
+  memcpy(r->pi, m->a[A_PARAMS].data, sizeof(float) * r->pn.nparam);
+  r->pi_version = m->i[K_VERSION];
+}
+
+static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
+  const int mode = (int)m->i[K_MODE];
+  if (mode == 2) {
+    /* evaluation: deterministic episodes on a separate env, resets keyed by (epoch, episode) */
+    int n = msg_has_i(m, K_EPISODES) ? (int)m->i[K_EPISODES] : 1;
+    int64_t epoch = m->i[K_EPOCH];
+    for (int i = 0; i < n; i++) {
+      Rng rr = rng_make((uint32_t)r->cfg->run.seed, RNG_EVAL,
+                        rng_index2((uint32_t)epoch, (uint32_t)i));
+      int l;
+      r->ret[i] = actor_evaluate(r->eval_env, &rr, &r->pn, r->pi, &r->sc,
+                                 (int)r->cfg->env.max_episode_steps, &l, r->eval_scratch);
+      r->len[i] = l;
+    }
+    Enc *e = rt_begin(rt, MSG_EVAL_RESULT, ROLE_LEARNER, 0, 4);
+    enc_int(e, K_EPOCH, epoch);
+    enc_int(e, K_FROM, r->idx);
+    enc_arr(e, A_RETURNS, DT_F64, r->ret, n, 0);
+    enc_arr(e, A_LENGTHS, DT_F64, r->len, n, 0);
+    rt_send(rt);
+    return;
+  }
+  if (mode == 1 && m->i[K_POLICY_VERSION] != r->pi_version) {
+    LOG_E("actor %d: asked to act with policy version %lld but holds %lld", r->idx,
+          (long long)m->i[K_POLICY_VERSION], (long long)r->pi_version);
+    comm_abort(rt_comm(rt), EXIT_FATAL);
+  }
+  Actor *a = r->a;
+  ActorStep s = mode == 0 ? actor_step(a, NULL, NULL, NULL) : actor_step(a, &r->pn, r->pi, &r->sc);
+  double ep[3] = {s.ep_return, s.ep_length, s.terminated};
+  double counters[2] = {(double)a->sim_errors, (double)a->warnings};
+  const int n = s.handover;
+  Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 10 + (s.ended ? 1 : 0));
+  enc_int(e, K_KIND, 0);
+  enc_int(e, K_COUNT, n);
+  enc_int(e, K_POLICY_VERSION, mode == 0 ? -1 : r->pi_version);
+  enc_int(e, K_FROM, r->idx);
+  enc_arr(e, A_OBS, DT_F32, a->ep_obs, n, a->obs_dim);
+  enc_arr(e, A_ACT, DT_F32, a->ep_act, n, a->act_dim);
+  enc_arr(e, A_REW, DT_F32, a->ep_rew, n, 0);
+  enc_arr(e, A_NEXT, DT_F32, a->ep_next, n, a->obs_dim);
+  enc_arr(e, A_DONE, DT_U8, a->ep_done, n, 0);
+  enc_arr(e, A_METRICS, DT_F64, counters, 2, 0);
+  if (s.ended) enc_arr(e, A_EPSTATS, DT_F64, ep, 1, 3);
+  rt_send(rt);
+  if (n > 0) actor_handed_over(a);
+}
+
+static void actor_handle(void *obj, Runtime *rt, const Msg *m) {
+  ActorRole *r = obj;
+  switch (m->type) {
+  case MSG_POLICY: on_policy(r, m); break;
+  case MSG_STEP: on_step(r, rt, m); break;
+  case MSG_SHUTDOWN: break;
+  default:
+    LOG_E("actor %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type), m->src);
+    comm_abort(rt_comm(rt), EXIT_FATAL);
+  }
+}
+
+ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, size_t errlen) {
+  ActorRole *r = xmalloc(sizeof *r);
+  r->cfg = cfg;
+  r->idx = idx;
+  r->a = actor_make(cfg, idx, err, errlen);
+  if (!r->a) {
+    xfree(r);
+    return NULL;
+  }
+  EnvOptions eo = {cfg->env.contact_forces, cfg->env.model_dir};
+  r->eval_env = env_make(cfg->env.name, &eo, err, errlen);
+  if (!r->eval_env) {
+    actor_free(r->a);
+    xfree(r);
+    return NULL;
+  }
+  r->sc = (SacConfig){.obs_dim = r->a->obs_dim, .act_dim = r->a->act_dim,
+                      .hidden = (int)cfg->sac.hidden, .layers = (int)cfg->sac.layers,
+                      .logstd_min = cfg->sac.logstd_min, .logstd_max = cfg->sac.logstd_max};
+  sac_policy_net(&r->sc, &r->pn);
+  r->pi = xmalloc(sizeof(real) * r->pn.nparam);
+  r->pi_version = -1;
+  r->eval_scratch = xmalloc(sizeof(real) * sac_act_scratch(&r->pn, 1));
+  r->ret = xmalloc(sizeof(double) * cfg->run.eval_episodes);
+  r->len = xmalloc(sizeof(double) * cfg->run.eval_episodes);
+  rt_register(rt, ROLE_ACTOR, idx, r, actor_handle, NULL);
+  return r;
+}
+
+void actor_role_free(ActorRole *r) {
+  if (!r) return;
+  actor_free(r->a);
+  env_free(r->eval_env);
+  xfree(r->pi), xfree(r->eval_scratch), xfree(r->ret), xfree(r->len);
+  xfree(r);
+}

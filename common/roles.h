@@ -1,0 +1,38 @@
+/* roles — the four roles of the system (DESIGN §3), each a handler of messages on the runtime:
+ *   learner   (learner/learner.c)     drives the schedule, SAC, the env and model buffers
+ *   modelsvc  (modelsvc/modelsvc_role.c)  all real data, the ensemble, phase 1 + phase 2
+ *   rollout   (modelsvc/rollout_role.c)   branched rollouts for its shards
+ *   actor     (actors/actor_role.c)   one environment, exploration, evaluation episodes */
+#ifndef USBPO_ROLES_H
+#define USBPO_ROLES_H
+
+#include "codec.h"
+#include "config.h"
+#include "runlog.h"
+#include "runtime.h"
+
+/* the dimensions messages are validated against, for a config */
+void roles_codec_ctx(const Config *cfg, CodecCtx *ctx);
+
+typedef struct ActorRole ActorRole;
+ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, size_t errlen);
+void actor_role_free(ActorRole *a);
+
+typedef struct ModelsvcRole ModelsvcRole;
+ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt);
+void modelsvc_role_free(ModelsvcRole *m);
+
+typedef struct RolloutRole RolloutRole;
+RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx);
+void rollout_role_free(RolloutRole *r);
+
+/* the learner on rank 0: runs the schedule to the end; returns the exit code */
+int learner_run(const Config *cfg, Runtime *rt, RunLog *log);
+
+/* memory each role needs (bytes), for the start-up budget */
+double roles_memory_learner(const Config *cfg);
+double roles_memory_modelsvc(const Config *cfg);
+double roles_memory_rollout(const Config *cfg);
+double roles_memory_actor(const Config *cfg);
+
+#endif

@@ -1,0 +1,119 @@
+/* modelsvc_role — the model service on the runtime. It keeps all real data (forwarded by the
+ * learner as 'transitions'), trains on 'train_request' (phase 1, then phase 2 on the batches
+ * the learner drew from the model buffer), publishes the model snapshot to the rollout workers
+ * (a broadcast on their communicator), sends each worker the start states of its shards, and
+ * answers 'train_done' with the training's metrics and the rollout length. */
+#include <string.h>
+
+#include "envs/env.h"
+#include "modelsvc.h"
+#include "roles.h"
+#include "rollout.h"
+#include "util.h"
+
+struct ModelsvcRole {
+  const Config *cfg;
+  ModelSvc *ms;
+  Buffer *data;     /* all real data */
+  int64_t version;  /* model snapshots published */
+  float *starts;    /* one shard's start states */
+  int64_t shard_cap;
+};
+
+static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
+  const Config *c = r->cfg;
+  const int64_t training = m->i[K_TRAINING], epoch = m->i[K_EPOCH];
+  CHECK(training == modelsvc_trainings(r->ms), "model training %lld requested, %lld expected",
+        (long long)training, (long long)modelsvc_trainings(r->ms));
+  CHECK(r->data->size > 0, "model training with no real data");
+  const float *batches = NULL;
+  float *copy = NULL;
+  if (msg_has_a(m, A_STATE)) {
+    /* the message buffer may be unaligned: copy the batches out */
+    copy = xmalloc(m->a[A_STATE].bytes);
+    memcpy(copy, m->a[A_STATE].data, m->a[A_STATE].bytes);
+    CHECK(m->a[A_STATE].rows == modelsvc_phase2_rows(r->ms), "phase-2 batches: %lld rows",
+          (long long)m->a[A_STATE].rows);
+    batches = copy;
+  }
+  double metrics[TM_COUNT];
+  modelsvc_train(r->ms, r->data, batches, metrics);
+  xfree(copy);
+  const Ensemble *e = modelsvc_ensemble(r->ms);
+  r->version++;
+  /* the model snapshot: one parameter block, the scaler, the elites */
+  Enc *enc = rt_begin(rt, MSG_MODEL, ROLE_ROLLOUT, IDX_ALL, 5);
+  enc_int(enc, K_VERSION, r->version);
+  enc_arr(enc, A_PARAMS, DT_F32, e->p, (int64_t)e->ntotal, 0);
+  enc_arr(enc, A_MU, DT_F32, e->mu, e->c.in_dim, 0);
+  enc_arr(enc, A_SD, DT_F32, e->sd, e->c.in_dim, 0);
+  enc_arr(enc, A_ELITES, DT_I32, e->elite, e->c.elites, 0);
+  rt_publish(rt, GROUP_MODEL);
+  /* every worker's shards' start states */
+  const Placement *p = rt_placement(rt);
+  RoConfig rc = {.rows = c->rollout.batch_size, .shards = p->S};
+  for (int w = 0; w < p->R; w++)
+    for (int s = p->shard_lo[w]; s < p->shard_hi[w]; s++) {
+      int64_t rows = ro_shard_rows(&rc, s);
+      ro_draw_starts(r->data, (uint32_t)c->run.seed, (uint64_t)training, s, rows, r->starts);
+      enc = rt_begin(rt, MSG_START_STATES, ROLE_ROLLOUT, w, 3);
+      enc_int(enc, K_TRAINING, training);
+      enc_int(enc, K_SHARD, s);
+      enc_arr(enc, A_OBS, DT_F32, r->starts, rows, r->data->obs_dim);
+      rt_send(rt);
+    }
+  enc = rt_begin(rt, MSG_TRAIN_DONE, ROLE_LEARNER, 0, 5);
+  enc_int(enc, K_TRAINING, training);
+  enc_int(enc, K_MODEL_VERSION, r->version);
+  enc_int(enc, K_K, modelsvc_rollout_length(c, (int)epoch));
+  enc_int(enc, K_FROM, 0);
+  enc_arr(enc, A_METRICS, DT_F64, metrics, TM_COUNT, 0);
+  rt_send(rt);
+}
+
+static void on_transitions(ModelsvcRole *r, const Msg *m) {
+  const int64_t n = m->i[K_COUNT];
+  if (n == 0) return;
+  /* copy out of the (possibly unaligned) message, column by column */
+  float *o = xmalloc(m->a[A_OBS].bytes + 1), *a = xmalloc(m->a[A_ACT].bytes + 1);
+  float *w = xmalloc(m->a[A_REW].bytes + 1), *x = xmalloc(m->a[A_NEXT].bytes + 1);
+  memcpy(o, m->a[A_OBS].data, m->a[A_OBS].bytes);
+  memcpy(a, m->a[A_ACT].data, m->a[A_ACT].bytes);
+  memcpy(w, m->a[A_REW].data, m->a[A_REW].bytes);
+  memcpy(x, m->a[A_NEXT].data, m->a[A_NEXT].bytes);
+  buf_push(r->data, n, o, a, w, x, m->a[A_DONE].data);
+  xfree(o), xfree(a), xfree(w), xfree(x);
+}
+
+static void modelsvc_handle(void *obj, Runtime *rt, const Msg *m) {
+  ModelsvcRole *r = obj;
+  switch (m->type) {
+  case MSG_TRANSITIONS: on_transitions(r, m); break;
+  case MSG_TRAIN_REQUEST: on_train(r, rt, m); break;
+  case MSG_SHUTDOWN: break;
+  default:
+    LOG_E("modelsvc: unexpected message '%s' from rank %d", msg_type_name(m->type), m->src);
+    comm_abort(rt_comm(rt), EXIT_FATAL);
+  }
+}
+
+ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt) {
+  ModelsvcRole *r = xmalloc(sizeof *r);
+  r->cfg = cfg;
+  const EnvInfo *info = env_info(cfg->env.name);
+  r->ms = modelsvc_make(cfg, info->obs_dim, info->act_dim);
+  r->data = buf_make(info->obs_dim, info->act_dim, cfg->sac.buffer_size);
+  RoConfig rc = {.rows = cfg->rollout.batch_size, .shards = (int)cfg->topology.rollout_shards};
+  r->shard_cap = ro_shard_rows(&rc, 0) + 1;
+  r->starts = xmalloc(sizeof(float) * r->shard_cap * info->obs_dim);
+  rt_register(rt, ROLE_MODELSVC, 0, r, modelsvc_handle, NULL);
+  return r;
+}
+
+void modelsvc_role_free(ModelsvcRole *r) {
+  if (!r) return;
+  modelsvc_free(r->ms);
+  buf_free(r->data);
+  xfree(r->starts);
+  xfree(r);
+}

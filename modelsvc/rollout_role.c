@@ -1,0 +1,174 @@
+/* rollout_role — a rollout worker on the runtime. It holds replicas of the latest model
+ * ('model_snapshot', broadcast by the model service) and policy ('policy_snapshot', broadcast
+ * by the learner), receives its shards' start states, and on 'rollout_request' (one step of one
+ * training) advances each of its shards one step, sending the rows of each shard as one
+ * 'transitions' message (in shard order) and then 'rollout_done'. The parts of a request may
+ * arrive in any order (they come from different ranks): the step runs once all are in. */
+#include <string.h>
+
+#include "envs/env.h"
+#include "roles.h"
+#include "rollout.h"
+#include "util.h"
+
+struct RolloutRole {
+  const Config *cfg;
+  int idx, lo, hi;
+  Rollout *ro;
+  Ensemble *ens;       /* replica: parameter block, scaler, elites */
+  int64_t model_version, policy_version;
+  SacConfig sc;
+  NnNet pn;
+  real *pi;
+  int64_t *starts_for; /* per shard: the training its start states belong to */
+  int pending;         /* a request waits for its parts */
+  int64_t req_training, req_step, req_pv, req_mv;
+  /* one shard-step's rows, staged for its message */
+  float *o, *a, *r, *x;
+  uint8_t *d;
+  int64_t n, cap;
+  RoStats st;
+};
+
+static void stage(void *ctx, int n, const float *obs, const float *act, const float *rew,
+                  const float *next, const uint8_t *done) {
+  RolloutRole *r = ctx;
+  const int od = r->sc.obs_dim, ad = r->sc.act_dim;
+  CHECK(r->n + n <= r->cap, "rollout staging overflow");
+  memcpy(r->o + r->n * od, obs, sizeof(float) * n * od);
+  memcpy(r->a + r->n * ad, act, sizeof(float) * n * ad);
+  memcpy(r->r + r->n, rew, sizeof(float) * n);
+  memcpy(r->x + r->n * od, next, sizeof(float) * n * od);
+  memcpy(r->d + r->n, done, (size_t)n);
+  r->n += n;
+}
+
+static void try_run(RolloutRole *r, Runtime *rt) {
+  if (!r->pending || r->model_version != r->req_mv || r->policy_version != r->req_pv) return;
+  if (r->req_step == 0)
+    for (int s = r->lo; s < r->hi; s++)
+      if (r->starts_for[s] != r->req_training) return;
+  r->pending = 0;
+  const int od = r->sc.obs_dim, ad = r->sc.act_dim;
+  RoStats st = {0};
+  int64_t alive = 0, rows = 0;
+  for (int s = r->lo; s < r->hi; s++) {
+    r->n = 0;
+    alive += ro_step(r->ro, s, r->ens, r->ens->p, &r->pn, r->pi, &r->sc, stage, r, &st);
+    comm_tick(rt_comm(rt));
+    Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 13);
+    enc_int(e, K_KIND, 1);
+    enc_int(e, K_COUNT, r->n);
+    enc_int(e, K_POLICY_VERSION, r->policy_version);
+    enc_int(e, K_MODEL_VERSION, r->model_version);
+    enc_int(e, K_SHARD, s);
+    enc_int(e, K_STEPNO, r->req_step);
+    enc_int(e, K_TRAINING, r->req_training);
+    enc_int(e, K_FROM, r->idx);
+    enc_arr(e, A_OBS, DT_F32, r->o, r->n, od);
+    enc_arr(e, A_ACT, DT_F32, r->a, r->n, ad);
+    enc_arr(e, A_REW, DT_F32, r->r, r->n, 0);
+    enc_arr(e, A_NEXT, DT_F32, r->x, r->n, od);
+    enc_arr(e, A_DONE, DT_U8, r->d, r->n, 0);
+    rt_send(rt);
+    rows += r->n;
+  }
+  double met[2] = {(double)st.emitted, (double)st.nonfinite};
+  Enc *e = rt_begin(rt, MSG_ROLLOUT_DONE, ROLE_LEARNER, 0, 6);
+  enc_int(e, K_TRAINING, r->req_training);
+  enc_int(e, K_STEPNO, r->req_step);
+  enc_int(e, K_COUNT, rows);
+  enc_int(e, K_ALIVE, alive);
+  enc_int(e, K_FROM, r->idx);
+  enc_arr(e, A_METRICS, DT_F64, met, 2, 0);
+  rt_send(rt);
+}
+
+static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
+  RolloutRole *r = obj;
+  Ensemble *e = r->ens;
+  switch (m->type) {
+  case MSG_MODEL:
+    memcpy(e->p, m->a[A_PARAMS].data, m->a[A_PARAMS].bytes);
+    memcpy(e->mu, m->a[A_MU].data, m->a[A_MU].bytes);
+    memcpy(e->sd, m->a[A_SD].data, m->a[A_SD].bytes);
+    memcpy(e->elite, m->a[A_ELITES].data, m->a[A_ELITES].bytes);
+    r->model_version = m->i[K_VERSION];
+    break;
+  case MSG_POLICY:
+    memcpy(r->pi, m->a[A_PARAMS].data, m->a[A_PARAMS].bytes);
+    r->policy_version = m->i[K_VERSION];
+    break;
+  case MSG_START_STATES: {
+    int s = (int)m->i[K_SHARD];
+    CHECK(s >= r->lo && s < r->hi, "rollout %d got start states of shard %d", r->idx, s);
+    RoConfig rc = {.rows = r->cfg->rollout.batch_size, .shards = rt_placement(rt)->S};
+    CHECK(m->a[A_OBS].rows == ro_shard_rows(&rc, s), "shard %d: %lld start states", s,
+          (long long)m->a[A_OBS].rows);
+    memcpy(r->o, m->a[A_OBS].data, m->a[A_OBS].bytes);
+    ro_begin_shard(r->ro, s, r->o, (uint32_t)r->cfg->run.seed, (uint64_t)m->i[K_TRAINING]);
+    r->starts_for[s] = m->i[K_TRAINING];
+    break;
+  }
+  case MSG_ROLLOUT_REQUEST:
+    CHECK(!r->pending, "rollout %d: a request while another waits", r->idx);
+    r->pending = 1;
+    r->req_training = m->i[K_TRAINING];
+    r->req_step = m->i[K_STEPNO];
+    r->req_pv = m->i[K_POLICY_VERSION];
+    r->req_mv = m->i[K_MODEL_VERSION];
+    break;
+  case MSG_SHUTDOWN: return;
+  default:
+    LOG_E("rollout %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type),
+          m->src);
+    comm_abort(rt_comm(rt), EXIT_FATAL);
+  }
+  try_run(r, rt);
+}
+
+RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx) {
+  RolloutRole *r = xmalloc(sizeof *r);
+  const Placement *p = rt_placement(rt);
+  const EnvInfo *info = env_info(cfg->env.name);
+  r->cfg = cfg;
+  r->idx = idx;
+  r->lo = p->shard_lo[idx];
+  r->hi = p->shard_hi[idx];
+  EnsConfig ec = {.members = (int)cfg->model.ensemble_size, .elites = (int)cfg->model.elites,
+                  .obs_dim = info->obs_dim, .act_dim = info->act_dim,
+                  .hidden = (int)cfg->model.hidden, .layers = (int)cfg->model.layers, .batch = 1,
+                  .lr = cfg->model.lr, .init_maxlv = cfg->model.init_maxlv,
+                  .init_minlv = cfg->model.init_minlv};
+  r->ens = ens_make(&ec, (uint32_t)cfg->run.seed);
+  r->sc = (SacConfig){.obs_dim = info->obs_dim, .act_dim = info->act_dim,
+                      .hidden = (int)cfg->sac.hidden, .layers = (int)cfg->sac.layers,
+                      .logstd_min = cfg->sac.logstd_min, .logstd_max = cfg->sac.logstd_max};
+  sac_policy_net(&r->sc, &r->pn);
+  r->pi = xmalloc(sizeof(real) * r->pn.nparam);
+  RoConfig rc = {.env_id = cfg->env.name, .term_fixed = cfg->env.termination == TERM_FIXED,
+                 .obs_dim = info->obs_dim, .act_dim = info->act_dim,
+                 .rows = cfg->rollout.batch_size, .shards = p->S,
+                 .tile = (int)cfg->rollout.tile_rows};
+  r->ro = ro_make(&rc, r->ens, &r->pn);
+  r->starts_for = xmalloc(sizeof(int64_t) * p->S);
+  for (int s = 0; s < p->S; s++) r->starts_for[s] = -1;
+  r->model_version = r->policy_version = -1;
+  r->cap = ro_shard_rows(&rc, 0) + 1;
+  r->o = xmalloc(sizeof(float) * r->cap * info->obs_dim);
+  r->a = xmalloc(sizeof(float) * r->cap * info->act_dim);
+  r->r = xmalloc(sizeof(float) * r->cap);
+  r->x = xmalloc(sizeof(float) * r->cap * info->obs_dim);
+  r->d = xmalloc((size_t)r->cap);
+  rt_register(rt, ROLE_ROLLOUT, idx, r, rollout_handle, NULL);
+  return r;
+}
+
+void rollout_role_free(RolloutRole *r) {
+  if (!r) return;
+  ro_free(r->ro);
+  ens_free(r->ens);
+  xfree(r->pi), xfree(r->starts_for), xfree(r->o), xfree(r->a), xfree(r->r), xfree(r->x),
+      xfree(r->d);
+  xfree(r);
+}
