@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm.h"
 #include "config.h"
@@ -193,6 +194,13 @@ int main(int argc, char **argv) {
     if (pl.modelsvc == rank) ms = modelsvc_role_make(&cfg, rt);
     for (int r = 0; r < pl.R; r++)
       if (pl.rollout[r] == rank) rolls[nr++] = rollout_role_make(&cfg, rt, r);
+  }
+
+  /* test hook: USBPO_TEST_STALL=RANK:SECONDS makes that rank go silent (no heartbeats) */
+  const char *stall = getenv("USBPO_TEST_STALL");
+  if (stall && atoi(stall) == rank && strchr(stall, ':')) {
+    struct timespec ts = {atoi(strchr(stall, ':') + 1), 0};
+    nanosleep(&ts, NULL);
   }
 
   int rc = EXIT_OK;
