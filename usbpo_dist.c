@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "comm.h"
 #include "config.h"
@@ -134,6 +135,11 @@ int main(int argc, char **argv) {
   free(text);
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
+  if (np > 1) {
+    char host[256] = "?";
+    gethostname(host, sizeof host);
+    LOG_I("rank %d of %d on host %s, pid %d", rank, np, host, (int)getpid());
+  }
 
   /* roles */
   Placement pl;

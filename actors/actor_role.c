@@ -19,6 +19,8 @@ struct ActorRole {
   Env *eval_env;
   real *eval_scratch;
   double *ret, *len;
+  int64_t credit; /* async: steps granted and not yet taken */
+  Runtime *rt;
 };
 
 static void on_policy(ActorRole *r, const Msg *m) {
@@ -26,8 +28,14 @@ static void on_policy(ActorRole *r, const Msg *m) {
   r->pi_version = m->i[K_VERSION];
 }
 
+static void step_once(ActorRole *r, Runtime *rt, int mode);
+
 static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
   const int mode = (int)m->i[K_MODE];
+  if (mode == 3) { /* async: run this many policy steps as the policy arrives */
+    r->credit += msg_has_i(m, K_COUNT) ? m->i[K_COUNT] : 1;
+    return;
+  }
   if (mode == 2) {
     /* evaluation: deterministic episodes on a separate env, resets keyed by (epoch, episode) */
     int n = msg_has_i(m, K_EPISODES) ? (int)m->i[K_EPISODES] : 1;
@@ -53,6 +61,11 @@ static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
           (long long)m->i[K_POLICY_VERSION], (long long)r->pi_version);
     comm_abort(rt_comm(rt), EXIT_FATAL);
   }
+  step_once(r, rt, mode);
+}
+
+/* one env step, answered by 'transitions' */
+static void step_once(ActorRole *r, Runtime *rt, int mode) {
   Actor *a = r->a;
   ActorStep s = mode == 0 ? actor_step(a, NULL, NULL, NULL) : actor_step(a, &r->pn, r->pi, &r->sc);
   double ep[3] = {s.ep_return, s.ep_length, s.terminated};
@@ -72,6 +85,15 @@ static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
   if (s.ended) enc_arr(e, A_EPSTATS, DT_F64, ep, 1, 3);
   rt_send(rt);
   if (n > 0) actor_handed_over(a);
+}
+
+/* async: spend granted credit, one step per idle turn so snapshots keep arriving in between */
+static int actor_idle(void *obj, Runtime *rt) {
+  ActorRole *r = obj;
+  if (r->credit <= 0 || r->pi_version < 0) return 0;
+  r->credit--;
+  step_once(r, rt, 1);
+  return 1;
 }
 
 static void actor_handle(void *obj, Runtime *rt, const Msg *m) {
@@ -111,7 +133,9 @@ ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, s
   r->eval_scratch = xmalloc(sizeof(real) * sac_act_scratch(&r->pn, 1));
   r->ret = xmalloc(sizeof(double) * cfg->run.eval_episodes);
   r->len = xmalloc(sizeof(double) * cfg->run.eval_episodes);
-  rt_register(rt, ROLE_ACTOR, idx, r, actor_handle, NULL);
+  r->rt = rt;
+  rt_register(rt, ROLE_ACTOR, idx, r, actor_handle,
+              cfg->run.mode == MODE_ASYNC ? actor_idle : NULL);
   return r;
 }
 

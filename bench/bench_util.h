@@ -12,14 +12,14 @@
 typedef void (*BenchFn)(void *ctx);
 
 /* seconds per call of fn: min over `rounds` of (time of `reps` calls) / reps */
-static double bench_time(BenchFn fn, void *ctx, int reps) {
+static inline double bench_time(BenchFn fn, void *ctx, int reps) {
   double t0 = util_now();
   for (int i = 0; i < reps; i++) fn(ctx);
   return (util_now() - t0) / reps;
 }
 
 /* interleaved A/B: returns min times of both */
-static void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int reps, int rounds,
+static inline void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int reps, int rounds,
                        double *ta, double *tb) {
   a(actx), b(bctx); /* warm up */
   *ta = *tb = 1e30;
@@ -30,7 +30,7 @@ static void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int reps, i
   }
 }
 
-static void bench_header(const char *what) {
+static inline void bench_header(const char *what) {
   const char *core = getenv("OPENBLAS_CORETYPE");
   printf("# %s\n# OpenBLAS: %s | OPENBLAS_CORETYPE=%s | core in use: %s | threads: %d\n", what,
          openblas_get_config(), core ? core : "(unset)", openblas_get_corename(),

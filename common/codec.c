@@ -198,7 +198,7 @@ typedef struct {
 static const Schema SCHEMA[MSG_COUNT] = {
     [MSG_HEARTBEAT] = {0, 0, 0, 0, 0},
     [MSG_SHUTDOWN] = {BI(K_CODE), 0, 0, 0, 0},
-    [MSG_STEP] = {BI(K_MODE) | BI(K_EPOCH) | BI(K_POLICY_VERSION), BI(K_EPISODES), 0, 0, 0},
+    [MSG_STEP] = {BI(K_MODE) | BI(K_EPOCH) | BI(K_POLICY_VERSION), BI(K_EPISODES) | BI(K_COUNT), 0, 0, 0},
     [MSG_POLICY] = {BI(K_VERSION), 0, BI(A_PARAMS), 0, 0},
     [MSG_TRANSITIONS] = {BI(K_KIND) | BI(K_COUNT) | BI(K_POLICY_VERSION) | BI(K_FROM),
                          BI(K_MODEL_VERSION) | BI(K_SHARD) | BI(K_STEPNO) | BI(K_TRAINING),
@@ -208,7 +208,7 @@ static const Schema SCHEMA[MSG_COUNT] = {
     [MSG_TRAIN_DONE] = {BI(K_TRAINING) | BI(K_MODEL_VERSION) | BI(K_K), BI(K_FROM), BI(A_METRICS), 0, 0},
     [MSG_MODEL] = {BI(K_VERSION), 0, BI(A_PARAMS) | BI(A_MU) | BI(A_SD) | BI(A_ELITES), 0, 0},
     [MSG_START_STATES] = {BI(K_TRAINING) | BI(K_SHARD), 0, BI(A_OBS), 0, 0},
-    [MSG_ROLLOUT_REQUEST] = {BI(K_TRAINING) | BI(K_STEPNO) | BI(K_POLICY_VERSION) | BI(K_MODEL_VERSION), 0, 0, 0, 0},
+    [MSG_ROLLOUT_REQUEST] = {BI(K_TRAINING) | BI(K_STEPNO) | BI(K_POLICY_VERSION) | BI(K_MODEL_VERSION), BI(K_K), 0, 0, 0},
     [MSG_ROLLOUT_DONE] = {BI(K_TRAINING) | BI(K_STEPNO) | BI(K_COUNT) | BI(K_ALIVE) | BI(K_FROM), 0, BI(A_METRICS), 0, 0},
     [MSG_EVAL_RESULT] = {BI(K_EPOCH) | BI(K_FROM), 0, BI(A_RETURNS) | BI(A_LENGTHS), 0, 0},
     [MSG_BCAST] = {BI(K_GROUP) | BI(K_INNER) | BI(K_BYTES) | BI(K_ROOT), 0, 0, 0, 0},
@@ -366,7 +366,7 @@ static int check_body(const Msg *m, const CodecCtx *c, char *why, size_t n) {
   for (int k = 0; k < K_NI; k++) RANGE(k, -1, BIG);
   RANGE(K_CODE, 0, 255);
   RANGE(K_KIND, 0, 1);
-  RANGE(K_MODE, 0, 2);
+  RANGE(K_MODE, 0, 3);
   RANGE(K_EPISODES, 1, 1000000);
   RANGE(K_K, 0, 100000);
   RANGE(K_INNER, 1, MSG_COUNT - 1);

@@ -50,6 +50,7 @@
   X(policy_lag, 0)                                                                                 \
   X(model_lag, 0)                                                                                  \
   X(dropped_model_rows, 0)                                                                         \
+  X(updates_per_real_step, 0)                                                                      \
   X(updates_per_s, 1)                                                                              \
   X(steps_per_s, 1)                                                                                \
   X(t_sac_s, 1)                                                                                    \

@@ -331,6 +331,13 @@ int rt_poll(Runtime *rt, Msg *m) {
   }
 }
 
+int rt_run_idle(Runtime *rt) {
+  int worked = 0;
+  for (int i = 0; i < rt->nloc; i++)
+    if (rt->loc[i].idle) worked |= rt->loc[i].idle(rt->loc[i].obj, rt);
+  return worked;
+}
+
 void rt_serve(Runtime *rt) {
   Msg m;
   int any_idle = 0;

@@ -69,6 +69,8 @@ void rt_publish(Runtime *rt, int group);
 void rt_wait(Runtime *rt, int type, int from, Msg *m);
 /* learner: the next message addressed to it, if any (non-blocking); 1 if one was returned */
 int rt_poll(Runtime *rt, Msg *m);
+/* run this rank's idle hooks once (the learner's rank in async mode); 1 if any did work */
+int rt_run_idle(Runtime *rt);
 /* non-learner ranks: dispatch until shutdown (or until *stop becomes non-zero) */
 void rt_serve(Runtime *rt);
 int rt_shutting_down(const Runtime *rt);

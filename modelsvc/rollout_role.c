@@ -22,7 +22,7 @@ struct RolloutRole {
   real *pi;
   int64_t *starts_for; /* per shard: the training its start states belong to */
   int pending;         /* a request waits for its parts */
-  int64_t req_training, req_step, req_pv, req_mv;
+  int64_t req_training, req_step, req_pv, req_mv, req_steps;
   /* one shard-step's rows, staged for its message */
   float *o, *a, *r, *x;
   uint8_t *d;
@@ -50,6 +50,7 @@ static void try_run(RolloutRole *r, Runtime *rt) {
       if (r->starts_for[s] != r->req_training) return;
   r->pending = 0;
   const int od = r->sc.obs_dim, ad = r->sc.act_dim;
+  for (int64_t k = 0; k < r->req_steps; k++, r->req_step++) {
   RoStats st = {0};
   int64_t alive = 0, rows = 0;
   for (int s = r->lo; s < r->hi; s++) {
@@ -82,6 +83,8 @@ static void try_run(RolloutRole *r, Runtime *rt) {
   enc_int(e, K_FROM, r->idx);
   enc_arr(e, A_METRICS, DT_F64, met, 2, 0);
   rt_send(rt);
+  if (alive == 0) break;
+  }
 }
 
 static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
@@ -117,6 +120,7 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
     r->req_step = m->i[K_STEPNO];
     r->req_pv = m->i[K_POLICY_VERSION];
     r->req_mv = m->i[K_MODEL_VERSION];
+    r->req_steps = msg_has_i(m, K_K) ? m->i[K_K] : 1;
     break;
   case MSG_SHUTDOWN: return;
   default:

@@ -11,7 +11,7 @@ set -eu
 PKGS="meson ninja-build pkg-config cmake gcc g++ \
 libopenmpi-dev openmpi-bin libopenblas-dev libmujoco-dev libmsgpack-dev libtomlplusplus-dev \
 iproute2 procps"
-CI="python3 clang libclang-rt-14-dev"
+CI="python3 clang libclang-rt-14-dev munge slurmctld slurmd slurm-client util-linux"
 EXTRAS="munge slurm-wlm slurmctld slurmd slurm-client gnuplot-nox ffmpeg \
 libosmesa6-dev libegl-dev libgl-dev clang libclang-rt-14-dev valgrind"
 
