@@ -13,6 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
 #include "comm.h"
 #include "config.h"
 #include "roles.h"
@@ -40,6 +44,36 @@ static void usage(FILE *f) {
 }
 
 static void tick(void *ctx) { comm_tick((Comm *)ctx); }
+
+/* handlers only set flags; the learner acts at its next safe point. A second SIGINT ends the
+ * process at once. */
+static void on_signal(int sig) {
+  if (sig == SIGUSR1) g_sig_usr1 = 1;
+  if (sig == SIGTERM) g_sig_term = 1;
+  if (sig == SIGINT) {
+    if (g_sig_int) _exit(130);
+    g_sig_int = 1;
+  }
+}
+
+static void install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* a string from rank 0 to every rank ("" = none) */
+static void share_string(Comm *c, char *buf, size_t n) {
+  if (!comm_is_mpi(c)) return;
+  int len = comm_rank(c) == 0 ? (int)strlen(buf) + 1 : 0;
+  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  CHECK((size_t)len <= n, "shared string too long");
+  MPI_Bcast(buf, len, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
 
 /* rank 0's resolved config text to every rank */
 static char *share_config(Comm *c, char *text) {
@@ -86,6 +120,14 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     }
   }
+  /* usbpo_dist --resume RUN_DIR: the run's own resolved config */
+  static char run_cfg[1100];
+  struct stat st;
+  if (cfg_path && stat(cfg_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(run_cfg, sizeof run_cfg, "%s/config.toml", cfg_path);
+    cfg_path = run_cfg;
+    resume = 1;
+  }
   if (resume) sets[nsets++] = "run.resume=true";
   if (!cfg_path && nsets == 0) {
     usage(stderr);
@@ -103,6 +145,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
 
+  install_signals();
   Comm *comm = comm_init(&argc, &argv);
   const int rank = comm_rank(comm), np = comm_size(comm);
   if (np > 1) {
@@ -157,6 +200,7 @@ int main(int argc, char **argv) {
   util_set_tick(tick, comm);
 
   RunLog *log = NULL;
+  char resume_dir[1200] = "";
   if (rank == 0) {
     char b1[32], b2[32], b3[32], b4[32];
     double ml = roles_memory_learner(&cfg), mm = roles_memory_modelsvc(&cfg);
@@ -169,11 +213,42 @@ int main(int argc, char **argv) {
       LOG_E("the memory budget %s exceeds run.max_memory_gb = %g", b1, cfg.run.max_memory_gb);
       comm_abort(comm, EXIT_FATAL);
     }
-    log = runlog_open(&cfg, cfg.run.resume ? RUNLOG_RESUME : RUNLOG_FRESH, err, sizeof err);
+    RunLogMode mode = RUNLOG_FRESH;
+    if (cfg.run.resume) {
+      char run_dir[1024];
+      roles_run_dir(&cfg, run_dir, sizeof run_dir);
+      if (ckpt_find_latest(run_dir, cfg_hash(&cfg), resume_dir, sizeof resume_dir) == 0) {
+        /* the outputs go back to what they were at the checkpoint */
+        char path[1300];
+        snprintf(path, sizeof path, "%s/learner-0.ckpt", resume_dir);
+        CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
+        int64_t mo = 0, eo = 0;
+        if (!f || ckr_int(f, "csv_metrics", &mo) || ckr_int(f, "csv_episodes", &eo) ||
+            runlog_truncate(&cfg, mo, eo) != 0) {
+          LOG_E("cannot restore the outputs to checkpoint %s", resume_dir);
+          comm_abort(comm, EXIT_FATAL);
+        }
+        ckr_close(f);
+        mode = RUNLOG_RESUME;
+      } else {
+        LOG_W("no valid checkpoint under %s/ckpt: starting the run from the beginning", run_dir);
+        /* what an earlier attempt wrote is kept aside, not overwritten */
+        const char *outs[3] = {"metrics.csv", "episodes.csv", "policy_final.bin"};
+        for (int i = 0; i < 3; i++) {
+          char from[1200], to[1300];
+          snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
+          snprintf(to, sizeof to, "%s.before-restart-%lld", from, (long long)time(NULL));
+          if (access(from, F_OK) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
+        }
+        cfg.run.overwrite = true;
+      }
+    }
+    log = runlog_open(&cfg, mode, err, sizeof err);
     if (!log) {
       LOG_E("%s", err);
       comm_abort(comm, EXIT_FATAL);
     }
+    if (resume_dir[0]) LOG_I("resuming from checkpoint %s", resume_dir);
     LOG_I("usbpo %s: %s on %s, seed %lld, %s mode, %d rank(s); run directory %s", USBPO_VERSION,
           cfg_algo_name(cfg.run.algo), cfg_env_name(cfg.env.name), (long long)cfg.run.seed,
           cfg.run.mode == MODE_SYNC ? "sync" : "async", np, runlog_dir(log));
@@ -183,13 +258,15 @@ int main(int argc, char **argv) {
       LOG_I("rank %d: %s", r, who);
     }
   }
+  share_string(comm, resume_dir, sizeof resume_dir);
+  const char *resume_from = resume_dir[0] ? resume_dir : NULL;
   ActorRole *actors[RT_MAX];
   RolloutRole *rolls[RT_MAX];
   ModelsvcRole *ms = NULL;
   int na = 0, nr = 0;
   for (int a = 0; a < pl.A; a++)
     if (pl.actor[a] == rank) {
-      actors[na] = actor_role_make(&cfg, rt, a, err, sizeof err);
+      actors[na] = actor_role_make(&cfg, rt, a, resume_from, err, sizeof err);
       if (!actors[na]) {
         LOG_E("actor %d: %s", a, err);
         comm_abort(comm, EXIT_FATAL);
@@ -197,9 +274,9 @@ int main(int argc, char **argv) {
       na++;
     }
   if (cfg.run.algo != ALGO_SAC) {
-    if (pl.modelsvc == rank) ms = modelsvc_role_make(&cfg, rt);
+    if (pl.modelsvc == rank) ms = modelsvc_role_make(&cfg, rt, resume_from);
     for (int r = 0; r < pl.R; r++)
-      if (pl.rollout[r] == rank) rolls[nr++] = rollout_role_make(&cfg, rt, r);
+      if (pl.rollout[r] == rank) rolls[nr++] = rollout_role_make(&cfg, rt, r, resume_from);
   }
 
   /* test hook: USBPO_TEST_STALL=RANK:SECONDS makes that rank go silent (no heartbeats) */
@@ -211,7 +288,7 @@ int main(int argc, char **argv) {
 
   int rc = EXIT_OK;
   if (rank == 0)
-    rc = learner_run(&cfg, rt, log);
+    rc = learner_run(&cfg, rt, log, resume_from);
   else
     rt_serve(rt);
 

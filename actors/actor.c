@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "ckpt.h"
 #include "util.h"
 
 Actor *actor_make(const Config *cfg, int index, char *err, size_t errlen) {
@@ -118,4 +119,61 @@ double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real 
   }
   *len = n;
   return ret;
+}
+
+/* ---- checkpoints ---- */
+
+void actor_ckpt_save(const Actor *a, CkptWriter *w) {
+  size_t n = env_state_size(a->env);
+  double *st = xmalloc(sizeof(double) * n);
+  env_state_save(a->env, st);
+  uint64_t r[3][RNG_STATE_WORDS];
+  rng_save(&a->reset_rng, r[0]), rng_save(&a->explore_rng, r[1]), rng_save(&a->policy_rng, r[2]);
+  ckw_arr(w, "env", DT_F64, st, (int64_t)n, 1);
+  ckw_bytes(w, "rngs", r, sizeof r);
+  ckw_arr(w, "obs", DT_F32, a->obs, 1, a->obs_dim);
+  ckw_int(w, "len", a->len);
+  ckw_f64(w, "ret", a->ret);
+  ckw_arr(w, "ep_obs", DT_F32, a->ep_obs, a->ep_rows, a->obs_dim);
+  ckw_arr(w, "ep_act", DT_F32, a->ep_act, a->ep_rows, a->act_dim);
+  ckw_arr(w, "ep_rew", DT_F32, a->ep_rew, a->ep_rows, 1);
+  ckw_arr(w, "ep_next", DT_F32, a->ep_next, a->ep_rows, a->obs_dim);
+  ckw_arr(w, "ep_done", DT_U8, a->ep_done, a->ep_rows, 1);
+  int64_t c[4] = {a->steps, a->episodes, a->sim_errors, a->warnings};
+  ckw_bytes(w, "counters", c, sizeof c);
+  ckw_int(w, "ep_rows", a->ep_rows);
+  ckw_int(w, "env_id", env_get_info(a->env)->id);
+  xfree(st);
+}
+
+void actor_ckpt_load(Actor *a, CkptFile *f, const char *path) {
+  int64_t id, rows, cols, len;
+  ckr_need_int(f, path, "env_id", &id);
+  CHECK(id == env_get_info(a->env)->id, "%s: state of another task (%lld)", path, (long long)id);
+  size_t n = env_state_size(a->env);
+  double *st = xmalloc(sizeof(double) * n);
+  ckr_need_arr(f, path, "env", DT_F64, (int64_t)n, 1, st);
+  CHECK(env_state_load(a->env, st, n) == 0, "%s: simulator state refused", path);
+  xfree(st);
+  uint64_t r[3][RNG_STATE_WORDS];
+  ckr_need_arr(f, path, "rngs", DT_U8, sizeof r, 1, r);
+  CHECK(rng_load(&a->reset_rng, r[0]) == 0 && rng_load(&a->explore_rng, r[1]) == 0 &&
+            rng_load(&a->policy_rng, r[2]) == 0,
+        "%s: random stream state refused", path);
+  ckr_need_arr(f, path, "obs", DT_F32, 1, a->obs_dim, a->obs);
+  ckr_need_int(f, path, "len", &len);
+  a->len = (int)len;
+  ckr_need_f64(f, path, "ret", &a->ret);
+  ckr_need_int(f, path, "ep_rows", &rows);
+  CHECK(rows >= 0 && rows <= a->max_len, "%s: %lld episode rows", path, (long long)rows);
+  CHECK(ckr_arr_shape(f, "ep_obs", DT_F32, &rows, &cols) == 0, "%s: ep_obs", path);
+  ckr_need_arr(f, path, "ep_obs", DT_F32, rows, a->obs_dim, a->ep_obs);
+  ckr_need_arr(f, path, "ep_act", DT_F32, rows, a->act_dim, a->ep_act);
+  ckr_need_arr(f, path, "ep_rew", DT_F32, rows, 1, a->ep_rew);
+  ckr_need_arr(f, path, "ep_next", DT_F32, rows, a->obs_dim, a->ep_next);
+  ckr_need_arr(f, path, "ep_done", DT_U8, rows, 1, a->ep_done);
+  a->ep_rows = (int)rows;
+  int64_t c[4];
+  ckr_need_arr(f, path, "counters", DT_U8, sizeof c, 1, c);
+  a->steps = c[0], a->episodes = c[1], a->sim_errors = c[2], a->warnings = c[3];
 }

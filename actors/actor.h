@@ -55,4 +55,12 @@ double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real 
                       const SacConfig *sc, int max_len, int *len, real *scratch);
 
 
+/* checkpoint state: the simulator, the three streams, the observation, the episode in
+ * progress, counters (ACTOR_CKPT_FIELDS fields) */
+struct CkptWriter;
+struct CkptFile;
+#define ACTOR_CKPT_FIELDS 13
+void actor_ckpt_save(const Actor *a, struct CkptWriter *w);
+void actor_ckpt_load(Actor *a, struct CkptFile *f, const char *path);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "actor.h"
+#include "ckpt.h"
 #include "roles.h"
 #include "util.h"
 
@@ -96,9 +97,29 @@ static int actor_idle(void *obj, Runtime *rt) {
   return 1;
 }
 
+static void on_checkpoint(ActorRole *r, Runtime *rt, const Msg *m) {
+  char run[1024], dir[1200], name[64], err[512];
+  roles_run_dir(r->cfg, run, sizeof run);
+  ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
+  roles_ckpt_name(ROLE_ACTOR, r->idx, name, sizeof name);
+  int64_t bytes = 0;
+  uint64_t sum = 0;
+  CkptWriter *w = ckw_open(dir, name, "actor", r->idx, m->i[K_STEPNO], ACTOR_CKPT_FIELDS + 1, err,
+                           sizeof err);
+  int ok = w != NULL;
+  if (w) {
+    actor_ckpt_save(r->a, w);
+    ckw_int(w, "credit", r->credit);
+    ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
+  }
+  if (!ok) LOG_E("actor %d: checkpoint failed: %s", r->idx, err);
+  roles_ckpt_done(rt, ROLE_ACTOR, r->idx, m->i[K_STEPNO], ok, bytes, sum);
+}
+
 static void actor_handle(void *obj, Runtime *rt, const Msg *m) {
   ActorRole *r = obj;
   switch (m->type) {
+  case MSG_CHECKPOINT: on_checkpoint(r, rt, m); break;
   case MSG_POLICY: on_policy(r, m); break;
   case MSG_STEP: on_step(r, rt, m); break;
   case MSG_SHUTDOWN: break;
@@ -108,7 +129,8 @@ static void actor_handle(void *obj, Runtime *rt, const Msg *m) {
   }
 }
 
-ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, size_t errlen) {
+ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, const char *resume, char *err,
+                           size_t errlen) {
   ActorRole *r = xmalloc(sizeof *r);
   r->cfg = cfg;
   r->idx = idx;
@@ -134,6 +156,16 @@ ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, s
   r->ret = xmalloc(sizeof(double) * cfg->run.eval_episodes);
   r->len = xmalloc(sizeof(double) * cfg->run.eval_episodes);
   r->rt = rt;
+  if (resume) {
+    char path[1200], name[64];
+    roles_ckpt_name(ROLE_ACTOR, idx, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", resume, name);
+    CkptFile *f = ckr_open(path, "actor", idx, err, errlen);
+    CHECK(f, "%s", err);
+    actor_ckpt_load(r->a, f, path);
+    ckr_need_int(f, path, "credit", &r->credit);
+    ckr_close(f);
+  }
   rt_register(rt, ROLE_ACTOR, idx, r, actor_handle,
               cfg->run.mode == MODE_ASYNC ? actor_idle : NULL);
   return r;

@@ -13,7 +13,7 @@
 
 #include "rng.h"
 
-typedef struct {
+typedef struct Buffer_ {
   int obs_dim, act_dim;
   int64_t cap;   /* rows */
   int64_t size;  /* rows stored */

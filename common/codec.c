@@ -16,7 +16,7 @@ static const char *ROLE_NAMES[ROLE_COUNT] = {"learner", "modelsvc", "rollout", "
 static const char *INT_NAMES[K_NI] = {"epoch", "training", "k", "shard", "stepno", "mode",
                                       "version", "policy_version", "model_version", "kind",
                                       "count", "code", "group", "inner", "bytes", "root",
-                                      "episodes", "from", "alive"};
+                                      "episodes", "from", "alive", "sum"};
 static const char *ARR_NAMES[A_NA] = {"obs", "act", "rew", "next", "done", "params", "mu",
                                       "sd", "elites", "metrics", "returns", "lengths",
                                       "epstats", "state"};
@@ -213,7 +213,7 @@ static const Schema SCHEMA[MSG_COUNT] = {
     [MSG_EVAL_RESULT] = {BI(K_EPOCH) | BI(K_FROM), 0, BI(A_RETURNS) | BI(A_LENGTHS), 0, 0},
     [MSG_BCAST] = {BI(K_GROUP) | BI(K_INNER) | BI(K_BYTES) | BI(K_ROOT), 0, 0, 0, 0},
     [MSG_CHECKPOINT] = {BI(K_STEPNO) | BI(K_MODE), 0, 0, 0, 0},
-    [MSG_CHECKPOINT_DONE] = {BI(K_STEPNO) | BI(K_CODE) | BI(K_FROM), BI(K_BYTES), 0, 0, 0},
+    [MSG_CHECKPOINT_DONE] = {BI(K_STEPNO) | BI(K_CODE) | BI(K_FROM) | BI(K_KIND) | BI(K_BYTES) | BI(K_SUM), 0, 0, 0, 0},
     [MSG_ERROR] = {0, BI(K_CODE), 0, 0, 1},
 };
 
@@ -363,9 +363,11 @@ static int check_body(const Msg *m, const CodecCtx *c, char *why, size_t n) {
     }                                                                                              \
   } while (0)
   const int64_t BIG = 1ll << 50;
-  for (int k = 0; k < K_NI; k++) RANGE(k, -1, BIG);
+  for (int k = 0; k < K_NI; k++)
+    if (k != K_SUM) RANGE(k, -1, BIG);
   RANGE(K_CODE, 0, 255);
-  RANGE(K_KIND, 0, 1);
+  if (m->type != MSG_CHECKPOINT_DONE) RANGE(K_KIND, 0, 1);
+  RANGE(K_KIND, 0, ROLE_COUNT - 1);
   RANGE(K_MODE, 0, 3);
   RANGE(K_EPISODES, 1, 1000000);
   RANGE(K_K, 0, 100000);

@@ -54,7 +54,7 @@ typedef enum {
   K_EPOCH, K_TRAINING, K_K, K_SHARD, K_STEPNO, K_MODE, K_VERSION, K_POLICY_VERSION,
   K_MODEL_VERSION, K_KIND, K_COUNT, K_CODE, K_GROUP, K_INNER, K_BYTES, K_ROOT, K_EPISODES,
   K_FROM, /* the sending role instance (replies to the learner) */
-  K_ALIVE, K_NI
+  K_ALIVE, K_SUM, K_NI
 } IntKey;
 
 /* body array fields */

@@ -140,7 +140,8 @@ static const KeyDef KEYS[] = {
     KA("rollout.schedule", rollout.schedule, rollout.schedule_len, 0, 1e9, 4, 4, 0,
        "[a, b, k0, k1] rollout length schedule"),
     KI("rollout.retain_epochs", rollout.retain_epochs, 1, 1000, 0, "epochs of model data kept"),
-    KI("rollout.tile_rows", rollout.tile_rows, 1, 10000000, F_NOHASH, "rows per model evaluation tile"),
+    KI("rollout.tile_rows", rollout.tile_rows, 1, 10000000, 0,
+       "rows per model evaluation tile (part of the numbers: changes results at the bit level)"),
 
     KF("log.progress_s", log.progress_s, 0, 1e9, F_NOHASH, "seconds between progress lines"),
     KB("log.tensorboard", log.tensorboard, F_NOHASH, "also write TensorBoard event files"),

@@ -2,6 +2,7 @@
 #include "roles.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "envs/env.h"
 #include "ensemble.h"
@@ -61,4 +62,28 @@ double roles_memory_rollout(const Config *c) {
 double roles_memory_actor(const Config *c) {
   (void)c;
   return 8.0 * 1024 * 1024; /* an env, a policy replica, one episode's rows */
+}
+
+volatile int g_sig_usr1, g_sig_term, g_sig_int;
+
+void roles_run_dir(const Config *cfg, char *out, size_t n) {
+  char name[256];
+  cfg_run_name(cfg, name, sizeof name);
+  snprintf(out, n, "%s/%s", cfg->run.dir, name);
+}
+
+void roles_ckpt_name(int role, int idx, char *out, size_t n) {
+  snprintf(out, n, "%s-%d.ckpt", role_name(role), idx);
+}
+
+void roles_ckpt_done(Runtime *rt, int role, int idx, int64_t step, int ok, int64_t bytes,
+                     uint64_t sum) {
+  Enc *e = rt_begin(rt, MSG_CHECKPOINT_DONE, ROLE_LEARNER, 0, 6);
+  enc_int(e, K_STEPNO, step);
+  enc_int(e, K_CODE, ok ? 0 : 1);
+  enc_int(e, K_FROM, idx);
+  enc_int(e, K_KIND, role);
+  enc_int(e, K_BYTES, bytes);
+  enc_int(e, K_SUM, (int64_t)sum);
+  rt_send(rt);
 }

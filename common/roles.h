@@ -14,20 +14,34 @@
 /* the dimensions messages are validated against, for a config */
 void roles_codec_ctx(const Config *cfg, CodecCtx *ctx);
 
+/* <run.dir>/<run name> */
+void roles_run_dir(const Config *cfg, char *out, size_t n);
+/* a role's checkpoint file name: "<role>-<idx>.ckpt" */
+void roles_ckpt_name(int role, int idx, char *out, size_t n);
+/* after writing its checkpoint file, a role answers the learner */
+void roles_ckpt_done(Runtime *rt, int role, int idx, int64_t step, int ok, int64_t bytes,
+                     uint64_t sum);
+
+/* resume: NULL for a fresh start, else the checkpoint directory every role loads from */
 typedef struct ActorRole ActorRole;
-ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, char *err, size_t errlen);
+ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, const char *resume, char *err,
+                           size_t errlen);
 void actor_role_free(ActorRole *a);
 
 typedef struct ModelsvcRole ModelsvcRole;
-ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt);
+ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *resume);
 void modelsvc_role_free(ModelsvcRole *m);
 
 typedef struct RolloutRole RolloutRole;
-RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx);
+RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx, const char *resume);
 void rollout_role_free(RolloutRole *r);
 
-/* the learner on rank 0: runs the schedule to the end; returns the exit code */
-int learner_run(const Config *cfg, Runtime *rt, RunLog *log);
+/* the learner on rank 0: runs the schedule to the end (from a checkpoint when resume is not
+ * NULL); returns the exit code */
+int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume);
+
+/* signals (set by the handlers, acted on by the learner at its next safe point) */
+extern volatile int g_sig_usr1, g_sig_term, g_sig_int;
 
 /* memory each role needs (bytes), for the start-up budget */
 double roles_memory_learner(const Config *cfg);

@@ -104,6 +104,8 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
   r->episodes = fopen(path, fm);
   snprintf(path, sizeof path, "%s/log.txt", r->dir);
   r->log = fopen(path, "a");
+  if (r->metrics) fseek(r->metrics, 0, SEEK_END);
+  if (r->episodes) fseek(r->episodes, 0, SEEK_END);
   if (!r->metrics || !r->episodes || !r->log) {
     snprintf(err, errlen, "cannot open the outputs in %s: %s", r->dir, strerror(errno));
     runlog_close(r);
@@ -178,4 +180,26 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
           (int)fmod(eta / 60, 60));
   fflush(r->episodes);
   r->t_last_progress = now;
+}
+
+void runlog_flush(RunLog *r) {
+  fflush(r->metrics);
+  fflush(r->episodes);
+  fflush(r->log);
+}
+
+void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes) {
+  runlog_flush(r);
+  *metrics = (int64_t)ftell(r->metrics);
+  *episodes = (int64_t)ftell(r->episodes);
+}
+
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes) {
+  char name[256], path[1200];
+  cfg_run_name(cfg, name, sizeof name);
+  snprintf(path, sizeof path, "%s/%s/metrics.csv", cfg->run.dir, name);
+  if (truncate(path, metrics) != 0) return -1;
+  snprintf(path, sizeof path, "%s/%s/episodes.csv", cfg->run.dir, name);
+  if (truncate(path, episodes) != 0) return -1;
+  return 0;
 }

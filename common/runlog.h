@@ -85,6 +85,13 @@ enum { EP_EXPLORE = 0, EP_TRAIN = 1, EP_EVAL = 2 };
 void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
                      int force);
 
+/* flush, and the byte sizes of metrics.csv and episodes.csv (a checkpoint records them; a
+ * resume truncates the files back to them) */
+void runlog_flush(RunLog *r);
+void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes);
+/* truncate a run's CSV files to recorded sizes (before runlog_open on resume) */
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes);
+
 /* write bytes to <run dir>/<name> atomically (temp, fsync, rename, fsync the directory) */
 int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len);
 

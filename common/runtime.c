@@ -260,7 +260,7 @@ static void stash(Runtime *rt, int src, const uint8_t *buf, size_t len) {
 }
 
 static int matches(const Msg *m, int type, int from) {
-  return m->type == type && (from < 0 || (msg_has_i(m, K_FROM) && m->i[K_FROM] == from));
+  return (type < 0 || m->type == type) && (from < 0 || (msg_has_i(m, K_FROM) && m->i[K_FROM] == from));
 }
 
 static void release_held(Runtime *rt) {

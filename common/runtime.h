@@ -63,8 +63,8 @@ void rt_send(Runtime *rt);
  * it through the in-process queue) */
 void rt_publish(Runtime *rt, int group);
 
-/* learner: wait for a message of `type` addressed to the learner (from instance `from`, or any
- * when from < 0), dispatching everything else. The Msg is valid until the next rt_* call that
+/* learner: wait for a message of `type` (any when type < 0) addressed to the learner (from
+ * instance `from`, or any when from < 0), dispatching everything else. The Msg is valid until the next rt_* call that
  * receives. */
 void rt_wait(Runtime *rt, int type, int from, Msg *m);
 /* learner: the next message addressed to it, if any (non-blocking); 1 if one was returned */

@@ -15,16 +15,34 @@
  * Everything random is keyed by logical owner, every merge has a fixed order: a sync run's
  * numbers do not depend on the number of ranks. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buffer.h"
+#include "ckpt.h"
 #include "envs/env.h"
 #include "finetune.h"
 #include "modelsvc.h"
 #include "roles.h"
 #include "sac.h"
 #include "util.h"
+
+/* the async schedule's state (see async_run) */
+typedef struct {
+  int64_t granted;      /* actor steps granted */
+  int64_t real_steps;   /* policy steps received */
+  int64_t since_train;  /* real steps since the last training request */
+  int training, rolling; /* a training / rollout in flight */
+  int64_t rolling_training;
+  int64_t pending_eval; /* epoch whose evaluation is awaited, or -1 */
+  Metrics snap;         /* that epoch's row, awaiting its evaluation */
+  double lag_sum, mlag_sum;
+  int64_t lag_n, dropped;
+  int64_t pub_updates;  /* updates at the last policy publication to the actors */
+  int64_t pool_steps;   /* real steps since the env buffer held min_pool_size */
+  double epoch_t0;
+} Async;
 
 typedef struct {
   const Config *cfg;
@@ -50,6 +68,20 @@ typedef struct {
   int64_t sim_errors, warnings; /* actors' cumulative counters, summed */
   int64_t *act_sim, *act_warn;
   double t0;
+  /* the schedule's position (restored by a resume) */
+  int explored, epoch_started;
+  int64_t t;              /* env steps into the epoch */
+  /* checkpoints */
+  char run_dir[1024];
+  uint64_t cfg_hash;
+  int64_t last_ckpt_all_steps;
+  double last_ckpt_time, last_ckpt_seconds;
+  int stop_code;          /* non-zero: stopped at a safe point with this exit code */
+  int finished;           /* restored from a checkpoint written at the end of the run */
+  /* the NaN guard */
+  SacSnap *snap;
+  int64_t nan_rollbacks, nan_streak, inject_nan_at;
+  Async as;
 } Learner;
 
 static SacConfig sac_config(const Config *c, int od, int ad) {
@@ -156,8 +188,26 @@ static void sac_updates(Learner *L, int n) {
                                         : (int)floor(c->sac.batch_size * c->sac.real_ratio);
   for (int k = 0; k < n; k++) {
     sac_sample_batch(L->sac, L->env_buf, L->model_buf, n_real);
-    sac_update(L->sac);
+    sac_draw_noise(L->sac);
+    sac_compute(L->sac, 1);
     const SacStats *s = &L->sac->last;
+    if (!isfinite(s->q_loss) || !isfinite(s->pi_loss) || !isfinite(s->alpha_loss)) {
+      /* a diverged update: back to the last good state, skip this batch, go on */
+      sac_snap_restore(L->snap, L->sac);
+      L->sac->updates++; /* versions never repeat */
+      L->nan_rollbacks++;
+      L->m.nan_rollbacks = (double)L->nan_rollbacks;
+      LOG_W("SAC update %lld diverged (Q loss %g, policy loss %g): rolled back to the state of "
+            "update %lld (%lld roll-backs so far)",
+            (long long)L->sac->updates, s->q_loss, s->pi_loss, (long long)L->sac->updates - 1,
+            (long long)L->nan_rollbacks);
+      CHECK(++L->nan_streak <= 20, "SAC keeps diverging after 20 roll-backs in a row: stopping");
+      continue;
+    }
+    L->nan_streak = 0;
+    sac_apply(L->sac);
+    if (L->sac->updates == L->inject_nan_at) L->sac->pi[0] = NAN; /* test hook */
+    if (L->sac->updates % 1000 == 0 && sac_finite(L->sac)) sac_snap_take(L->snap, L->sac);
     double w = 1.0 / (L->n_upd_epoch + 1);
     L->m.sac_q_loss += (s->q_loss - L->m.sac_q_loss) * w;
     L->m.sac_pi_loss += (s->pi_loss - L->m.sac_pi_loss) * w;
@@ -166,6 +216,15 @@ static void sac_updates(Learner *L, int n) {
     L->m.q_mean += (s->q_mean - L->m.q_mean) * w;
     L->n_upd_epoch++;
     util_tick();
+  }
+  /* nothing non-finite leaves the learner: check the parameters before they are published */
+  if (n > 0 && !sac_finite(L->sac)) {
+    sac_snap_restore(L->snap, L->sac);
+    L->nan_rollbacks++;
+    L->m.nan_rollbacks = (double)L->nan_rollbacks;
+    LOG_W("SAC parameters became non-finite by update %lld: rolled back to the last good state "
+          "(%lld roll-backs so far)",
+          (long long)L->sac->updates, (long long)L->nan_rollbacks);
   }
   L->m.t_sac_s += util_now() - t0;
 }
@@ -222,6 +281,10 @@ static void model_round(Learner *L) {
     x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
     x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
     x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
+  }
+  if (tm[TM_NAN_ROLLBACK] != 0) {
+    L->nan_rollbacks++;
+    x->nan_rollbacks = (double)L->nan_rollbacks;
   }
   const double t1 = util_now();
   /* the model buffer for this rollout length (spec §3.6) */
@@ -308,6 +371,7 @@ static void finish_epoch(Learner *L, double epoch_t0) {
   for (int a = 0; a < L->A; a++) se += L->act_sim[a], w += L->act_warn[a];
   m->sim_errors = (double)se;
   m->mj_warnings = (double)w;
+  m->nan_rollbacks = (double)L->nan_rollbacks; /* cumulative */
   const double now = util_now(), dt = now - epoch_t0;
   m->updates_per_s = m->t_sac_s > 0 ? L->n_upd_epoch / m->t_sac_s : 0;
   m->steps_per_s = dt > 0 ? (m->total_env_steps - L->epoch_all_steps0) / dt : 0;
@@ -321,48 +385,333 @@ static void finish_epoch(Learner *L, double epoch_t0) {
 
 /* ---- the schedule ---- */
 
+/* ---- checkpoints ---- */
+
+enum { C_EXPLORED, C_EPOCH, C_T, C_STARTED, C_STEPS, C_ALL, C_EPISODES, C_TRAININGS, C_MV, C_K,
+       C_NUPD, C_EPOCH_ALL0, C_NAN, C_LAST_CKPT, C_FINISHED, C_COUNT };
+#define LEARNER_FIELDS (15 + 3 * CKPT_BUF_FIELDS + 8)
+
+static void sac_save(const Sac *s, CkptWriter *w) {
+  const int64_t np = (int64_t)s->pi_net.nparam, nq = (int64_t)s->q_net.nparam;
+  uint64_t r[RNG_STATE_WORDS];
+  rng_save(&s->rng, r);
+  ckw_arr(w, "pi", DT_F32, s->pi, np, 1);
+  ckw_arr(w, "q", DT_F32, s->q, nq, 1);
+  ckw_arr(w, "q_targ", DT_F32, s->q_targ, nq, 1);
+  ckw_f64(w, "log_alpha", s->log_alpha);
+  ckw_arr(w, "adam_pi_m", DT_F32, s->adam_pi.m, np, 1);
+  ckw_arr(w, "adam_pi_v", DT_F32, s->adam_pi.v, np, 1);
+  ckw_int(w, "adam_pi_t", s->adam_pi.t);
+  ckw_arr(w, "adam_q_m", DT_F32, s->adam_q.m, nq, 1);
+  ckw_arr(w, "adam_q_v", DT_F32, s->adam_q.v, nq, 1);
+  ckw_int(w, "adam_q_t", s->adam_q.t);
+  ckw_arr(w, "adam_a_m", DT_F32, s->adam_alpha.m, 1, 1);
+  ckw_arr(w, "adam_a_v", DT_F32, s->adam_alpha.v, 1, 1);
+  ckw_int(w, "adam_a_t", s->adam_alpha.t);
+  ckw_bytes(w, "sac_rng", r, sizeof r);
+  ckw_int(w, "updates", s->updates);
+}
+
+static void sac_load(Sac *s, CkptFile *f, const char *path) {
+  const int64_t np = (int64_t)s->pi_net.nparam, nq = (int64_t)s->q_net.nparam;
+  double la;
+  uint64_t r[RNG_STATE_WORDS];
+  ckr_need_arr(f, path, "pi", DT_F32, np, 1, s->pi);
+  ckr_need_arr(f, path, "q", DT_F32, nq, 1, s->q);
+  ckr_need_arr(f, path, "q_targ", DT_F32, nq, 1, s->q_targ);
+  ckr_need_f64(f, path, "log_alpha", &la);
+  s->log_alpha = (real)la;
+  ckr_need_arr(f, path, "adam_pi_m", DT_F32, np, 1, s->adam_pi.m);
+  ckr_need_arr(f, path, "adam_pi_v", DT_F32, np, 1, s->adam_pi.v);
+  ckr_need_int(f, path, "adam_pi_t", &s->adam_pi.t);
+  ckr_need_arr(f, path, "adam_q_m", DT_F32, nq, 1, s->adam_q.m);
+  ckr_need_arr(f, path, "adam_q_v", DT_F32, nq, 1, s->adam_q.v);
+  ckr_need_int(f, path, "adam_q_t", &s->adam_q.t);
+  ckr_need_arr(f, path, "adam_a_m", DT_F32, 1, 1, s->adam_alpha.m);
+  ckr_need_arr(f, path, "adam_a_v", DT_F32, 1, 1, s->adam_alpha.v);
+  ckr_need_int(f, path, "adam_a_t", &s->adam_alpha.t);
+  ckr_need_arr(f, path, "sac_rng", DT_U8, sizeof r, 1, r);
+  CHECK(rng_load(&s->rng, r) == 0, "%s: SAC random stream refused", path);
+  ckr_need_int(f, path, "updates", &s->updates);
+  CHECK(sac_finite(s), "%s: non-finite SAC parameters", path);
+}
+
+static void counters(Learner *L, int64_t *c, int save) {
+  int64_t *f[C_COUNT] = {NULL};
+  int64_t explored = L->explored, started = L->epoch_started, epoch = L->epoch, k = L->k,
+          nupd = L->n_upd_epoch, fin = L->stop_code == -1;
+  f[C_EXPLORED] = &explored, f[C_EPOCH] = &epoch, f[C_T] = &L->t, f[C_STARTED] = &started;
+  f[C_STEPS] = &L->steps, f[C_ALL] = &L->all_steps, f[C_EPISODES] = &L->episodes;
+  f[C_TRAININGS] = &L->trainings, f[C_MV] = &L->model_version, f[C_K] = &k, f[C_NUPD] = &nupd;
+  f[C_EPOCH_ALL0] = &L->epoch_all_steps0, f[C_NAN] = &L->nan_rollbacks;
+  f[C_LAST_CKPT] = &L->last_ckpt_all_steps, f[C_FINISHED] = &fin;
+  for (int i = 0; i < C_COUNT; i++) {
+    if (save)
+      c[i] = *f[i];
+    else
+      *f[i] = c[i];
+  }
+  if (!save) {
+    L->explored = (int)explored, L->epoch_started = (int)started, L->epoch = (int)epoch;
+    L->k = (int)k, L->n_upd_epoch = (int)nupd;
+  }
+}
+
+static void learner_save(Learner *L, CkptWriter *w) {
+  sac_save(L->sac, w);
+  ckpt_buf_save(w, "env", L->env_buf);
+  ckpt_buf_save(w, "model", L->model_buf);
+  ckpt_buf_save(w, "fwd", L->fwd);
+  int64_t c[C_COUNT];
+  counters(L, c, 1);
+  ckw_bytes(w, "counters", c, sizeof c);
+  ckw_arr(w, "metrics", DT_F64, &L->m, metrics_ncols(), 1);
+  int64_t *acts = xmalloc(sizeof(int64_t) * 2 * L->A);
+  memcpy(acts, L->act_sim, sizeof(int64_t) * L->A);
+  memcpy(acts + L->A, L->act_warn, sizeof(int64_t) * L->A);
+  ckw_bytes(w, "actor_counters", acts, (int64_t)sizeof(int64_t) * 2 * L->A);
+  xfree(acts);
+  ckw_f64(w, "last_eval", L->last_eval);
+  int64_t mo, eo;
+  runlog_offsets(L->log, &mo, &eo);
+  ckw_int(w, "csv_metrics", mo);
+  ckw_int(w, "csv_episodes", eo);
+  ckw_f64(w, "elapsed", util_now() - L->t0);
+  /* the async schedule's counters (checkpoints are taken with nothing in flight) */
+  const Async *as = &L->as;
+  int64_t a[9] = {as->granted, as->real_steps, as->since_train, as->pub_updates, as->pool_steps,
+                  as->lag_n, as->dropped};
+  memcpy(&a[7], &as->lag_sum, 8), memcpy(&a[8], &as->mlag_sum, 8);
+  ckw_bytes(w, "async", a, sizeof a);
+}
+
+static void learner_load(Learner *L, const char *dir) {
+  char path[1200], err[512];
+  snprintf(path, sizeof path, "%s/learner-0.ckpt", dir);
+  CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
+  CHECK(f, "%s", err);
+  sac_load(L->sac, f, path);
+  Buffer *b = ckpt_buf_load(f, path, "env", L->obs_dim, L->act_dim);
+  CHECK(b && b->cap == L->env_buf->cap, "%s: env buffer of another capacity", path);
+  buf_free(L->env_buf);
+  L->env_buf = b;
+  L->model_buf = ckpt_buf_load(f, path, "model", L->obs_dim, L->act_dim);
+  b = ckpt_buf_load(f, path, "fwd", L->obs_dim, L->act_dim);
+  if (b) {
+    buf_free(L->fwd);
+    L->fwd = b;
+  }
+  int64_t c[C_COUNT];
+  ckr_need_arr(f, path, "counters", DT_U8, sizeof c, 1, c);
+  counters(L, c, 0);
+  L->stop_code = 0;
+  L->finished = c[C_FINISHED] != 0;
+  ckr_need_arr(f, path, "metrics", DT_F64, metrics_ncols(), 1, &L->m);
+  int64_t *acts = xmalloc(sizeof(int64_t) * 2 * L->A);
+  ckr_need_arr(f, path, "actor_counters", DT_U8, (int64_t)sizeof(int64_t) * 2 * L->A, 1, acts);
+  memcpy(L->act_sim, acts, sizeof(int64_t) * L->A);
+  memcpy(L->act_warn, acts + L->A, sizeof(int64_t) * L->A);
+  xfree(acts);
+  ckr_need_f64(f, path, "last_eval", &L->last_eval);
+  double elapsed;
+  ckr_need_f64(f, path, "elapsed", &elapsed);
+  L->t0 = util_now() - elapsed;
+  int64_t a[9];
+  ckr_need_arr(f, path, "async", DT_U8, sizeof a, 1, a);
+  Async *as = &L->as;
+  as->granted = a[0], as->real_steps = a[1], as->since_train = a[2], as->pub_updates = a[3];
+  as->pool_steps = a[4], as->lag_n = a[5], as->dropped = a[6];
+  memcpy(&as->lag_sum, &a[7], 8), memcpy(&as->mlag_sum, &a[8], 8);
+  ckr_close(f);
+  sac_snap_take(L->snap, L->sac);
+  LOG_I("resumed from %s: epoch %d, %lld env steps, %lld SAC updates", dir, L->epoch,
+        (long long)L->steps, (long long)L->sac->updates);
+}
+
+/* every role writes its file for this step; the MANIFEST goes last */
+static void checkpoint(Learner *L, const char *why) {
+  const Config *c = L->cfg;
+  Runtime *rt = L->rt;
+  const int64_t id = L->all_steps;
+  char dir[1200], err[512];
+  ckpt_dir(L->run_dir, id, dir, sizeof dir);
+  const double t0 = util_now();
+  if (util_mkdirs(dir) != 0) {
+    LOG_E("checkpoint: cannot create %s", dir);
+    return;
+  }
+  const int model = c->run.algo != ALGO_SAC;
+  int expect = L->A + (model ? 1 + L->R : 0);
+  for (int a = 0; a < L->A; a++) {
+    Enc *e = rt_begin(rt, MSG_CHECKPOINT, ROLE_ACTOR, a, 2);
+    enc_int(e, K_STEPNO, id);
+    enc_int(e, K_MODE, 0);
+    rt_send(rt);
+  }
+  if (model) {
+    Enc *e = rt_begin(rt, MSG_CHECKPOINT, ROLE_MODELSVC, 0, 2);
+    enc_int(e, K_STEPNO, id);
+    enc_int(e, K_MODE, 0);
+    rt_send(rt);
+    for (int r = 0; r < L->R; r++) {
+      e = rt_begin(rt, MSG_CHECKPOINT, ROLE_ROLLOUT, r, 2);
+      enc_int(e, K_STEPNO, id);
+      enc_int(e, K_MODE, 0);
+      rt_send(rt);
+    }
+  }
+  /* the NaN guard's state is part of the point: both runs hold the same one from here */
+  sac_snap_take(L->snap, L->sac);
+  char (*names)[64] = xmalloc(64 * (size_t)(expect + 1));
+  int64_t *bytes = xmalloc(sizeof(int64_t) * (expect + 1));
+  uint64_t *sums = xmalloc(sizeof(uint64_t) * (expect + 1));
+  int ok = 1;
+  roles_ckpt_name(ROLE_LEARNER, 0, names[0], 64);
+  runlog_flush(L->log);
+  CkptWriter *w = ckw_open(dir, names[0], "learner", 0, id, LEARNER_FIELDS, err, sizeof err);
+  if (w) {
+    learner_save(L, w);
+    ok = ckw_close(w, &bytes[0], &sums[0], err, sizeof err) == 0;
+  } else {
+    ok = 0;
+  }
+  if (!ok) LOG_E("checkpoint: %s", err);
+  for (int i = 1; i <= expect; i++) {
+    Msg m;
+    rt_wait(rt, MSG_CHECKPOINT_DONE, -1, &m);
+    CHECK(m.i[K_STEPNO] == id, "checkpoint_done for step %lld, expected %lld",
+          (long long)m.i[K_STEPNO], (long long)id);
+    ok &= m.i[K_CODE] == 0;
+    roles_ckpt_name((int)m.i[K_KIND], (int)m.i[K_FROM], names[i], 64);
+    bytes[i] = m.i[K_BYTES];
+    sums[i] = (uint64_t)m.i[K_SUM];
+  }
+  if (ok) {
+    const Placement *p = rt_placement(rt);
+    CkptMeta meta = {.config_hash = L->cfg_hash, .epoch = L->epoch, .np = p->np, .actors = p->A,
+                     .rollout_workers = p->R, .shards = p->S};
+    ok = ckpt_write_manifest(dir, id, &meta, expect + 1, names, bytes, sums, err, sizeof err) == 0;
+  }
+  if (ok) {
+    ckpt_prune(L->run_dir, (int)c->checkpoint.keep);
+    L->last_ckpt_all_steps = id;
+    L->last_ckpt_time = util_now();
+    L->last_ckpt_seconds = L->last_ckpt_time - t0;
+    int64_t total = 0;
+    for (int i = 0; i <= expect; i++) total += bytes[i];
+    char b[32];
+    LOG_I("checkpoint %s (%s): %d files, %s in %.2f s", dir, why, expect + 2,
+          util_fmt_bytes((double)total, b), L->last_ckpt_seconds);
+  } else {
+    LOG_E("checkpoint %s failed: the previous checkpoint stays the newest", dir);
+  }
+  xfree(names), xfree(bytes), xfree(sums);
+}
+
+static int ckpt_due(const Learner *L) {
+  const Config *c = L->cfg;
+  return (c->checkpoint.every_steps > 0 &&
+          L->all_steps - L->last_ckpt_all_steps >= c->checkpoint.every_steps) ||
+         (c->checkpoint.every_minutes > 0 &&
+          util_now() - L->last_ckpt_time >= c->checkpoint.every_minutes * 60);
+}
+
+/* before each tick: the cadence, and the signals (handlers only set flags) */
+static int safe_point(Learner *L) {
+  const Config *c = L->cfg;
+  if (g_sig_usr1) {
+    LOG_I("SIGUSR1: checkpoint, then exit %d for a requeue", EXIT_REQUEUE);
+    checkpoint(L, "SIGUSR1");
+    L->stop_code = EXIT_REQUEUE;
+    return 1;
+  }
+  if (g_sig_term || g_sig_int) {
+    /* checkpoint only if it fits the grace time (the last one's duration, or a guess) */
+    double guess = L->last_ckpt_seconds > 0
+                       ? L->last_ckpt_seconds
+                       : (double)(L->env_buf->size + (L->model_buf ? L->model_buf->size : 0)) *
+                             (2 * L->obs_dim + L->act_dim + 2) * 4.0 / 2e8;
+    if (guess <= c->checkpoint.grace_s) {
+      LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d", g_sig_term ? "SIGTERM" : "SIGINT",
+            guess, c->checkpoint.grace_s, EXIT_REQUEUE);
+      checkpoint(L, g_sig_term ? "SIGTERM" : "SIGINT");
+      L->stop_code = EXIT_REQUEUE;
+    } else {
+      LOG_W("%s: a checkpoint would take about %.1f s, more than checkpoint.grace_s = %g: "
+            "exiting without one", g_sig_term ? "SIGTERM" : "SIGINT", guess, c->checkpoint.grace_s);
+      L->stop_code = EXIT_FATAL;
+    }
+    return 1;
+  }
+  if (ckpt_due(L)) checkpoint(L, "cadence");
+  return 0;
+}
+
 static void sync_run(Learner *L) {
   const Config *c = L->cfg;
   const int64_t Lh = c->env.epoch_length, F = c->model.train_freq, G = c->sac.updates_per_step;
   const int A = L->A;
+  if (L->finished && L->steps >= c->run.total_steps) {
+    LOG_I("the run is already complete (%lld env steps): nothing to do", (long long)L->steps);
+    return;
+  }
   /* initial exploration: uniform actions until N_init transitions are in (episode ends only) */
-  while (L->env_buf->size < c->env.init_steps) act_all(L, 1);
-  LOG_I("initial exploration: %lld env steps, %lld transitions in the env buffer",
-        (long long)L->all_steps, (long long)L->env_buf->size);
-  int done = 0;
-  for (L->epoch = 0; !done; L->epoch++) {
-    const double epoch_t0 = util_now();
-    reset_metrics(L);
-    L->epoch_all_steps0 = L->all_steps;
-    int64_t t = 0;
-    L->steps = L->epoch * Lh;
+  while (!L->explored) {
+    if (safe_point(L)) return;
+    if (L->env_buf->size >= c->env.init_steps) {
+      L->explored = 1;
+      LOG_I("initial exploration: %lld env steps, %lld transitions in the env buffer",
+            (long long)L->all_steps, (long long)L->env_buf->size);
+      break;
+    }
+    act_all(L, 1);
+  }
+  double epoch_t0 = util_now();
+  for (;;) {
+    if (!L->epoch_started) {
+      reset_metrics(L);
+      L->epoch_all_steps0 = L->all_steps;
+      L->t = 0;
+      L->steps = L->epoch * Lh;
+      L->epoch_started = 1;
+      epoch_t0 = util_now();
+    }
     rt_set_step(L->rt, L->steps);
+    int done = 0;
     for (;;) {
-      if (t >= Lh && L->env_buf->size >= c->env.min_pool_size) break;
+      if (safe_point(L)) return;
+      if (L->t >= Lh && L->env_buf->size >= c->env.min_pool_size) break;
       if (L->steps >= c->run.total_steps) {
         done = 1;
         break;
       }
       /* a multiple of F within this tick's A steps */
-      if (c->run.algo != ALGO_SAC && (t % F) < A) model_round(L);
+      if (c->run.algo != ALGO_SAC && (L->t % F) < A) model_round(L);
       act_all(L, 0);
       if (L->env_buf->size >= c->env.min_pool_size) sac_updates(L, (int)(G * A));
-      t += A;
-      L->steps = L->epoch * Lh + t;
+      L->t += A;
+      L->steps = L->epoch * Lh + L->t;
       rt_set_step(L->rt, L->steps);
       runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval,
                       L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
     }
     evaluate(L);
     finish_epoch(L, epoch_t0);
+    L->epoch_started = 0;
+    L->epoch++;
     if (L->steps >= c->run.total_steps) done = 1;
     if (isfinite(c->run.target_return) && L->last_eval >= c->run.target_return) {
       LOG_I("evaluation return %.2f reached run.target_return %.2f: stopping", L->last_eval,
             c->run.target_return);
       done = 1;
     }
+    if (done) break;
   }
   runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
+  /* the final state, for --eval and for extending the run (run.total_steps) */
+  L->stop_code = -1; /* recorded as finished */
+  if (L->last_ckpt_all_steps != L->all_steps || L->all_steps == 0) checkpoint(L, "end of run");
+  L->stop_code = 0;
 }
 
 /* ---- async ----
@@ -373,19 +722,6 @@ static void sync_run(Learner *L) {
  * a policy more than runtime.max_policy_lag publications old (one publication per G updates) or
  * a model more than runtime.max_model_lag versions old. Not reproducible by design. */
 
-typedef struct {
-  int64_t granted;      /* actor steps granted */
-  int64_t real_steps;   /* policy steps received */
-  int64_t since_train;  /* real steps since the last training request */
-  int training, rolling; /* a training / rollout in flight */
-  int64_t rolling_training;
-  int64_t pending_eval; /* epoch whose evaluation is awaited, or -1 */
-  Metrics snap;         /* that epoch's row, awaiting its evaluation */
-  double lag_sum, mlag_sum;
-  int64_t lag_n, dropped;
-  int64_t pub_updates;  /* updates at the last policy publication to the actors */
-  double epoch_t0;
-} Async;
 
 static void async_send_train(Learner *L, Async *as) {
   /* the same request as in sync mode, without waiting for its answer */
@@ -578,45 +914,92 @@ static void async_on_message(Learner *L, Async *as, const Msg *m) {
   }
 }
 
+/* an epoch ends once its steps are in and the previous row's evaluation is back */
+static void async_epoch_check(Learner *L, Async *as) {
+  const Config *c = L->cfg;
+  if (L->steps >= (L->epoch + 1) * c->env.epoch_length && as->pending_eval < 0 &&
+      L->steps <= c->run.total_steps)
+    async_end_epoch(L, as);
+}
+
+/* before a checkpoint: no new credit, training or rollout; what is in flight lands (granted
+ * actor steps, a training and its rollouts, an evaluation). Then every role is between
+ * requests, so each one's state is a consistent cut. */
+static void async_quiesce(Learner *L, Async *as) {
+  Msg m;
+  const double t0 = util_now();
+  while (as->granted > as->real_steps || as->training || as->rolling > 0 || as->pending_eval >= 0) {
+    if (!rt_poll(L->rt, &m)) {
+      /* roles on this rank work when the learner idles */
+      if (!rt_run_idle(L->rt)) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+      }
+      continue;
+    }
+    const int64_t before = L->steps;
+    async_on_message(L, as, &m);
+    if (L->steps > before && L->env_buf->size >= L->cfg->env.min_pool_size) as->pool_steps++;
+    async_epoch_check(L, as);
+  }
+  LOG_I("async: drained in %.2f s for a checkpoint", util_now() - t0);
+}
+
 static void async_run(Learner *L) {
   const Config *c = L->cfg;
-  const int64_t Lh = c->env.epoch_length, F = c->model.train_freq, G = c->sac.updates_per_step;
+  const int64_t F = c->model.train_freq, G = c->sac.updates_per_step;
   const double tol = c->runtime.spi_tolerance;
   const int chunk = 4; /* actor steps granted at a time */
-  while (L->env_buf->size < c->env.init_steps) act_all(L, 1);
-  LOG_I("initial exploration: %lld env steps; async from here", (long long)L->all_steps);
-  Async as;
-  memset(&as, 0, sizeof as);
-  as.pending_eval = -1;
-  as.epoch_t0 = util_now();
-  L->epoch = 0;
-  L->steps = 0;
-  reset_metrics(L);
-  L->epoch_all_steps0 = L->all_steps;
-  /* the first model and rollouts before any update, as in the official order */
-  if (c->run.algo != ALGO_SAC) model_round(L);
-  int64_t pool_steps = 0; /* real steps since the env buffer held min_pool_size */
+  Async *as = &L->as;
+  if (L->finished && L->steps >= c->run.total_steps) {
+    LOG_I("the run is already complete (%lld env steps): nothing to do", (long long)L->steps);
+    return;
+  }
+  while (!L->explored) {
+    if (safe_point(L)) return;
+    if (L->env_buf->size >= c->env.init_steps) {
+      LOG_I("initial exploration: %lld env steps; async from here", (long long)L->all_steps);
+      L->explored = 1;
+      memset(as, 0, sizeof *as);
+      L->epoch = 0;
+      L->steps = 0;
+      reset_metrics(L);
+      L->epoch_all_steps0 = L->all_steps;
+      /* the first model and rollouts before any update, as in the official order */
+      if (c->run.algo != ALGO_SAC) model_round(L);
+      break;
+    }
+    act_all(L, 1);
+  }
+  as->pending_eval = -1;
+  as->training = as->rolling = 0;
+  as->epoch_t0 = util_now();
   Msg m;
-  while (L->steps < c->run.total_steps || as.pending_eval >= 0) {
+  while (L->steps < c->run.total_steps || as->pending_eval >= 0) {
+    if (g_sig_usr1 || g_sig_term || g_sig_int || ckpt_due(L)) {
+      async_quiesce(L, as);
+      if (safe_point(L)) return;
+    }
     int busy = 0;
     while (rt_poll(L->rt, &m)) {
       int64_t before = L->steps;
-      async_on_message(L, &as, &m);
-      if (L->steps > before && L->env_buf->size >= c->env.min_pool_size) pool_steps++;
+      async_on_message(L, as, &m);
+      if (L->steps > before && L->env_buf->size >= c->env.min_pool_size) as->pool_steps++;
       busy = 1;
-      if (L->steps > before && L->steps >= (L->epoch + 1) * Lh && as.pending_eval < 0) break;
+      if (L->steps > before && L->steps >= (L->epoch + 1) * c->env.epoch_length &&
+          as->pending_eval < 0)
+        break;
     }
-    if (L->steps >= (L->epoch + 1) * Lh && as.pending_eval < 0 && L->steps <= c->run.total_steps)
-      async_end_epoch(L, &as);
+    async_epoch_check(L, as);
     if (L->steps >= c->run.total_steps) {
-      if (as.pending_eval >= 0 && !busy) rt_run_idle(L->rt);
+      if (as->pending_eval >= 0 && !busy) rt_run_idle(L->rt);
       continue;
     }
     /* model training every F real steps, one at a time, not over a rollout */
-    if (c->run.algo != ALGO_SAC && as.since_train >= F && !as.training && as.rolling == 0)
-      async_send_train(L, &as);
+    if (c->run.algo != ALGO_SAC && as->since_train >= F && !as->training && as->rolling == 0)
+      async_send_train(L, as);
     /* SAC within the samples-per-insert window */
-    double target = (double)G * (double)pool_steps;
+    double target = (double)G * (double)as->pool_steps;
     int64_t u = L->sac->updates;
     if (L->env_buf->size >= c->env.min_pool_size && (double)u < target * (1 + tol) + G) {
       int n = (int)fmin((double)G, target * (1 + tol) + G - (double)u);
@@ -625,16 +1008,16 @@ static void async_run(Learner *L) {
         busy = 1;
       }
     }
-    if (L->sac->updates - as.pub_updates >= G) {
+    if (L->sac->updates - as->pub_updates >= G) {
       publish_policy(L, GROUP_ACTORS, &L->pv_actors);
-      as.pub_updates = L->sac->updates;
+      as->pub_updates = L->sac->updates;
     }
     /* actor credit: only while the updates keep up (not below the window) */
-    int64_t outstanding = as.granted - as.real_steps;
+    int64_t outstanding = as->granted - as->real_steps;
     int behind = L->env_buf->size >= c->env.min_pool_size &&
                  (double)L->sac->updates < target * (1 - tol) - G;
     if (!behind && outstanding < (int64_t)chunk * L->A &&
-        as.granted < c->run.total_steps + (int64_t)chunk * L->A) {
+        as->granted < c->run.total_steps + (int64_t)chunk * L->A) {
       publish_policy(L, GROUP_ACTORS, &L->pv_actors);
       for (int a = 0; a < L->A; a++) {
         Enc *e = rt_begin(L->rt, MSG_STEP, ROLE_ACTOR, a, 4);
@@ -644,27 +1027,25 @@ static void async_run(Learner *L) {
         enc_int(e, K_COUNT, chunk);
         rt_send(L->rt);
       }
-      as.granted += (int64_t)chunk * L->A;
+      as->granted += (int64_t)chunk * L->A;
       busy = 1;
     }
-    L->m.updates_per_real_step = pool_steps > 0 ? (double)L->sac->updates / pool_steps : 0;
+    L->m.updates_per_real_step = as->pool_steps > 0 ? (double)L->sac->updates / as->pool_steps : 0;
     if (!busy && !rt_run_idle(L->rt)) {
       struct timespec ts = {0, 200000};
       nanosleep(&ts, NULL);
     }
   }
-  /* let in-flight work finish before shutting down */
-  while (as.training || as.rolling > 0) {
-    rt_wait(L->rt, as.training ? MSG_TRAIN_DONE : MSG_ROLLOUT_DONE, -1, &m);
-    if (m.type == MSG_TRAIN_DONE) {
-      as.training = 0;
-      continue;
-    }
-    if (m.i[K_STEPNO] == L->k - 1 || m.i[K_ALIVE] == 0) as.rolling--;
-  }
+  /* let in-flight work land (steps granted beyond the end go into the buffer, uncounted by the
+   * finished rows); the final state is checkpointed as in sync mode */
+  async_quiesce(L, as);
+  runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
+  L->stop_code = -1;
+  checkpoint(L, "end of run");
+  L->stop_code = 0;
 }
 
-int learner_run(const Config *cfg, Runtime *rt, RunLog *log) {
+int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume) {
   Learner *L = xmalloc(sizeof *L);
   L->cfg = cfg;
   L->rt = rt;
@@ -691,10 +1072,20 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log) {
   }
   L->last_eval = NAN;
   L->t0 = util_now();
+  L->snap = sac_snap_make(L->sac);
+  L->inject_nan_at = -1;
+  const char *inj = getenv("USBPO_TEST_INJECT_SAC_NAN"); /* test hook: an update that diverges */
+  if (inj) L->inject_nan_at = atoll(inj);
+  roles_run_dir(cfg, L->run_dir, sizeof L->run_dir);
+  L->cfg_hash = cfg_hash(cfg);
+  L->last_ckpt_time = util_now();
+  if (!L->fwd) L->fwd = buf_make(L->obs_dim, L->act_dim, 1);
+  if (resume) learner_load(L, resume);
   if (cfg->run.mode == MODE_ASYNC)
     async_run(L);
   else
     sync_run(L);
+  int code = L->stop_code;
   /* the final policy: one float32 block (the layout of sac_policy_net) */
   if (runlog_write_file(log, "policy_final.bin", L->sac->pi, sizeof(real) * L->sac->pi_net.nparam))
     LOG_W("could not write policy_final.bin");
@@ -705,10 +1096,11 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log) {
     rt_send(rt);
   }
   sac_free(L->sac);
+  sac_snap_free(L->snap);
   buf_free(L->env_buf);
   buf_free(L->model_buf);
   buf_free(L->fwd);
   xfree(L->ft_batches), xfree(L->act_sim), xfree(L->act_warn);
   xfree(L);
-  return EXIT_OK;
+  return code > 0 ? code : EXIT_OK;
 }

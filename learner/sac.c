@@ -303,3 +303,54 @@ void sac_act(const NnNet *pi_net, const real *pi, const SacConfig *c, const floa
       action[(size_t)j * ad + k] = (float)R_TANH(u);
     }
 }
+
+/* ---- snapshots ---- */
+
+struct SacSnap {
+  real *pi, *q, *qt, *pm, *pv, *qm, *qv;
+  real la, am, av;
+  int64_t tpi, tq, ta, updates;
+};
+
+SacSnap *sac_snap_make(const Sac *s) {
+  SacSnap *p = xmalloc(sizeof *p);
+  size_t np = s->pi_net.nparam, nq = s->q_net.nparam;
+  p->pi = xmalloc(sizeof(real) * np), p->pm = xmalloc(sizeof(real) * np);
+  p->pv = xmalloc(sizeof(real) * np);
+  p->q = xmalloc(sizeof(real) * nq), p->qt = xmalloc(sizeof(real) * nq);
+  p->qm = xmalloc(sizeof(real) * nq), p->qv = xmalloc(sizeof(real) * nq);
+  sac_snap_take(p, s);
+  return p;
+}
+
+void sac_snap_free(SacSnap *p) {
+  if (!p) return;
+  xfree(p->pi), xfree(p->pm), xfree(p->pv), xfree(p->q), xfree(p->qt), xfree(p->qm), xfree(p->qv);
+  xfree(p);
+}
+
+void sac_snap_take(SacSnap *p, const Sac *s) {
+  size_t np = sizeof(real) * s->pi_net.nparam, nq = sizeof(real) * s->q_net.nparam;
+  memcpy(p->pi, s->pi, np), memcpy(p->pm, s->adam_pi.m, np), memcpy(p->pv, s->adam_pi.v, np);
+  memcpy(p->q, s->q, nq), memcpy(p->qt, s->q_targ, nq);
+  memcpy(p->qm, s->adam_q.m, nq), memcpy(p->qv, s->adam_q.v, nq);
+  p->la = s->log_alpha, p->am = s->adam_alpha.m[0], p->av = s->adam_alpha.v[0];
+  p->tpi = s->adam_pi.t, p->tq = s->adam_q.t, p->ta = s->adam_alpha.t, p->updates = s->updates;
+}
+
+void sac_snap_restore(const SacSnap *p, Sac *s) {
+  size_t np = sizeof(real) * s->pi_net.nparam, nq = sizeof(real) * s->q_net.nparam;
+  memcpy(s->pi, p->pi, np), memcpy(s->adam_pi.m, p->pm, np), memcpy(s->adam_pi.v, p->pv, np);
+  memcpy(s->q, p->q, nq), memcpy(s->q_targ, p->qt, nq);
+  memcpy(s->adam_q.m, p->qm, nq), memcpy(s->adam_q.v, p->qv, nq);
+  s->log_alpha = p->la, s->adam_alpha.m[0] = p->am, s->adam_alpha.v[0] = p->av;
+  s->adam_pi.t = p->tpi, s->adam_q.t = p->tq, s->adam_alpha.t = p->ta;
+  /* the update counter (the policy version) keeps counting: versions never repeat */
+}
+
+int sac_finite(const Sac *s) {
+  real acc = s->log_alpha * 0;
+  for (size_t i = 0; i < s->pi_net.nparam; i++) acc += s->pi[i] * 0;
+  for (size_t i = 0; i < s->q_net.nparam; i++) acc += s->q[i] * 0;
+  return acc == 0; /* NaN or inf anywhere makes it NaN */
+}

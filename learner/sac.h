@@ -76,6 +76,16 @@ static inline void sac_update(Sac *s) {
   sac_apply(s);
 }
 
+/* a copy of everything an update changes (parameters, targets, temperature, Adam states,
+ * counters; not the random stream), for rolling back a diverged update */
+typedef struct SacSnap SacSnap;
+SacSnap *sac_snap_make(const Sac *s);
+void sac_snap_free(SacSnap *p);
+void sac_snap_take(SacSnap *p, const Sac *s);
+void sac_snap_restore(const SacSnap *p, Sac *s);
+/* all parameters and the temperature finite? */
+int sac_finite(const Sac *s);
+
 /* acting with a policy (the learner's or a replica): n observations -> actions in [-1, 1].
  * deterministic: tanh(mean); else a reparameterised sample from `rng`. scratch holds
  * sac_act_scratch(net, n) reals; obs and action are float (the data boundary). */

@@ -2,8 +2,10 @@
 #include "modelsvc.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ckpt.h"
 #include "envs/env.h"
 #include "finetune.h"
 #include "util.h"
@@ -19,7 +21,41 @@ struct ModelSvc {
   int32_t *perm;
   int64_t cap;
   float *es_x;      /* phase-2 early-stopping (s, a) */
+  /* the model before a training, for rolling back a diverged one */
+  real *bk_p, *bk_m, *bk_v, *bk_fm, *bk_fv, *bk_mu, *bk_sd;
+  int64_t bk_t, bk_ft;
+  int bk_elite[64];
+  double bk_mse[64];
+  int64_t inject_nan_at;
 };
+
+static void backup(ModelSvc *m) {
+  Ensemble *e = m->ens;
+  size_t n = sizeof(real) * e->ntotal, in = sizeof(real) * e->c.in_dim;
+  memcpy(m->bk_p, e->p, n), memcpy(m->bk_m, e->adam.m, n), memcpy(m->bk_v, e->adam.v, n);
+  memcpy(m->bk_mu, e->mu, in), memcpy(m->bk_sd, e->sd, in);
+  memcpy(m->bk_elite, e->elite, sizeof m->bk_elite), memcpy(m->bk_mse, e->mse, sizeof m->bk_mse);
+  m->bk_t = e->adam.t;
+  if (m->ft) memcpy(m->bk_fm, m->ft->adam.m, n), memcpy(m->bk_fv, m->ft->adam.v, n), m->bk_ft = m->ft->adam.t;
+}
+
+static void restore(ModelSvc *m) {
+  Ensemble *e = m->ens;
+  size_t n = sizeof(real) * e->ntotal, in = sizeof(real) * e->c.in_dim;
+  memcpy(e->p, m->bk_p, n), memcpy(e->adam.m, m->bk_m, n), memcpy(e->adam.v, m->bk_v, n);
+  memcpy(e->mu, m->bk_mu, in), memcpy(e->sd, m->bk_sd, in);
+  memcpy(e->elite, m->bk_elite, sizeof m->bk_elite), memcpy(e->mse, m->bk_mse, sizeof m->bk_mse);
+  e->adam.t = m->bk_t;
+  if (m->ft) memcpy(m->ft->adam.m, m->bk_fm, n), memcpy(m->ft->adam.v, m->bk_fv, n), m->ft->adam.t = m->bk_ft;
+}
+
+static int model_finite(const ModelSvc *m) {
+  const Ensemble *e = m->ens;
+  real acc = 0;
+  for (size_t i = 0; i < e->ntotal; i++) acc += e->p[i] * 0;
+  for (int k = 0; k < e->c.members; k++) acc += (real)(e->mse[k] * 0);
+  return acc == 0;
+}
 
 static EnsConfig ens_config(const Config *c, int od, int ad) {
   EnsConfig e = {.members = (int)c->model.ensemble_size, .elites = (int)c->model.elites,
@@ -83,6 +119,12 @@ ModelSvc *modelsvc_make(const Config *cfg, int obs_dim, int act_dim) {
     m->ft = ft_make(&fc, m->ens, (uint32_t)cfg->run.seed);
     m->es_x = xmalloc(sizeof(float) * fc.batch * m->in);
   }
+  size_t n = sizeof(real) * m->ens->ntotal;
+  m->bk_p = xmalloc(n), m->bk_m = xmalloc(n), m->bk_v = xmalloc(n);
+  m->bk_fm = m->ft ? xmalloc(n) : NULL, m->bk_fv = m->ft ? xmalloc(n) : NULL;
+  m->bk_mu = xmalloc(sizeof(real) * m->in), m->bk_sd = xmalloc(sizeof(real) * m->in);
+  const char *inj = getenv("USBPO_TEST_INJECT_MODEL_NAN"); /* test hook: a training diverges */
+  m->inject_nan_at = inj ? atoll(inj) : -1;
   return m;
 }
 
@@ -91,6 +133,8 @@ void modelsvc_free(ModelSvc *m) {
   ens_free(m->ens);
   ft_free(m->ft);
   xfree(m->x), xfree(m->y), xfree(m->es_x), xfree(m->perm);
+  xfree(m->bk_p), xfree(m->bk_m), xfree(m->bk_v), xfree(m->bk_fm), xfree(m->bk_fv);
+  xfree(m->bk_mu), xfree(m->bk_sd);
   xfree(m);
 }
 
@@ -130,6 +174,7 @@ static void build_data(ModelSvc *m, const Buffer *b, int64_t n) {
 void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, double *out) {
   const Config *c = m->cfg;
   const double t0 = util_now();
+  backup(m);
   const uint64_t tr = (uint64_t)m->trainings++;
   const uint32_t seed = (uint32_t)c->run.seed;
   Rng rng = rng_make(seed, RNG_MODEL_SPLIT, tr);
@@ -166,12 +211,21 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   if (p2) ft_begin(m->ft, m->ens);
   EnsTrainStats p1;
   ens_train_mle(m->ens, m->x, m->y, ntr, xho, yho, nh, &rng, &p1);
+  if ((int64_t)tr == m->inject_nan_at) m->ens->p[0] = NAN;
   /* 6-9. phase 2 */
   FtStats p2s;
   memset(&p2s, 0, sizeof p2s);
   if (p2) {
     Rng trng = rng_make(seed, RNG_FT_TABLES, tr);
     ft_run(m->ft, m->ens, m->es_x, ft_batches, &trng, xho, yho, nh, &p2s);
+  }
+  /* a diverged training leaves the model as it was (weights, bounds, scaler, elites, Adam) */
+  out[TM_NAN_ROLLBACK] = 0;
+  if (!model_finite(m)) {
+    restore(m);
+    out[TM_NAN_ROLLBACK] = 1;
+    LOG_W("model training %lld diverged (non-finite parameters or holdout error): rolled back "
+          "to the model before it", (long long)tr);
   }
   double s = 0, se = 0;
   for (int i = 0; i < m->ens->c.members; i++) s += m->ens->mse[i];
@@ -193,4 +247,58 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   if (p2)
     LOG_D("phase 2: J %.6g -> %.6g (shift %.6g, bias %.6g), %d steps, kept step %d", p2s.j_before,
           p2s.j_after, p2s.shift, p2s.bias, p2s.steps, p2s.kept_step);
+}
+
+/* ---- checkpoints ---- */
+
+void modelsvc_ckpt_save(const ModelSvc *m, CkptWriter *w) {
+  const Ensemble *e = m->ens;
+  const int64_t n = (int64_t)e->ntotal, E = e->c.members, K = e->c.elites;
+  ckw_arr(w, "params", DT_F32, e->p, n, 1);
+  ckw_arr(w, "mu", DT_F32, e->mu, e->c.in_dim, 1);
+  ckw_arr(w, "sd", DT_F32, e->sd, e->c.in_dim, 1);
+  ckw_arr(w, "elites", DT_I32, e->elite, K, 1);
+  ckw_arr(w, "mse", DT_F64, e->mse, E, 1);
+  ckw_arr(w, "adam_m", DT_F32, e->adam.m, n, 1);
+  ckw_arr(w, "adam_v", DT_F32, e->adam.v, n, 1);
+  ckw_int(w, "adam_t", e->adam.t);
+  const Finetune *f = m->ft;
+  ckw_arr(w, "ft_adam_m", DT_F32, f ? f->adam.m : NULL, f ? n : 0, 1);
+  ckw_arr(w, "ft_adam_v", DT_F32, f ? f->adam.v : NULL, f ? n : 0, 1);
+  ckw_int(w, "ft_adam_t", f ? f->adam.t : 0);
+  ckw_arr(w, "ft_inew", DT_I32, f ? f->inew : NULL, f ? f->c.batch : 0, 1);
+  ckw_arr(w, "ft_iold", DT_I32, f ? f->iold : NULL, f ? f->c.batch : 0, 1);
+  ckw_int(w, "trainings", m->trainings);
+  ckw_int(w, "phase2", f != NULL);
+}
+
+void modelsvc_ckpt_load(ModelSvc *m, CkptFile *f, const char *path) {
+  Ensemble *e = m->ens;
+  const int64_t n = (int64_t)e->ntotal, E = e->c.members, K = e->c.elites;
+  int64_t p2;
+  ckr_need_int(f, path, "phase2", &p2);
+  CHECK(p2 == (m->ft != NULL), "%s: phase 2 %s in the checkpoint, %s now", path, p2 ? "on" : "off",
+        m->ft ? "on" : "off");
+  ckr_need_arr(f, path, "params", DT_F32, n, 1, e->p);
+  ckr_need_arr(f, path, "mu", DT_F32, e->c.in_dim, 1, e->mu);
+  ckr_need_arr(f, path, "sd", DT_F32, e->c.in_dim, 1, e->sd);
+  ckr_need_arr(f, path, "elites", DT_I32, K, 1, e->elite);
+  ckr_need_arr(f, path, "mse", DT_F64, E, 1, e->mse);
+  ckr_need_arr(f, path, "adam_m", DT_F32, n, 1, e->adam.m);
+  ckr_need_arr(f, path, "adam_v", DT_F32, n, 1, e->adam.v);
+  ckr_need_int(f, path, "adam_t", &e->adam.t);
+  for (int k = 0; k < K; k++)
+    CHECK(e->elite[k] >= 0 && e->elite[k] < E, "%s: elite %d out of range", path, e->elite[k]);
+  if (m->ft) {
+    Finetune *t = m->ft;
+    ckr_need_arr(f, path, "ft_adam_m", DT_F32, n, 1, t->adam.m);
+    ckr_need_arr(f, path, "ft_adam_v", DT_F32, n, 1, t->adam.v);
+    ckr_need_int(f, path, "ft_adam_t", &t->adam.t);
+    ckr_need_arr(f, path, "ft_inew", DT_I32, t->c.batch, 1, t->inew);
+    ckr_need_arr(f, path, "ft_iold", DT_I32, t->c.batch, 1, t->iold);
+    for (int j = 0; j < t->c.batch; j++)
+      CHECK(t->inew[j] >= 0 && t->inew[j] < E && t->iold[j] >= 0 && t->iold[j] < E,
+            "%s: member table entry out of range", path);
+  }
+  ckr_need_int(f, path, "trainings", &m->trainings);
 }

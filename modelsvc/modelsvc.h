@@ -12,7 +12,9 @@
 /* what a training reports (TRAIN_DONE metrics, in this order) */
 enum {
   TM_EPOCHS, TM_HOLDOUT_MSE, TM_HOLDOUT_MSE_ELITES, TM_FT_J_BEFORE, TM_FT_J_AFTER, TM_FT_SHIFT,
-  TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS, TM_COUNT
+  TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS,
+  TM_NAN_ROLLBACK, /* 1: this training diverged and the model was put back as it was before */
+  TM_COUNT
 };
 
 typedef struct ModelSvc ModelSvc;
@@ -32,6 +34,14 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
 const Ensemble *modelsvc_ensemble(const ModelSvc *m);
 Ensemble *modelsvc_ensemble_mut(ModelSvc *m);
 int64_t modelsvc_trainings(const ModelSvc *m);
+
+/* checkpoint state: ensemble, scaler, elites, both Adam states, the phase-2 member tables, the
+ * training counter (MODELSVC_CKPT_FIELDS fields) */
+struct CkptWriter;
+struct CkptFile;
+#define MODELSVC_CKPT_FIELDS 15
+void modelsvc_ckpt_save(const ModelSvc *m, struct CkptWriter *w);
+void modelsvc_ckpt_load(ModelSvc *m, struct CkptFile *f, const char *path);
 
 /* spec §3.5 and §3.6 */
 int modelsvc_rollout_length(const Config *cfg, int epoch);

@@ -5,6 +5,7 @@
  * answers 'train_done' with the training's metrics and the rollout length. */
 #include <string.h>
 
+#include "ckpt.h"
 #include "envs/env.h"
 #include "modelsvc.h"
 #include "roles.h"
@@ -85,9 +86,30 @@ static void on_transitions(ModelsvcRole *r, const Msg *m) {
   xfree(o), xfree(a), xfree(w), xfree(x);
 }
 
+static void on_checkpoint(ModelsvcRole *r, Runtime *rt, const Msg *m) {
+  char run[1024], dir[1200], name[64], err[512];
+  roles_run_dir(r->cfg, run, sizeof run);
+  ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
+  roles_ckpt_name(ROLE_MODELSVC, 0, name, sizeof name);
+  int64_t bytes = 0;
+  uint64_t sum = 0;
+  CkptWriter *w = ckw_open(dir, name, "modelsvc", 0, m->i[K_STEPNO],
+                           MODELSVC_CKPT_FIELDS + 1 + CKPT_BUF_FIELDS, err, sizeof err);
+  int ok = w != NULL;
+  if (w) {
+    modelsvc_ckpt_save(r->ms, w);
+    ckw_int(w, "version", r->version);
+    ckpt_buf_save(w, "data", r->data);
+    ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
+  }
+  if (!ok) LOG_E("modelsvc: checkpoint failed: %s", err);
+  roles_ckpt_done(rt, ROLE_MODELSVC, 0, m->i[K_STEPNO], ok, bytes, sum);
+}
+
 static void modelsvc_handle(void *obj, Runtime *rt, const Msg *m) {
   ModelsvcRole *r = obj;
   switch (m->type) {
+  case MSG_CHECKPOINT: on_checkpoint(r, rt, m); break;
   case MSG_TRANSITIONS: on_transitions(r, m); break;
   case MSG_TRAIN_REQUEST: on_train(r, rt, m); break;
   case MSG_SHUTDOWN: break;
@@ -97,12 +119,26 @@ static void modelsvc_handle(void *obj, Runtime *rt, const Msg *m) {
   }
 }
 
-ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt) {
+ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *resume) {
   ModelsvcRole *r = xmalloc(sizeof *r);
   r->cfg = cfg;
   const EnvInfo *info = env_info(cfg->env.name);
   r->ms = modelsvc_make(cfg, info->obs_dim, info->act_dim);
   r->data = buf_make(info->obs_dim, info->act_dim, cfg->sac.buffer_size);
+  if (resume) {
+    char path[1200], name[64], err[512];
+    roles_ckpt_name(ROLE_MODELSVC, 0, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", resume, name);
+    CkptFile *f = ckr_open(path, "modelsvc", 0, err, sizeof err);
+    CHECK(f, "%s", err);
+    modelsvc_ckpt_load(r->ms, f, path);
+    ckr_need_int(f, path, "version", &r->version);
+    Buffer *d = ckpt_buf_load(f, path, "data", info->obs_dim, info->act_dim);
+    CHECK(d && d->cap == r->data->cap, "%s: real data of another capacity", path);
+    buf_free(r->data);
+    r->data = d;
+    ckr_close(f);
+  }
   RoConfig rc = {.rows = cfg->rollout.batch_size, .shards = (int)cfg->topology.rollout_shards};
   r->shard_cap = ro_shard_rows(&rc, 0) + 1;
   r->starts = xmalloc(sizeof(float) * r->shard_cap * info->obs_dim);

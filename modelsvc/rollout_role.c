@@ -6,6 +6,7 @@
  * arrive in any order (they come from different ranks): the step runs once all are in. */
 #include <string.h>
 
+#include "ckpt.h"
 #include "envs/env.h"
 #include "roles.h"
 #include "rollout.h"
@@ -122,6 +123,26 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
     r->req_mv = m->i[K_MODEL_VERSION];
     r->req_steps = msg_has_i(m, K_K) ? m->i[K_K] : 1;
     break;
+  case MSG_CHECKPOINT: {
+    /* between trainings a worker holds only replicas, which are published again after a
+     * resume: its file records the versions it had */
+    char run[1024], dir[1200], name[64], err[512];
+    roles_run_dir(r->cfg, run, sizeof run);
+    ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
+    roles_ckpt_name(ROLE_ROLLOUT, r->idx, name, sizeof name);
+    int64_t bytes = 0;
+    uint64_t sum = 0;
+    CkptWriter *w = ckw_open(dir, name, "rollout", r->idx, m->i[K_STEPNO], 2, err, sizeof err);
+    int ok = w != NULL;
+    if (w) {
+      ckw_int(w, "model_version", r->model_version);
+      ckw_int(w, "policy_version", r->policy_version);
+      ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
+    }
+    if (!ok) LOG_E("rollout %d: checkpoint failed: %s", r->idx, err);
+    roles_ckpt_done(rt, ROLE_ROLLOUT, r->idx, m->i[K_STEPNO], ok, bytes, sum);
+    return;
+  }
   case MSG_SHUTDOWN: return;
   default:
     LOG_E("rollout %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type),
@@ -131,7 +152,8 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
   try_run(r, rt);
 }
 
-RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx) {
+RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx, const char *resume) {
+  (void)resume; /* nothing to restore: replicas arrive again */
   RolloutRole *r = xmalloc(sizeof *r);
   const Placement *p = rt_placement(rt);
   const EnvInfo *info = env_info(cfg->env.name);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # test_async — async mode, one process and 4 ranks: the run completes, every epoch has a row,
 # SAC updates per real step stay within G (1 +- spi_tolerance) (+ G / steps of slack), and the
-# lag / drop columns are filled.
+# lag / drop columns are filled; an async run checkpoints on its cadence (draining what is in
+# flight), stops on SIGUSR1 with exit 75 and, resumed, completes with one row per epoch and
+# counters that carry on from the checkpoint.
 #   test_async.sh BIN SOURCE_ROOT
 set -u
 BIN=$1; SRC=$2
@@ -31,4 +33,24 @@ for np in 1 4; do
     echo "ok: np=$np keeps updates per real step in the window"; else echo "FAILED: np=$np outside the window"; fail=1; fi
   if head -1 "$m" | grep -q 'policy_lag,model_lag,dropped_model_rows'; then echo "ok: lag columns"; else echo "FAILED: lag columns"; fail=1; fi
 done
+# checkpoints and a resume in async mode (np = 4)
+d="$T/ck"
+mpirun -np 4 "$BIN" "$SRC/configs/inverted_pendulum.toml" $ARGS --set run.total_steps=1500 \
+  --set checkpoint.every_steps=200 --set run.dir="$d" > "$T/ck.log" 2>&1 &
+MP=$!
+for _ in $(seq 600); do [ -d "$d/inverted_pendulum-usbpo-s0/ckpt" ] && [ "$(ls "$d/inverted_pendulum-usbpo-s0/ckpt" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+kill -USR1 $MP; wait $MP; rc=$?
+n=$(grep -c 'drained in' "$T/ck.log")
+if [ $rc -eq 75 ] && [ "$n" -ge 2 ]; then echo "ok: async: $n drained checkpoints, SIGUSR1 -> exit 75"; else
+  echo "FAILED: async SIGUSR1: exit $rc, $n drained checkpoints"; tail -5 "$T/ck.log"; fail=1; fi
+timeout 300 mpirun -np 4 "$BIN" "$SRC/configs/inverted_pendulum.toml" $ARGS --set run.total_steps=1500 \
+  --set checkpoint.every_steps=200 --set run.dir="$d" --resume > "$T/ck2.log" 2>&1; rc=$?
+m="$d/inverted_pendulum-usbpo-s0/metrics.csv"
+if [ $rc -eq 0 ] && grep -q 'resuming from checkpoint' "$T/ck2.log" &&
+   awk -F, 'NR==1{for(i=1;i<=NF;i++) c[$i]=i; next}
+     {e=$c["env_steps"]; u=$c["sac_updates"]; t=$c["total_env_steps"]
+      if (e != 100 * (NR - 1) || u < pu || t <= pt) bad=1; pu=u; pt=t}
+     END{exit bad || NR != 16}' "$m"; then
+  echo "ok: async resume completes: 15 rows, steps and updates carry on"
+else echo "FAILED: async resume (exit $rc)"; cat "$m" | cut -d, -f1-6; fail=1; fi
 exit $fail

@@ -1,0 +1,81 @@
+#!/bin/bash
+# test_slurm_requeue — time limits and preemption on a real single-node Slurm
+# (../shared/tools/slurm-local.sh), through deploy/slurm/usbpo.sbatch:
+#  * time limit: a job with a 1-minute limit asks for USR1 45 s before its end; each time the
+#    signal comes the run checkpoints, exits 75 and the script requeues the job, which resumes;
+#  * preemption: a job in the low-priority partition is preempted by a job in the high one; it
+#    receives its signal, checkpoints within the grace time, is requeued by Slurm and resumes.
+# Both jobs must end COMPLETED with metrics, episodes and final policy equal to an uninterrupted
+# run's.
+#   test_slurm_requeue.sh BIN SOURCE_ROOT
+set -u
+BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
+TOOLS=${USBPO_SHARED_TOOLS:-$SRC/../shared/tools}
+[ -x "$TOOLS/slurm-local.sh" ] || { echo "SKIP: no $TOOLS/slurm-local.sh"; exit 77; }
+. "$SRC/tests/mpi_env.sh"
+export SLURM_LOCAL_DIR=/tmp/usbpo-slurm-requeue
+T=$(mktemp -d /tmp/usbpo-requeue-XXXXXX)
+cleanup() { "$TOOLS/slurm-local.sh" stop > /dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+"$TOOLS/slurm-local.sh" install > "$T/install.log" 2>&1 || { echo "FAILED: slurm install"; tail "$T/install.log"; exit 1; }
+"$TOOLS/slurm-local.sh" start > "$T/start.log" 2>&1 || { echo "FAILED: slurm start"; tail "$T/start.log"; exit 1; }
+export USBPO_BIN=$BIN
+cd "$T"
+CFG=("$SRC/configs/inverted_pendulum.toml" --set run.total_steps=6000 --set env.init_steps=150
+     --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
+     --set sac.hidden=32 --set sac.updates_per_step=4 --set model.hidden=32
+     --set rollout.batch_size=3000 --set finetune.max_steps=8 --set topology.rollout_shards=4
+     --set log.progress_s=1000 --set checkpoint.every_steps=1000)
+RUN=inverted_pendulum-usbpo-s0
+fail=0
+start=$(date +%s)
+mpirun -np 4 "$BIN" "${CFG[@]}" --set run.dir="$T/ref" > "$T/ref.log" 2>&1 || { echo "FAILED: reference run"; exit 1; }
+echo "an uninterrupted run takes $(( $(date +%s) - start )) s"
+
+same() {
+  cmp -s <(det_cols "$T/ref/$RUN/metrics.csv") <(det_cols "$1/$RUN/metrics.csv") &&
+    cmp -s "$T/ref/$RUN/episodes.csv" "$1/$RUN/episodes.csv" &&
+    cmp -s "$T/ref/$RUN/policy_final.bin" "$1/$RUN/policy_final.bin"
+}
+# Slurm holds a requeued job back for about two minutes (its BeginTime); a cluster user waits,
+# the test lets it start at once
+release() { # job: until it ends
+  local st
+  while st=$(scontrol -o show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'); do
+    case "$st" in
+      PENDING) scontrol update JobId="$1" StartTime=now 2>/dev/null ;;
+      RUNNING|COMPLETING|REQUEUED|CONFIGURING|SIGNALING) ;;
+      *) return ;;
+    esac
+    sleep 1
+  done
+}
+check() { # job dir what
+  local job=$1 d=$2 what=$3 rc out="$T/job-$1.out"
+  release "$job" &
+  "$TOOLS/slurm-local.sh" wait "$job" 900; rc=$?
+  local starts=$(grep -c 'usbpo.sbatch: job .* start' "$out") resumes=$(grep -c 'resuming from checkpoint' "$d/$RUN/log.txt")
+  echo "$what: job $job exit $rc after $starts start(s), $resumes resume(s)"
+  grep -E 'usbpo.sbatch: (usbpo_dist exited|checkpoint written)' "$out" | sed 's/^/  /'
+  if [ $rc -eq 0 ] && [ "$starts" -ge 2 ] && [ "$resumes" -eq $((starts - 1)) ] && same "$d"; then
+    echo "ok: $what: requeued, resumed, equal to the uninterrupted run"
+  else
+    echo "FAILED: $what"; fail=1; tail -20 "$out"
+  fi
+}
+
+# 1. time limit
+JOB=$(sbatch --parsable -n 4 -t 1 --signal=B:USR1@45 -o "$T/job-%j.out" \
+  "$SRC/deploy/slurm/usbpo.sbatch" "${CFG[@]}" --set run.dir="$T/limit")
+[ -n "$JOB" ] || { echo "FAILED: sbatch"; exit 1; }
+check "$JOB" "$T/limit" "time limit"
+
+# 2. preemption: all 16 CPUs in the low partition, then a high-priority job wants them
+JOB=$(sbatch --parsable -p debug -n 16 --signal=B:USR1@10 -o "$T/job-%j.out" \
+  --export=ALL,USBPO_NP=4 "$SRC/deploy/slurm/usbpo.sbatch" "${CFG[@]}" --set run.dir="$T/preempt")
+for _ in $(seq 60); do [ -s "$T/preempt/$RUN/metrics.csv" ] && break; sleep 0.5; done
+sleep 2
+HI=$(sbatch --parsable -p high -n 16 -o "$T/hi-%j.out" --wrap "sleep 3")
+check "$JOB" "$T/preempt" "preemption"
+"$TOOLS/slurm-local.sh" wait "$HI" 120 > /dev/null || { echo "FAILED: the preempting job"; fail=1; }
+exit $fail
