@@ -19,9 +19,11 @@
 #include "ckpt.h"
 #include "comm.h"
 #include "config.h"
+#include "evaluate.h"
 #include "roles.h"
 #include "runlog.h"
 #include "runtime.h"
+#include "tfevents.h"
 #include "util.h"
 
 static void usage(FILE *f) {
@@ -33,6 +35,10 @@ static void usage(FILE *f) {
           "  --set section.key=value  override one config value (repeatable)\n"
           "  --check-config           validate the config, print it resolved, exit\n"
           "  --resume                 continue from the newest complete checkpoint\n"
+          "  --resume RUN_DIR         the same, with the run's own config.toml\n"
+          "  --eval RUN_DIR [--episodes N] [--video out.mp4] [--as-epoch E]\n"
+          "                           evaluate the run's latest policy (deterministic episodes);\n"
+          "                           film the best one (offscreen EGL + ffmpeg)\n"
           "  --help                   this text and the list of config keys\n"
           "  --version                print the version\n"
           "\n"
@@ -87,6 +93,8 @@ static char *share_config(Comm *c, char *text) {
 }
 
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
   const char *cfg_path = NULL;
   const char **sets = calloc((size_t)argc + 2, sizeof *sets);
   int nsets = 0, check_only = 0, resume = 0;
@@ -222,9 +230,9 @@ int main(int argc, char **argv) {
         char path[1300];
         snprintf(path, sizeof path, "%s/learner-0.ckpt", resume_dir);
         CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
-        int64_t mo = 0, eo = 0;
+        int64_t mo = 0, eo = 0, to = -1;
         if (!f || ckr_int(f, "csv_metrics", &mo) || ckr_int(f, "csv_episodes", &eo) ||
-            runlog_truncate(&cfg, mo, eo) != 0) {
+            ckr_int(f, "tb_events", &to) || runlog_truncate(&cfg, mo, eo, to) != 0) {
           LOG_E("cannot restore the outputs to checkpoint %s", resume_dir);
           comm_abort(comm, EXIT_FATAL);
         }
@@ -233,12 +241,16 @@ int main(int argc, char **argv) {
       } else {
         LOG_W("no valid checkpoint under %s/ckpt: starting the run from the beginning", run_dir);
         /* what an earlier attempt wrote is kept aside, not overwritten */
-        const char *outs[3] = {"metrics.csv", "episodes.csv", "policy_final.bin"};
-        for (int i = 0; i < 3; i++) {
-          char from[1200], to[1300];
+        char aside[1100], ev[1200];
+        snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
+        const char *outs[4] = {"metrics.csv", "episodes.csv", "policy_final.bin", ev};
+        snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
+        for (int i = 0; i < 4; i++) {
+          char from[1300], to[1300];
           snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
-          snprintf(to, sizeof to, "%s.before-restart-%lld", from, (long long)time(NULL));
-          if (access(from, F_OK) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
+          snprintf(to, sizeof to, "%s/%s", aside, outs[i]);
+          if (access(from, F_OK) != 0) continue;
+          if (util_mkdirs(aside) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
         }
         cfg.run.overwrite = true;
       }

@@ -102,9 +102,16 @@ void actor_handed_over(Actor *a) { a->ep_rows = 0; }
 
 double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real *pi,
                       const SacConfig *sc, int max_len, int *len, real *scratch) {
+  return actor_evaluate_cb(env, reset_rng, pi_net, pi, sc, max_len, len, scratch, NULL, NULL);
+}
+
+double actor_evaluate_cb(Env *env, Rng *reset_rng, const NnNet *pi_net, const real *pi,
+                         const SacConfig *sc, int max_len, int *len, real *scratch,
+                         void (*on_state)(void *ctx, Env *env), void *ctx) {
   const EnvInfo *info = env_get_info(env);
   float obs[512], act[64];
   const double *o = env_reset(env, reset_rng);
+  if (on_state) on_state(ctx, env);
   for (int i = 0; i < info->obs_dim; i++) obs[i] = (float)o[i];
   double ret = 0;
   int n = 0;
@@ -114,6 +121,7 @@ double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real 
     if (s.sim_error) break;
     ret += s.reward;
     n++;
+    if (on_state) on_state(ctx, env);
     for (int i = 0; i < info->obs_dim; i++) obs[i] = (float)s.obs[i];
     if (s.terminated) break;
   }

@@ -53,6 +53,10 @@ void actor_handed_over(Actor *a);
 /* one deterministic evaluation episode (tanh(mean)) on `env`; returns the return, *len steps */
 double actor_evaluate(Env *env, Rng *reset_rng, const NnNet *pi_net, const real *pi,
                       const SacConfig *sc, int max_len, int *len, real *scratch);
+/* the same, calling on_state after the reset and after every step (rendering) */
+double actor_evaluate_cb(Env *env, Rng *reset_rng, const NnNet *pi_net, const real *pi,
+                         const SacConfig *sc, int max_len, int *len, real *scratch,
+                         void (*on_state)(void *ctx, Env *env), void *ctx);
 
 
 /* checkpoint state: the simulator, the three streams, the observation, the episode in

@@ -1,4 +1,5 @@
 #include "runlog.h"
+#include "tfevents.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 struct RunLog {
   char dir[1024];
   FILE *metrics, *episodes, *log;
+  TfEvents *tb; /* TensorBoard events (log.tensorboard), or NULL */
   double t_start, t_last_progress;
   double progress_s;
   char tag[256];
@@ -120,6 +122,18 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     fprintf(r->episodes, "episode,actor,env_steps,kind,return,length,terminated\n");
     fflush(r->episodes);
   }
+  r->tb = NULL;
+  if (cfg->log.tensorboard) {
+    char ev[1300];
+    /* a fresh run replaces the events of the one it overwrites */
+    while (mode == RUNLOG_FRESH && tfe_find(r->dir, ev, sizeof ev) == 0 && unlink(ev) == 0) {
+    }
+    r->tb = tfe_open(r->dir, mode == RUNLOG_RESUME, err, errlen);
+    if (!r->tb) {
+      runlog_close(r);
+      return NULL;
+    }
+  }
   log_set_file(r->log);
   r->t_start = util_now();
   r->t_last_progress = r->t_start;
@@ -133,6 +147,7 @@ void runlog_close(RunLog *r) {
   if (r->metrics) fclose(r->metrics);
   if (r->episodes) fclose(r->episodes);
   if (r->log) fclose(r->log);
+  tfe_close(r->tb);
   xfree(r);
 }
 
@@ -151,6 +166,8 @@ void runlog_metrics(RunLog *r, const Metrics *m) {
   }
   fputc('\n', r->metrics);
   fflush(r->metrics);
+  if (r->tb && tfe_scalars(r->tb, util_wall_time(), (int64_t)m->env_steps, NCOLS, COLS, v) != 0)
+    LOG_W("could not append to the TensorBoard events file in %s", r->dir);
 }
 
 void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int kind,
@@ -188,18 +205,21 @@ void runlog_flush(RunLog *r) {
   fflush(r->log);
 }
 
-void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes) {
+void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events) {
   runlog_flush(r);
   *metrics = (int64_t)ftell(r->metrics);
   *episodes = (int64_t)ftell(r->episodes);
+  *events = r->tb ? tfe_offset(r->tb) : -1;
 }
 
-int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes) {
-  char name[256], path[1200];
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events) {
+  char name[256], path[1200], dir[1100];
   cfg_run_name(cfg, name, sizeof name);
-  snprintf(path, sizeof path, "%s/%s/metrics.csv", cfg->run.dir, name);
+  snprintf(dir, sizeof dir, "%s/%s", cfg->run.dir, name);
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
   if (truncate(path, metrics) != 0) return -1;
-  snprintf(path, sizeof path, "%s/%s/episodes.csv", cfg->run.dir, name);
+  snprintf(path, sizeof path, "%s/episodes.csv", dir);
   if (truncate(path, episodes) != 0) return -1;
+  if (events >= 0 && tfe_find(dir, path, sizeof path) == 0 && truncate(path, events) != 0) return -1;
   return 0;
 }

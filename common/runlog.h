@@ -88,9 +88,9 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
 /* flush, and the byte sizes of metrics.csv and episodes.csv (a checkpoint records them; a
  * resume truncates the files back to them) */
 void runlog_flush(RunLog *r);
-void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes);
+void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
 /* truncate a run's CSV files to recorded sizes (before runlog_open on resume) */
-int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes);
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events);
 
 /* write bytes to <run dir>/<name> atomically (temp, fsync, rename, fsync the directory) */
 int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len);

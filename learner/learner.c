@@ -389,7 +389,7 @@ static void finish_epoch(Learner *L, double epoch_t0) {
 
 enum { C_EXPLORED, C_EPOCH, C_T, C_STARTED, C_STEPS, C_ALL, C_EPISODES, C_TRAININGS, C_MV, C_K,
        C_NUPD, C_EPOCH_ALL0, C_NAN, C_LAST_CKPT, C_FINISHED, C_COUNT };
-#define LEARNER_FIELDS (15 + 3 * CKPT_BUF_FIELDS + 8)
+#define LEARNER_FIELDS (15 + 3 * CKPT_BUF_FIELDS + 9)
 
 static void sac_save(const Sac *s, CkptWriter *w) {
   const int64_t np = (int64_t)s->pi_net.nparam, nq = (int64_t)s->q_net.nparam;
@@ -472,10 +472,11 @@ static void learner_save(Learner *L, CkptWriter *w) {
   ckw_bytes(w, "actor_counters", acts, (int64_t)sizeof(int64_t) * 2 * L->A);
   xfree(acts);
   ckw_f64(w, "last_eval", L->last_eval);
-  int64_t mo, eo;
-  runlog_offsets(L->log, &mo, &eo);
+  int64_t mo, eo, to;
+  runlog_offsets(L->log, &mo, &eo, &to);
   ckw_int(w, "csv_metrics", mo);
   ckw_int(w, "csv_episodes", eo);
+  ckw_int(w, "tb_events", to);
   ckw_f64(w, "elapsed", util_now() - L->t0);
   /* the async schedule's counters (checkpoints are taken with nothing in flight) */
   const Async *as = &L->as;

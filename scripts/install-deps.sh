@@ -4,16 +4,17 @@
 # and only when something is missing.
 #   scripts/install-deps.sh           build + test deps
 #   scripts/install-deps.sh --ci      also what the default test suite uses (CI)
-#   scripts/install-deps.sh --extras  everything: also the optional tools (slurm, gnuplot,
-#                                     ffmpeg, offscreen GL, clang for the fuzzer)
+#   scripts/install-deps.sh --extras  everything: also the optional tools (slurm, valgrind,
+#                                     clang for the fuzzer)
+# The base set includes what usbpo_plot (gnuplot) and --eval --video (EGL + Mesa's software
+# OpenGL, ffmpeg) need.
 set -eu
 
 PKGS="meson ninja-build pkg-config cmake gcc g++ \
 libopenmpi-dev openmpi-bin libopenblas-dev libmujoco-dev libmsgpack-dev libtomlplusplus-dev \
-iproute2 procps"
+iproute2 procps gnuplot-nox ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri"
 CI="python3 clang libclang-rt-14-dev munge slurmctld slurmd slurm-client util-linux"
-EXTRAS="munge slurm-wlm slurmctld slurmd slurm-client gnuplot-nox ffmpeg \
-libosmesa6-dev libegl-dev libgl-dev clang libclang-rt-14-dev valgrind"
+EXTRAS="munge slurm-wlm slurmctld slurmd slurm-client clang libclang-rt-14-dev valgrind"
 
 case "${1:-}" in
   --ci) PKGS="$PKGS $CI" ;;

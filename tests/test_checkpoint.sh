@@ -6,7 +6,8 @@
 #  * SIGUSR1 (to the process, or to mpirun) checkpoints and exits 75, and --resume finishes the
 #    run identically; SIGTERM checkpoints within checkpoint.grace_s (exit 75) or exits 1 without
 #    one; a second SIGINT ends the process at once (exit 130);
-#  * a diverging SAC update and a diverging model training are rolled back, counted, survived.
+#  * a diverging SAC update and a diverging model training are rolled back, counted, survived;
+#  * TensorBoard events are cut back with the CSVs: a resumed run has one event per row.
 #   test_checkpoint.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
@@ -20,7 +21,10 @@ ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=1500 --set env.i
       --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
       --set sac.hidden=32 --set sac.updates_per_step=2 --set model.hidden=32
       --set rollout.batch_size=3000 --set finetune.max_steps=8 --set topology.rollout_shards=4
-      --set log.progress_s=1000 --set checkpoint.every_steps=150 --set checkpoint.keep=100"
+      --set log.progress_s=1000 --set checkpoint.every_steps=150 --set checkpoint.keep=100
+      --set log.tensorboard=true"
+TFE="$(dirname "$BIN")/tests/test_tfevents"
+tb() { "$TFE" --check "$(ls "$1/$RUN"/events.out.tfevents.* | head -1)"; }
 RUN=inverted_pendulum-usbpo-s0
 launch() { # np dir [extra args]: run in the background, pid in $PID
   local np=$1 d=$2; shift 2
@@ -31,7 +35,8 @@ launch() { # np dir [extra args]: run in the background, pid in $PID
 same() { # dir: equal to the reference run?
   cmp -s <(det_cols "$T/ref/$RUN/metrics.csv") <(det_cols "$1/$RUN/metrics.csv") &&
     cmp -s "$T/ref/$RUN/episodes.csv" "$1/$RUN/episodes.csv" &&
-    cmp -s "$T/ref/$RUN/policy_final.bin" "$1/$RUN/policy_final.bin"
+    cmp -s "$T/ref/$RUN/policy_final.bin" "$1/$RUN/policy_final.bin" &&
+    [ "$(tb "$T/ref")" = "$(tb "$1")" ] # TensorBoard events: as many, up to the same step
 }
 
 launch 1 "$T/ref"; wait $PID || { bad "reference run"; exit 1; }
@@ -85,7 +90,7 @@ else bad "damaged newest checkpoint (exit $rc)"; grep -E "refused|resuming" "$d.
 d="$T/nockpt"; mkdir -p "$d" && cp -r "$T/ref/$RUN" "$d/" && rm -rf "$d/$RUN/ckpt"
 launch 1 "$d" --resume; wait $PID; rc=$?
 if [ $rc -eq 0 ] && grep -q "no valid checkpoint" "$d.log" && same "$d" &&
-   ls "$d/$RUN"/metrics.csv.before-restart-* > /dev/null 2>&1; then
+   ls "$d/$RUN"/before-restart-*/metrics.csv > /dev/null 2>&1; then
   ok "--resume without a checkpoint: fresh start, old outputs kept aside"
 else bad "--resume without a checkpoint (exit $rc)"; fi
 

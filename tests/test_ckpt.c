@@ -14,9 +14,9 @@
 #include "util.h"
 
 #define HASH 0x0123456789abcdefULL
-#define NW 1000
-#define OD 3
-#define AD 2
+#define NW   1000
+#define OD   3
+#define AD   2
 
 static char g_root[512];
 static float g_w[NW * 8];
@@ -56,8 +56,12 @@ static void make_ckpt(int64_t step, uint64_t hash) {
   REQUIRE(w, "open: %s", err);
   ckw_arr(w, "w", DT_F32, g_w, NW / 2, 8);
   REQUIRE(ckw_close(w, &bytes[1], &sums[1], err, sizeof err) == 0, "close: %s", err);
-  CkptMeta meta = {.config_hash = hash, .epoch = step / 100, .np = 4, .actors = 1,
-                   .rollout_workers = 1, .shards = 16};
+  CkptMeta meta = {.config_hash = hash,
+                   .epoch = step / 100,
+                   .np = 4,
+                   .actors = 1,
+                   .rollout_workers = 1,
+                   .shards = 16};
   REQUIRE(ckpt_write_manifest(dir, step, &meta, 2, names, bytes, sums, err, sizeof err) == 0,
           "manifest: %s", err);
 }
@@ -123,8 +127,10 @@ static void test_round_trip(void) {
   struct dirent *de;
   int files = 0;
   while ((de = readdir(dp)))
-    if (de->d_name[0] != '.') files++;
-    else EXPECT(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left over %s", de->d_name);
+    if (de->d_name[0] != '.')
+      files++;
+    else
+      EXPECT(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."), "left over %s", de->d_name);
   closedir(dp);
   EXPECT(files == 3, "%d files", files);
 }

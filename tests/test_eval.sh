@@ -1,0 +1,63 @@
+#!/bin/bash
+# test_eval — usbpo_dist --eval: the final policy evaluated with the last epoch's keys
+# (--as-epoch) gives exactly the last row's eval_return; without a checkpoint it falls back to
+# policy_final.bin; --video films the best episode offscreen (EGL) into an H.264 MP4 with one
+# frame per state (reset + steps) and the replayed return equal to the evaluated one; bad
+# input is refused with the reason.
+#   test_eval.sh BIN SOURCE_ROOT
+set -u
+BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAILED: $*"; fail=1; }
+R="$T/inverted_pendulum-usbpo-s0"
+"$BIN" "$SRC/configs/inverted_pendulum.toml" --set run.total_steps=500 --set env.init_steps=150 \
+  --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100 \
+  --set sac.hidden=32 --set model.hidden=32 --set rollout.batch_size=2000 \
+  --set finetune.max_steps=5 --set run.eval_episodes=3 --set log.progress_s=1000 \
+  --set run.dir="$T" > "$T/run.log" 2>&1 || { bad "training run"; tail "$T/run.log"; exit 1; }
+
+last=$(tail -1 "$R/metrics.csv" | cut -d, -f1,4)
+epoch=${last%%,*}; want=${last##*,}
+got=$("$BIN" --eval "$R" --episodes 3 --as-epoch "$epoch" 2> "$T/e.log" | sed -n 's/^eval: .* mean \([^ ]*\) .*/\1/p')
+if awk -v a="$got" -v b="$want" 'BEGIN{exit !(a != "" && (a - b)^2 < 1e-6)}'; then
+  ok "--as-epoch $epoch reproduces the last row's eval_return $want"
+else bad "--as-epoch $epoch gave '$got', the last row says $want"; cat "$T/e.log"; fi
+grep -q "policy from checkpoint" "$T/e.log" && ok "the policy comes from the newest checkpoint" || bad "policy source"
+
+"$BIN" --eval "$R" --episodes 4 > "$T/e4.out" 2>/dev/null
+[ "$(grep -c '^episode' "$T/e4.out")" = 4 ] && grep -q '^eval: 4 episodes, return mean' "$T/e4.out" &&
+  ok "4 episodes and a summary line" || bad "--episodes 4"
+
+mv "$R/ckpt" "$T/ckpt-aside"
+got2=$("$BIN" --eval "$R" --episodes 3 --as-epoch "$epoch" 2> "$T/e2.log" | sed -n 's/^eval: .* mean \([^ ]*\) .*/\1/p')
+[ "$got2" = "$got" ] && grep -q "policy_final.bin" "$T/e2.log" && ok "falls back to policy_final.bin" ||
+  bad "fallback: '$got2' vs '$got'"
+mv "$T/ckpt-aside" "$R/ckpt"
+
+if command -v ffmpeg > /dev/null && command -v ffprobe > /dev/null; then
+  "$BIN" --eval "$R" --episodes 3 --video "$T/best.mp4" > "$T/v.out" 2> "$T/v.log"; rc=$?
+  line=$(grep '^video:' "$T/v.out")
+  frames=$(echo "$line" | sed -n 's/.* \([0-9]*\) frames of.*/\1/p')
+  best=$(echo "$line" | sed -n 's/.*episode \([0-9]*\) .*/\1/p')
+  len=$(sed -n "s/^episode $best: return .*, length \([0-9]*\)/\1/p" "$T/v.out")
+  probe=$(ffprobe -v error -count_frames -select_streams v:0 \
+          -show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 "$T/best.mp4" 2>&1)
+  if [ $rc -eq 0 ] && [ "$probe" = "h264,640,480,$((len + 1))" ] && [ "$frames" = $((len + 1)) ]; then
+    ok "video of the best episode (episode $best, $len steps): $probe"
+  else bad "video: exit $rc, '$line', probe '$probe', episode length '$len'"; cat "$T/v.log"; fi
+  # a frame is not blank: the rendered scene has many distinct colours
+  ffmpeg -v error -y -i "$T/best.mp4" -vframes 1 -f rawvideo -pix_fmt gray "$T/f.gray"
+  distinct=$(od -An -tu1 -v "$T/f.gray" | tr -s ' ' '\n' | sort -u | wc -l)
+  [ "$distinct" -gt 20 ] && ok "first frame has $distinct grey levels" || bad "blank frame ($distinct levels)"
+else
+  echo "SKIP (video part): no ffmpeg/ffprobe (scripts/install-deps.sh installs them)"
+fi
+
+"$BIN" --eval "$T/nowhere" > /dev/null 2> "$T/x.log"; rc=$?
+[ $rc -eq 1 ] && grep -q "not a run directory" "$T/x.log" && ok "a missing run directory is named" || bad "missing run dir: exit $rc"
+"$BIN" --eval "$R" --episodes 0 > /dev/null 2>&1; [ $? -eq 2 ] && ok "--episodes 0 refused" || bad "--episodes 0"
+"$BIN" --eval "$R" --frobnicate > /dev/null 2>&1; [ $? -eq 2 ] && ok "unknown option refused" || bad "unknown option"
+exit $fail

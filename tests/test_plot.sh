@@ -1,0 +1,61 @@
+#!/bin/bash
+# test_plot — usbpo_plot on made-up runs with known numbers: three seeds of one configuration
+# and two of another (resolved configs from usbpo_dist --check-config) are grouped into two
+# curves whose mean / min / max / std per epoch are checked against hand-computed values (with
+# and without smoothing); the PNG has the requested size, the same data gives the same image and
+# different data a different one; SVG output carries the legend; bad input is named.
+#   test_plot.sh USBPO_DIST USBPO_PLOT SOURCE_ROOT
+set -u
+DIST=$(readlink -f "$1"); PLOT=$(readlink -f "$2"); SRC=$(readlink -f "$3")
+command -v gnuplot > /dev/null || { echo "SKIP: gnuplot is not installed (scripts/install-deps.sh)"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAILED: $*"; fail=1; }
+
+# run directories: algo seed offset -> y = 100 * epoch + 10 * seed + offset at env_steps = 250 (epoch + 1)
+mkrun() {
+  local d="$T/runs/$1-s$2"; mkdir -p "$d"
+  "$DIST" "$SRC/configs/inverted_pendulum.toml" --set run.algo="$1" --set run.seed="$2" --check-config > "$d/config.toml" 2>/dev/null
+  { echo "epoch,env_steps,eval_return,other"
+    for e in 0 1 2 3; do echo "$e,$((250 * (e + 1))),$((100 * e + 10 * $2 + $3)),nan"; done; } > "$d/metrics.csv"
+}
+for s in 0 1 2; do mkrun usbpo $s 0; done
+for s in 0 1; do mkrun sac $s 5; done
+
+"$PLOT" "$T/runs" -o "$T/a.png" --size 640x400 --table "$T/a.csv" 2> "$T/a.log" || { bad "plot failed"; cat "$T/a.log"; }
+# group 0 (sac, sorted first): seeds 0,1 offset 5 -> mean 100e + 10, min 100e + 5, max 100e + 15, std 5
+# group 1 (usbpo): seeds 0,1,2 -> mean 100e + 10, min 100e, max 100e + 20, std sqrt(200/3)
+if awk -F, 'NR > 1 {e = $3 / 250 - 1
+     if ($1 == 0) { want = ($2 == "sac (2 seeds)") && $4 == 100*e+10 && $5 == 100*e+5 && $6 == 100*e+15 && $7 == 5 && $8 == 2 }
+     else { want = ($2 == "usbpo (3 seeds)") && $4 == 100*e+10 && $5 == 100*e && $6 == 100*e+20 && ($7 - sqrt(200/3))^2 < 1e-12 && $8 == 3 }
+     if (!want) { print "  bad row: " $0; bad = 1 } n++}
+     END {exit bad || n != 8}' "$T/a.csv"; then ok "two groups, mean/min/max/std per epoch as computed by hand"
+else bad "aggregated table"; cat "$T/a.csv"; fi
+
+# smoothing over a centred window of 3: usbpo seed 0 at epoch 0 -> (0 + 100) / 2; epoch 1 -> 100
+"$PLOT" "$T/runs/usbpo-s0" -o "$T/s.png" --smooth 3 --table "$T/s.csv" 2> /dev/null
+if [ "$(sed -n 2p "$T/s.csv" | cut -d, -f4)" = 50 ] && [ "$(sed -n 3p "$T/s.csv" | cut -d, -f4)" = 100 ] &&
+   [ "$(sed -n 5p "$T/s.csv" | cut -d, -f4)" = 250 ]; then ok "--smooth 3"; else bad "--smooth"; cat "$T/s.csv"; fi
+
+# the image: a PNG of the requested size
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+if [ "$(head -c 8 "$T/a.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] && [ "$(png_size "$T/a.png")" = 640x400 ]; then
+  ok "PNG of 640x400"; else bad "PNG header/size: $(png_size "$T/a.png")"; fi
+"$PLOT" "$T/runs" -o "$T/b.png" --size 640x400 2> /dev/null
+cmp -s "$T/a.png" "$T/b.png" && ok "same data, same image" || bad "same data gave different images"
+sed -i '3s/,110,/,400,/' "$T/runs/usbpo-s1/metrics.csv"
+"$PLOT" "$T/runs" -o "$T/c.png" --size 640x400 2> /dev/null
+cmp -s "$T/a.png" "$T/c.png" && bad "changed data, same image" || ok "changed data, different image"
+
+"$PLOT" "$T/runs" -o "$T/d.svg" --labels "SAC,USB-PO" --band std --title "IP" 2> /dev/null
+grep -q '<svg' "$T/d.svg" && grep -q 'USB-PO (3 seeds)' "$T/d.svg" && ok "SVG with the given labels" || bad "SVG"
+
+# bad input
+"$PLOT" "$T/runs" --y nope -o "$T/e.png" 2> "$T/e.log"; rc=$?
+[ $rc -eq 1 ] && grep -q "metrics.csv: no column 'nope'" "$T/e.log" && ok "a missing column is named" || bad "missing column: $(cat "$T/e.log")"
+"$PLOT" "$T/nowhere" 2> "$T/f.log"; rc=$?
+[ $rc -eq 1 ] && grep -q "nowhere" "$T/f.log" && ok "a missing directory is named" || bad "missing directory"
+"$PLOT" "$T/runs" -o "$T/x.jpg" 2> /dev/null; [ $? -eq 2 ] && ok "-o must be .png or .svg" || bad "-o extension"
+exit $fail

@@ -1,0 +1,412 @@
+/* usbpo_plot — learning curves from run directories, drawn by gnuplot.
+ *
+ *   usbpo_plot RUN_DIR... [-o out.png|out.svg] [--x COL] [--y COL] [--smooth N] [--band minmax|std]
+ *              [--title T] [--labels A,B,..] [--size WxH] [--table out.csv]
+ *
+ * A RUN_DIR holds a metrics.csv and the resolved config.toml; a directory without metrics.csv
+ * stands for the run directories inside it. Runs whose configurations differ only in the seed
+ * (and run length, name, place) form a group, drawn as the mean over its seeds with a shaded band
+ * (min–max, or ± one standard deviation); groups are compared in one figure with a legend.
+ * Rows are aligned by epoch (the x coordinate of a point is the mean of the runs' x values at that
+ * epoch), so runs of different lengths average over the seeds that reached each epoch. Each
+ * run's curve is first smoothed over a centred window of N points (Spinning Up's convention). */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "util.h"
+
+#define MAX_RUNS   256
+#define MAX_GROUPS 16
+
+typedef struct {
+  char dir[1024];
+  int group;
+  int n; /* rows */
+  int64_t *epoch;
+  double *x, *y;
+} Run;
+
+typedef struct {
+  uint64_t key;
+  char label[256];
+  int runs;
+  int env, algo, ft, mode;
+  /* aggregated, per epoch */
+  int n;
+  double *x, *mean, *lo, *hi, *std;
+  int *count;
+} Group;
+
+static const char *COLORS[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+static void usage(FILE *f) {
+  fprintf(
+      f, "usage: usbpo_plot RUN_DIR... [-o out.png|out.svg] [--x COL] [--y COL] [--smooth N]\n"
+         "                  [--band minmax|std] [--title T] [--labels A,B,..] [--size WxH]\n"
+         "                  [--table out.csv]\n"
+         "Learning curves from metrics.csv of one or many runs; runs that differ only in the seed\n"
+         "are drawn as their mean with a shaded band. Defaults: -o plot.png, --x env_steps,\n"
+         "--y eval_return, --smooth 1, --band minmax, --size 800x500. Needs gnuplot.\n");
+}
+
+static int is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* dir itself, or the run directories inside it (sorted) */
+static int expand(const char *dir, char **out, int n, int max) {
+  char p[1300];
+  snprintf(p, sizeof p, "%s/metrics.csv", dir);
+  if (is_file(p)) {
+    if (n < max) out[n++] = strdup(dir);
+    return n;
+  }
+  DIR *dp = opendir(dir);
+  if (!dp) {
+    fprintf(stderr, "usbpo_plot: %s: %s\n", dir, strerror(errno));
+    exit(1);
+  }
+  int first = n;
+  struct dirent *de;
+  while ((de = readdir(dp))) {
+    if (de->d_name[0] == '.') continue;
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+    snprintf(p, sizeof p, "%s/metrics.csv", sub);
+    if (is_file(p) && n < max) out[n++] = strdup(sub);
+  }
+  closedir(dp);
+  if (n == first) {
+    fprintf(stderr, "usbpo_plot: %s holds no metrics.csv, nor run directories with one\n", dir);
+    exit(1);
+  }
+  qsort(out + first, (size_t)(n - first), sizeof *out, cmp_str);
+  return n;
+}
+
+static int col_index(char *header, const char *name) {
+  int i = 0;
+  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+    if (!strcmp(t, name)) return i;
+  return -1;
+}
+
+/* the x and y columns (and epoch) of dir/metrics.csv */
+static void read_run(Run *r, const char *xcol, const char *ycol) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
+  size_t len;
+  char *text = util_read_file(path, &len);
+  if (!text) {
+    fprintf(stderr, "usbpo_plot: cannot read %s: %s\n", path, strerror(errno));
+    exit(1);
+  }
+  char *nl = strchr(text, '\n');
+  if (!nl) {
+    fprintf(stderr, "usbpo_plot: %s: no header line\n", path);
+    exit(1);
+  }
+  *nl = 0;
+  char *h = strdup(text);
+  const int ix = col_index(strcpy(h, text), xcol), iy = col_index(strcpy(h, text), ycol),
+            ie = col_index(strcpy(h, text), "epoch");
+  if (ix < 0 || iy < 0) {
+    fprintf(stderr, "usbpo_plot: %s: no column '%s'; the columns are: %s\n", path,
+            ix < 0 ? xcol : ycol, text);
+    exit(1);
+  }
+  free(h);
+  int rows = 0;
+  for (char *p = nl + 1; *p; p++) rows += *p == '\n';
+  r->x = xmalloc(sizeof(double) * (rows + 1));
+  r->y = xmalloc(sizeof(double) * (rows + 1));
+  r->epoch = xmalloc(sizeof(int64_t) * (rows + 1));
+  r->n = 0;
+  int line = 2;
+  for (char *row = nl + 1; *row; line++) {
+    char *end = strchr(row, '\n');
+    if (!end) break; /* a partial last line (a run still writing) */
+    *end = 0;
+    double x = NAN, y = NAN;
+    int64_t e = r->n;
+    int i = 0;
+    for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
+      comma = strchr(f, ',');
+      if (comma) *comma = 0;
+      if (i == ix) x = strtod(f, NULL);
+      if (i == iy) y = strtod(f, NULL);
+      if (i == ie) e = strtoll(f, NULL, 10);
+    }
+    if (i <= (ix > iy ? ix : iy)) {
+      fprintf(stderr, "usbpo_plot: %s:%d: %d fields, the header has more\n", path, line, i);
+      exit(1);
+    }
+    if (isfinite(x) && isfinite(y)) r->x[r->n] = x, r->y[r->n] = y, r->epoch[r->n++] = e;
+    row = end + 1;
+  }
+  free(text);
+}
+
+static void smooth(double *y, int n, int w) {
+  if (w <= 1 || n == 0) return;
+  double *s = xmalloc(sizeof(double) * n);
+  for (int i = 0; i < n; i++) {
+    double sum = 0;
+    int c = 0;
+    for (int j = i - (w - 1) / 2; j <= i + w / 2; j++)
+      if (j >= 0 && j < n) sum += y[j], c++;
+    s[i] = sum / c;
+  }
+  memcpy(y, s, sizeof(double) * n);
+  xfree(s);
+}
+
+/* mean / min / max / std over the group's runs, epoch by epoch */
+static void aggregate(Group *g, Run *runs, int nr, int gi) {
+  int64_t emax = -1;
+  for (int r = 0; r < nr; r++)
+    if (runs[r].group == gi)
+      for (int i = 0; i < runs[r].n; i++) emax = runs[r].epoch[i] > emax ? runs[r].epoch[i] : emax;
+  const int ne = (int)(emax + 1);
+  g->x = xmalloc(sizeof(double) * (ne + 1)), g->mean = xmalloc(sizeof(double) * (ne + 1));
+  g->lo = xmalloc(sizeof(double) * (ne + 1)), g->hi = xmalloc(sizeof(double) * (ne + 1));
+  g->std = xmalloc(sizeof(double) * (ne + 1)), g->count = xmalloc(sizeof(int) * (ne + 1));
+  g->n = 0;
+  for (int e = 0; e < ne; e++) {
+    double sx = 0, sy = 0, sy2 = 0, lo = INFINITY, hi = -INFINITY;
+    int c = 0;
+    for (int r = 0; r < nr; r++) {
+      if (runs[r].group != gi) continue;
+      for (int i = 0; i < runs[r].n; i++) {
+        if (runs[r].epoch[i] != e) continue;
+        const double y = runs[r].y[i];
+        sx += runs[r].x[i], sy += y, sy2 += y * y, c++;
+        lo = fmin(lo, y), hi = fmax(hi, y);
+        break;
+      }
+    }
+    if (!c) continue;
+    const int k = g->n++;
+    g->x[k] = sx / c, g->mean[k] = sy / c, g->lo[k] = lo, g->hi[k] = hi, g->count[k] = c;
+    g->std[k] = sqrt(fmax(0, sy2 / c - g->mean[k] * g->mean[k]));
+  }
+}
+
+static uint64_t group_key(const Config *c) {
+  Config k = *c;
+  k.run.seed = 0;
+  k.run.total_steps = 0;
+  k.run.target_return = NAN;
+  return cfg_hash(&k);
+}
+
+int main(int argc, char **argv) {
+  const char *out = "plot.png", *xcol = "env_steps", *ycol = "eval_return", *title = NULL;
+  const char *labels = NULL, *table = NULL, *band = "minmax";
+  int W = 800, H = 500, sm = 1;
+  char *dirs[MAX_RUNS];
+  int nd = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const int more = i + 1 < argc;
+#define OPT(name) (!strcmp(a, name) && more && (++i, 1))
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (OPT("-o")) {
+      out = argv[i];
+    } else if (OPT("--x")) {
+      xcol = argv[i];
+    } else if (OPT("--y")) {
+      ycol = argv[i];
+    } else if (OPT("--smooth")) {
+      sm = atoi(argv[i]);
+      if (sm < 1) {
+        fprintf(stderr, "usbpo_plot: --smooth wants a window of 1 or more points\n");
+        return 2;
+      }
+    } else if (OPT("--band")) {
+      band = argv[i];
+      if (strcmp(band, "minmax") && strcmp(band, "std")) {
+        fprintf(stderr, "usbpo_plot: --band is minmax or std, not '%s'\n", band);
+        return 2;
+      }
+    } else if (OPT("--title")) {
+      title = argv[i];
+    } else if (OPT("--labels")) {
+      labels = argv[i];
+    } else if (OPT("--table")) {
+      table = argv[i];
+    } else if (OPT("--size")) {
+      if (sscanf(argv[i], "%dx%d", &W, &H) != 2 || W < 100 || H < 100 || W > 10000 || H > 10000) {
+        fprintf(stderr, "usbpo_plot: --size wants WxH in pixels (100..10000), not '%s'\n", argv[i]);
+        return 2;
+      }
+    } else if (a[0] == '-') {
+      fprintf(stderr, "usbpo_plot: unknown or incomplete option '%s'\n", a);
+      usage(stderr);
+      return 2;
+    } else {
+      nd = expand(a, dirs, nd, MAX_RUNS);
+    }
+#undef OPT
+  }
+  if (nd == 0) {
+    usage(stderr);
+    return 2;
+  }
+  const char *ext = strrchr(out, '.');
+  const int svg = ext && !strcmp(ext, ".svg");
+  if (!ext || (!svg && strcmp(ext, ".png"))) {
+    fprintf(stderr, "usbpo_plot: -o must name a .png or .svg file, not '%s'\n", out);
+    return 2;
+  }
+  /* runs, grouped by configuration */
+  Run *runs = xmalloc(sizeof(Run) * nd);
+  Group *groups = xmalloc(sizeof(Group) * MAX_GROUPS);
+  int ng = 0;
+  for (int r = 0; r < nd; r++) {
+    Run *run = &runs[r];
+    snprintf(run->dir, sizeof run->dir, "%s", dirs[r]);
+    free(dirs[r]);
+    char cpath[1200];
+    snprintf(cpath, sizeof cpath, "%s/config.toml", run->dir);
+    Config c;
+    CfgErrors errs = {0};
+    if (cfg_load(&c, cpath, NULL, 0, &errs) != 0) {
+      fprintf(stderr, "usbpo_plot: %s", errs.text ? errs.text : cpath);
+      return 1;
+    }
+    cfg_errors_free(&errs);
+    const uint64_t key = group_key(&c);
+    int g = 0;
+    while (g < ng && groups[g].key != key) g++;
+    if (g == ng) {
+      if (ng == MAX_GROUPS) {
+        fprintf(stderr, "usbpo_plot: more than %d configurations\n", MAX_GROUPS);
+        return 1;
+      }
+      memset(&groups[g], 0, sizeof groups[g]);
+      groups[g].key = key;
+      groups[g].env = c.env.name, groups[g].algo = c.run.algo;
+      groups[g].ft = c.finetune.mode, groups[g].mode = c.run.mode;
+      ng++;
+    }
+    groups[g].runs++;
+    run->group = g;
+    read_run(run, xcol, ycol);
+    smooth(run->y, run->n, sm);
+  }
+  /* labels: given, or algorithm (+ environment when they differ, + what else tells apart) */
+  int envs_differ = 0;
+  for (int g = 1; g < ng; g++) envs_differ |= groups[g].env != groups[0].env;
+  const char *lp = labels;
+  for (int g = 0; g < ng; g++) {
+    Group *G = &groups[g];
+    char base[200];
+    if (lp && *lp) {
+      const char *comma = strchr(lp, ',');
+      const int n = comma ? (int)(comma - lp) : (int)strlen(lp);
+      snprintf(base, sizeof base, "%.*s", n, lp);
+      lp = comma ? comma + 1 : NULL;
+    } else {
+      snprintf(base, sizeof base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
+               envs_differ ? " " : "", cfg_algo_name(G->algo),
+               G->algo == ALGO_USBPO && G->ft == FT_W2 ? " (w2)" : "",
+               G->mode == MODE_ASYNC ? " async" : "");
+      int same = 0;
+      for (int h = 0; h < g; h++) same += !strncmp(groups[h].label, base, strlen(base));
+      if (same) snprintf(base + strlen(base), sizeof base - strlen(base), " #%d", same + 1);
+    }
+    snprintf(G->label, sizeof G->label, "%s (%d seed%s)", base, G->runs, G->runs == 1 ? "" : "s");
+    aggregate(G, runs, nd, g);
+  }
+  const int use_std = !strcmp(band, "std");
+  if (table) {
+    FILE *f = fopen(table, "w");
+    if (!f) {
+      fprintf(stderr, "usbpo_plot: cannot write %s: %s\n", table, strerror(errno));
+      return 1;
+    }
+    fprintf(f, "group,label,x,mean,min,max,std,seeds\n");
+    for (int g = 0; g < ng; g++)
+      for (int i = 0; i < groups[g].n; i++)
+        fprintf(f, "%d,%s,%.10g,%.10g,%.10g,%.10g,%.10g,%d\n", g, groups[g].label, groups[g].x[i],
+                groups[g].mean[i], groups[g].lo[i], groups[g].hi[i], groups[g].std[i],
+                groups[g].count[i]);
+    fclose(f);
+  }
+  /* the gnuplot program, data inline */
+  char *prog = NULL;
+  size_t plen = 0;
+  FILE *p = open_memstream(&prog, &plen);
+  if (svg)
+    fprintf(p, "set terminal svg size %d,%d dynamic enhanced font 'sans,12' background '#ffffff'\n",
+            W, H);
+  else
+    fprintf(p, "set terminal pngcairo size %d,%d enhanced font 'sans,10' background '#ffffff'\n", W,
+            H);
+  fprintf(p, "set output '%s'\nset datafile separator ','\nset grid lc rgb '#dddddd'\n", out);
+  fprintf(
+      p,
+      "set key bottom right box opaque\nset xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n",
+      xcol, ycol);
+  double xmax = 0;
+  for (int g = 0; g < ng; g++)
+    for (int i = 0; i < groups[g].n; i++) xmax = fmax(xmax, fabs(groups[g].x[i]));
+  if (xmax >= 20000) fprintf(p, "set format x '%%.0s%%c'\n"); /* 100k, 1M */
+  fprintf(p, "set style fill transparent solid 0.2 noborder\n");
+  if (title) fprintf(p, "set title '%s' noenhanced\n", title);
+  for (int g = 0; g < ng; g++) {
+    fprintf(p, "$g%d << EOD\n", g);
+    for (int i = 0; i < groups[g].n; i++) {
+      const Group *G = &groups[g];
+      const double lo = use_std ? G->mean[i] - G->std[i] : G->lo[i];
+      const double hi = use_std ? G->mean[i] + G->std[i] : G->hi[i];
+      fprintf(p, "%.10g,%.10g,%.10g,%.10g\n", G->x[i], G->mean[i], lo, hi);
+    }
+    fprintf(p, "EOD\n");
+  }
+  fprintf(p, "plot ");
+  for (int g = 0; g < ng; g++) {
+    const char *col = COLORS[g % (int)(sizeof COLORS / sizeof COLORS[0])];
+    fprintf(p,
+            "%s$g%d using 1:3:4 with filledcurves lc rgb '%s' notitle, "
+            "$g%d using 1:2 with lines lw 2 lc rgb '%s' title '%s' noenhanced",
+            g ? ", " : "", g, col, g, col, groups[g].label);
+  }
+  fprintf(p, "\n");
+  fclose(p);
+  FILE *gp = popen("gnuplot", "w");
+  if (!gp) {
+    fprintf(stderr, "usbpo_plot: cannot start gnuplot: %s\n", strerror(errno));
+    return 1;
+  }
+  fwrite(prog, 1, plen, gp);
+  const int st = pclose(gp);
+  free(prog);
+  if (st != 0) {
+    fprintf(stderr, "usbpo_plot: gnuplot failed (exit %d)%s\n",
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+            WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is gnuplot installed (Debian gnuplot-nox)?"
+                                                    : "");
+    return 1;
+  }
+  for (int g = 0; g < ng; g++)
+    fprintf(stderr, "usbpo_plot: %s: %d points\n", groups[g].label, groups[g].n);
+  fprintf(stderr, "usbpo_plot: wrote %s\n", out);
+  return 0;
+}
