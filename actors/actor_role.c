@@ -97,23 +97,14 @@ static int actor_idle(void *obj, Runtime *rt) {
   return 1;
 }
 
+static void save(void *obj, CkptWriter *w) {
+  ActorRole *r = obj;
+  actor_ckpt_save(r->a, w);
+  ckw_int(w, "credit", r->credit);
+}
+
 static void on_checkpoint(ActorRole *r, Runtime *rt, const Msg *m) {
-  char run[1024], dir[1200], name[64], err[512];
-  roles_run_dir(r->cfg, run, sizeof run);
-  ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
-  roles_ckpt_name(ROLE_ACTOR, r->idx, name, sizeof name);
-  int64_t bytes = 0;
-  uint64_t sum = 0;
-  CkptWriter *w = ckw_open(dir, name, "actor", r->idx, m->i[K_STEPNO], ACTOR_CKPT_FIELDS + 1, err,
-                           sizeof err);
-  int ok = w != NULL;
-  if (w) {
-    actor_ckpt_save(r->a, w);
-    ckw_int(w, "credit", r->credit);
-    ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
-  }
-  if (!ok) LOG_E("actor %d: checkpoint failed: %s", r->idx, err);
-  roles_ckpt_done(rt, ROLE_ACTOR, r->idx, m->i[K_STEPNO], ok, bytes, sum);
+  roles_checkpoint(r->cfg, rt, ROLE_ACTOR, r->idx, m->i[K_STEPNO], ACTOR_CKPT_FIELDS + 1, save, r);
 }
 
 static void actor_handle(void *obj, Runtime *rt, const Msg *m) {

@@ -128,20 +128,7 @@ void ckw_f64(CkptWriter *w, const char *key, double v) {
 }
 
 void ckw_arr(CkptWriter *w, const char *key, int dtype, const void *data, int64_t rows, int64_t cols) {
-  static const char *dt[4] = {"f32", "f64", "i32", "u8"};
-  static const int sz[4] = {4, 8, 4, 1};
-  FIELD(w);
-  pstr(&pk, key);
-  msgpack_pack_map(&pk, 3);
-  pstr(&pk, "dtype"), pstr(&pk, dt[dtype]);
-  pstr(&pk, "shape");
-  msgpack_pack_array(&pk, 2);
-  msgpack_pack_int64(&pk, rows);
-  msgpack_pack_int64(&pk, cols);
-  size_t bytes = (size_t)rows * (size_t)cols * sz[dtype];
-  pstr(&pk, "data");
-  msgpack_pack_bin(&pk, bytes);
-  if (bytes) msgpack_pack_bin_body(&pk, data, bytes);
+  ckw_arr2(w, key, dtype, data, rows, NULL, 0, cols);
 }
 
 void ckw_arr2(CkptWriter *w, const char *key, int dtype, const void *a, int64_t rows_a,

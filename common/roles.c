@@ -1,14 +1,16 @@
-/* roles — what every role shares: the codec context and the memory budget. */
+/* roles — what every role shares: the codec context, the memory budget, checkpoint files. */
 #include "roles.h"
 
 #include <math.h>
 #include <stdio.h>
 
+#include "ckpt.h"
 #include "envs/env.h"
 #include "ensemble.h"
 #include "modelsvc.h"
 #include "rollout.h"
 #include "sac.h"
+#include "util.h"
 
 void roles_codec_ctx(const Config *c, CodecCtx *x) {
   const EnvInfo *e = env_info(c->env.name);
@@ -76,8 +78,22 @@ void roles_ckpt_name(int role, int idx, char *out, size_t n) {
   snprintf(out, n, "%s-%d.ckpt", role_name(role), idx);
 }
 
-void roles_ckpt_done(Runtime *rt, int role, int idx, int64_t step, int ok, int64_t bytes,
-                     uint64_t sum) {
+void roles_checkpoint(const Config *cfg, Runtime *rt, int role, int idx, int64_t step, int nfields,
+                      RoleSaveFn save, void *obj) {
+  char run[1024], dir[1200], name[64], err[512];
+  roles_run_dir(cfg, run, sizeof run);
+  ckpt_dir(run, step, dir, sizeof dir);
+  roles_ckpt_name(role, idx, name, sizeof name);
+  int64_t bytes = 0;
+  uint64_t sum = 0;
+  CkptWriter *w = ckw_open(dir, name, role_name(role), idx, step, nfields, err, sizeof err);
+  int ok = w != NULL;
+  if (w) {
+    save(obj, w);
+    ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
+  }
+  if (!ok) LOG_E("%s %d: checkpoint failed: %s", role_name(role), idx, err);
+  /* the answer the learner's MANIFEST is built from */
   Enc *e = rt_begin(rt, MSG_CHECKPOINT_DONE, ROLE_LEARNER, 0, 6);
   enc_int(e, K_STEPNO, step);
   enc_int(e, K_CODE, ok ? 0 : 1);

@@ -18,9 +18,12 @@ void roles_codec_ctx(const Config *cfg, CodecCtx *ctx);
 void roles_run_dir(const Config *cfg, char *out, size_t n);
 /* a role's checkpoint file name: "<role>-<idx>.ckpt" */
 void roles_ckpt_name(int role, int idx, char *out, size_t n);
-/* after writing its checkpoint file, a role answers the learner */
-void roles_ckpt_done(Runtime *rt, int role, int idx, int64_t step, int ok, int64_t bytes,
-                     uint64_t sum);
+/* a role's checkpoint: its file <run>/ckpt/<step>/<role>-<idx>.ckpt written by save (nfields
+ * fields of its own), then the answer to the learner (done, size, checksum) */
+struct CkptWriter;
+typedef void (*RoleSaveFn)(void *obj, struct CkptWriter *w);
+void roles_checkpoint(const Config *cfg, Runtime *rt, int role, int idx, int64_t step, int nfields,
+                      RoleSaveFn save, void *obj);
 
 /* resume: NULL for a fresh start, else the checkpoint directory every role loads from */
 typedef struct ActorRole ActorRole;

@@ -648,14 +648,18 @@ static int safe_point(Learner *L) {
   return 0;
 }
 
+/* resumed from the checkpoint written at the end of the run (and not extended) */
+static int already_complete(const Learner *L) {
+  if (!L->finished || L->steps < L->cfg->run.total_steps) return 0;
+  LOG_I("the run is already complete (%lld env steps): nothing to do", (long long)L->steps);
+  return 1;
+}
+
 static void sync_run(Learner *L) {
   const Config *c = L->cfg;
   const int64_t Lh = c->env.epoch_length, F = c->model.train_freq, G = c->sac.updates_per_step;
   const int A = L->A;
-  if (L->finished && L->steps >= c->run.total_steps) {
-    LOG_I("the run is already complete (%lld env steps): nothing to do", (long long)L->steps);
-    return;
-  }
+  if (already_complete(L)) return;
   /* initial exploration: uniform actions until N_init transitions are in (episode ends only) */
   while (!L->explored) {
     if (safe_point(L)) return;
@@ -952,10 +956,7 @@ static void async_run(Learner *L) {
   const double tol = c->runtime.spi_tolerance;
   const int chunk = 4; /* actor steps granted at a time */
   Async *as = &L->as;
-  if (L->finished && L->steps >= c->run.total_steps) {
-    LOG_I("the run is already complete (%lld env steps): nothing to do", (long long)L->steps);
-    return;
-  }
+  if (already_complete(L)) return;
   while (!L->explored) {
     if (safe_point(L)) return;
     if (L->env_buf->size >= c->env.init_steps) {

@@ -86,24 +86,16 @@ static void on_transitions(ModelsvcRole *r, const Msg *m) {
   xfree(o), xfree(a), xfree(w), xfree(x);
 }
 
+static void save(void *obj, CkptWriter *w) {
+  ModelsvcRole *r = obj;
+  modelsvc_ckpt_save(r->ms, w);
+  ckw_int(w, "version", r->version);
+  ckpt_buf_save(w, "data", r->data);
+}
+
 static void on_checkpoint(ModelsvcRole *r, Runtime *rt, const Msg *m) {
-  char run[1024], dir[1200], name[64], err[512];
-  roles_run_dir(r->cfg, run, sizeof run);
-  ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
-  roles_ckpt_name(ROLE_MODELSVC, 0, name, sizeof name);
-  int64_t bytes = 0;
-  uint64_t sum = 0;
-  CkptWriter *w = ckw_open(dir, name, "modelsvc", 0, m->i[K_STEPNO],
-                           MODELSVC_CKPT_FIELDS + 1 + CKPT_BUF_FIELDS, err, sizeof err);
-  int ok = w != NULL;
-  if (w) {
-    modelsvc_ckpt_save(r->ms, w);
-    ckw_int(w, "version", r->version);
-    ckpt_buf_save(w, "data", r->data);
-    ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
-  }
-  if (!ok) LOG_E("modelsvc: checkpoint failed: %s", err);
-  roles_ckpt_done(rt, ROLE_MODELSVC, 0, m->i[K_STEPNO], ok, bytes, sum);
+  roles_checkpoint(r->cfg, rt, ROLE_MODELSVC, 0, m->i[K_STEPNO],
+                   MODELSVC_CKPT_FIELDS + 1 + CKPT_BUF_FIELDS, save, r);
 }
 
 static void modelsvc_handle(void *obj, Runtime *rt, const Msg *m) {

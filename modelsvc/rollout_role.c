@@ -88,6 +88,12 @@ static void try_run(RolloutRole *r, Runtime *rt) {
   }
 }
 
+static void save(void *obj, CkptWriter *w) {
+  RolloutRole *r = obj;
+  ckw_int(w, "model_version", r->model_version);
+  ckw_int(w, "policy_version", r->policy_version);
+}
+
 static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
   RolloutRole *r = obj;
   Ensemble *e = r->ens;
@@ -123,26 +129,11 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
     r->req_mv = m->i[K_MODEL_VERSION];
     r->req_steps = msg_has_i(m, K_K) ? m->i[K_K] : 1;
     break;
-  case MSG_CHECKPOINT: {
+  case MSG_CHECKPOINT:
     /* between trainings a worker holds only replicas, which are published again after a
      * resume: its file records the versions it had */
-    char run[1024], dir[1200], name[64], err[512];
-    roles_run_dir(r->cfg, run, sizeof run);
-    ckpt_dir(run, m->i[K_STEPNO], dir, sizeof dir);
-    roles_ckpt_name(ROLE_ROLLOUT, r->idx, name, sizeof name);
-    int64_t bytes = 0;
-    uint64_t sum = 0;
-    CkptWriter *w = ckw_open(dir, name, "rollout", r->idx, m->i[K_STEPNO], 2, err, sizeof err);
-    int ok = w != NULL;
-    if (w) {
-      ckw_int(w, "model_version", r->model_version);
-      ckw_int(w, "policy_version", r->policy_version);
-      ok = ckw_close(w, &bytes, &sum, err, sizeof err) == 0;
-    }
-    if (!ok) LOG_E("rollout %d: checkpoint failed: %s", r->idx, err);
-    roles_ckpt_done(rt, ROLE_ROLLOUT, r->idx, m->i[K_STEPNO], ok, bytes, sum);
+    roles_checkpoint(r->cfg, rt, ROLE_ROLLOUT, r->idx, m->i[K_STEPNO], 2, save, r);
     return;
-  }
   case MSG_SHUTDOWN: return;
   default:
     LOG_E("rollout %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type),

@@ -5,17 +5,8 @@
 #   test_slurm.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
-TOOLS=${USBPO_SHARED_TOOLS:-$SRC/../shared/tools}
-[ -x "$TOOLS/slurm-local.sh" ] || { echo "SKIP: no $TOOLS/slurm-local.sh"; exit 77; }
-. "$SRC/tests/mpi_env.sh"
 export SLURM_LOCAL_DIR=/tmp/usbpo-slurm-test
-T=$(mktemp -d /tmp/usbpo-slurm-XXXXXX)
-cleanup() { "$TOOLS/slurm-local.sh" stop > /dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
-"$TOOLS/slurm-local.sh" install > "$T/install.log" 2>&1 || { echo "FAILED: slurm install"; tail "$T/install.log"; exit 1; }
-"$TOOLS/slurm-local.sh" start > "$T/start.log" 2>&1 || { echo "FAILED: slurm start"; tail "$T/start.log"; exit 1; }
-export USBPO_BIN=$BIN
-cd "$T"
+. "$SRC/tests/slurm_env.sh"
 JOB=$(sbatch --parsable -n 4 -o "$T/job-%j.out" "$SRC/deploy/slurm/usbpo.sbatch" \
   "$SRC/configs/inverted_pendulum.toml" --set run.dir="$T/runs" --set run.total_steps=300 \
   --set env.init_steps=150 --set env.min_pool_size=150 --set env.epoch_length=100 \

@@ -10,17 +10,8 @@
 #   test_slurm_requeue.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
-TOOLS=${USBPO_SHARED_TOOLS:-$SRC/../shared/tools}
-[ -x "$TOOLS/slurm-local.sh" ] || { echo "SKIP: no $TOOLS/slurm-local.sh"; exit 77; }
-. "$SRC/tests/mpi_env.sh"
 export SLURM_LOCAL_DIR=/tmp/usbpo-slurm-requeue
-T=$(mktemp -d /tmp/usbpo-requeue-XXXXXX)
-cleanup() { "$TOOLS/slurm-local.sh" stop > /dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
-"$TOOLS/slurm-local.sh" install > "$T/install.log" 2>&1 || { echo "FAILED: slurm install"; tail "$T/install.log"; exit 1; }
-"$TOOLS/slurm-local.sh" start > "$T/start.log" 2>&1 || { echo "FAILED: slurm start"; tail "$T/start.log"; exit 1; }
-export USBPO_BIN=$BIN
-cd "$T"
+. "$SRC/tests/slurm_env.sh"
 CFG=("$SRC/configs/inverted_pendulum.toml" --set run.total_steps=6000 --set env.init_steps=150
      --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
      --set sac.hidden=32 --set sac.updates_per_step=4 --set model.hidden=32
