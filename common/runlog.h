@@ -55,6 +55,7 @@
   X(steps_per_s, 1)                                                                                \
   X(t_sac_s, 1)                                                                                    \
   X(t_model_s, 1)                                                                                  \
+  X(t_phase2_s, 1)                                                                                 \
   X(t_rollout_s, 1)                                                                                \
   X(t_env_s, 1)                                                                                    \
   X(t_comm_s, 1)                                                                                   \

@@ -286,6 +286,7 @@ static void model_round(Learner *L) {
     L->nan_rollbacks++;
     x->nan_rollbacks = (double)L->nan_rollbacks;
   }
+  x->t_phase2_s += tm[TM_P2_SECONDS];
   const double t1 = util_now();
   /* the model buffer for this rollout length (spec §3.6) */
   int64_t cap = modelsvc_buffer_capacity(c, L->k);
@@ -777,6 +778,7 @@ static void async_on_train_done(Learner *L, Async *as, const Msg *m) {
     x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
   }
   x->t_model_s += tm[TM_SECONDS];
+  x->t_phase2_s += tm[TM_P2_SECONDS];
   int64_t cap = modelsvc_buffer_capacity(L->cfg, L->k);
   L->model_buf = L->model_buf ? buf_resize(L->model_buf, cap) : buf_make(L->obs_dim, L->act_dim, cap);
   publish_policy(L, GROUP_ROLLOUT_POLICY, &L->pv_rollout);

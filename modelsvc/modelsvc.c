@@ -208,7 +208,9 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   if (p2 && c->finetune.mode == FT_W2) ft_keep_scaler(m->ft, m->ens);
   ens_fit_scaler(m->ens, m->x, ntr);
   /* 3-5. the pre-update copy, then phase 1 */
+  double t_p2 = 0, tq = util_now();
   if (p2) ft_begin(m->ft, m->ens);
+  t_p2 += util_now() - tq;
   EnsTrainStats p1;
   ens_train_mle(m->ens, m->x, m->y, ntr, xho, yho, nh, &rng, &p1);
   if ((int64_t)tr == m->inject_nan_at) m->ens->p[0] = NAN;
@@ -217,7 +219,9 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   memset(&p2s, 0, sizeof p2s);
   if (p2) {
     Rng trng = rng_make(seed, RNG_FT_TABLES, tr);
+    tq = util_now();
     ft_run(m->ft, m->ens, m->es_x, ft_batches, &trng, xho, yho, nh, &p2s);
+    t_p2 += util_now() - tq;
   }
   /* a diverged training leaves the model as it was (weights, bounds, scaler, elites, Adam) */
   out[TM_NAN_ROLLBACK] = 0;
@@ -241,6 +245,7 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   out[TM_FT_KEPT] = p2s.kept_step;
   out[TM_FT_PULLED_BACK] = p2s.pulled_back;
   out[TM_SECONDS] = util_now() - t0;
+  out[TM_P2_SECONDS] = t_p2;
   out[TM_TRAININGS] = (double)m->trainings;
   LOG_D("model training %lld: %d epochs, holdout MSE %.5g (elites %.5g)%s", (long long)tr,
         p1.epochs, out[TM_HOLDOUT_MSE], out[TM_HOLDOUT_MSE_ELITES], p2 ? " + phase 2" : "");

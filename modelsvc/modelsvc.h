@@ -14,6 +14,7 @@ enum {
   TM_EPOCHS, TM_HOLDOUT_MSE, TM_HOLDOUT_MSE_ELITES, TM_FT_J_BEFORE, TM_FT_J_AFTER, TM_FT_SHIFT,
   TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS,
   TM_NAN_ROLLBACK, /* 1: this training diverged and the model was put back as it was before */
+  TM_P2_SECONDS,   /* the part of TM_SECONDS spent in phase 2 (pre-update copy and fine-tune) */
   TM_COUNT
 };
 
