@@ -8,6 +8,7 @@
 #ifndef USBPO_FASTMATH_H
 #define USBPO_FASTMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -42,6 +43,34 @@ static inline float fm_expf(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+  int32_t ti;
+  memcpy(&ti, &t, 4);
+  int32_t bits = (ti - 0x4B400000 + 127) << 23; /* 2^n */
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+/* fm_expf with the range reduction and the polynomial as fused multiply-adds (explicit fmaf,
+ * so the result does not depend on the compiler's contraction choices): fewer operations and
+ * slightly more accurate. The swish kernels use it; an AVX2+FMA version computes the same
+ * bits (without FMA hardware fmaf is a correct but slow library call). */
+static inline float fm_expf_fma(float x) {
+  x = x > -87.0f ? x : -87.0f;
+  x = x < 88.0f ? x : 88.0f;
+  const float shifter = 12582912.0f;
+  float t = fmaf(x, 1.44269504088896341f, shifter);
+  float n = t - shifter;
+  float r = fmaf(n, -0.693145751953125f, x);
+  r = fmaf(n, -1.428606765330187045e-06f, r);
+  float p = 1.0f / 5040.0f;
+  p = fmaf(p, r, 1.0f / 720.0f);
+  p = fmaf(p, r, 1.0f / 120.0f);
+  p = fmaf(p, r, 1.0f / 24.0f);
+  p = fmaf(p, r, 1.0f / 6.0f);
+  p = fmaf(p, r, 0.5f);
+  p = fmaf(p, r, 1.0f);
+  p = fmaf(p, r, 1.0f);
   int32_t ti;
   memcpy(&ti, &t, 4);
   int32_t bits = (ti - 0x4B400000 + 127) << 23; /* 2^n */
@@ -125,5 +154,17 @@ static inline real r_softplus(real x) {
 #endif
 
 static inline real r_sigmoid(real x) { return (real)1 / ((real)1 + r_exp_fast(-x)); }
+
+/* softplus(x) (exactly as r_softplus) and, from the same e^-|x|, the logistic sigmoid(x) */
+static inline real r_softplus_sigmoid(real x, real *sig) {
+  real ax = x > 0 ? x : -x;
+  real t = r_exp_fast(-ax);
+  *sig = (x > 0 ? (real)1 : t) / ((real)1 + t);
+#ifdef USBPO_DOUBLE
+  return (x > 0 ? x : 0) + log1p(t);
+#else
+  return (x > 0 ? x : 0) + fm_log1p01(t);
+#endif
+}
 
 #endif

@@ -69,13 +69,19 @@ void nn_copy_member(const NnNet *net, real *dst, const real *src, int e) {
 
 /* ---- elementwise kernels ---- */
 
-/* swish over one row: z = v s(v), sig = s(v) with v = z + bias. The AVX2 version performs the
- * same float operations in the same order as the portable one (no FMA), so both give
- * bit-identical results; it exists because GCC turns fm_expf's clamps into slow blends. */
+/* swish over one row: z = v s(v), sig = s(v) with v = z + bias. The AVX2+FMA version performs
+ * the same float operations in the same order as the portable one (the exp's fused
+ * multiply-adds included), so both give bit-identical results; it exists because GCC turns
+ * the exp's clamps into slow blends. The double build keeps libm's exp. */
+#ifdef USBPO_DOUBLE
+#define SWISH_EXP(x) exp(x)
+#else
+#define SWISH_EXP(x) fm_expf_fma(x)
+#endif
 static void swish_row_c(real *restrict z, real *restrict sig, const real *restrict bias, int n) {
   for (int j = 0; j < n; j++) {
     real v = z[j] + bias[j];
-    real s = (real)1 / ((real)1 + r_exp_fast(-v));
+    real s = (real)1 / ((real)1 + SWISH_EXP(-v));
     if (sig) sig[j] = s;
     z[j] = v * s;
   }
@@ -84,9 +90,10 @@ static void swish_row_c(real *restrict z, real *restrict sig, const real *restri
 #if defined(__x86_64__) && !defined(USBPO_DOUBLE)
 #include <immintrin.h>
 
-__attribute__((target("avx2"))) static void swish_row_avx2(float *restrict z, float *restrict sig,
-                                                           const float *restrict bias, int n,
-                                                           int keep_sig) {
+__attribute__((target("avx2,fma"))) static void swish_row_avx2(float *restrict z,
+                                                               float *restrict sig,
+                                                               const float *restrict bias, int n,
+                                                               int keep_sig) {
   const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
   const __m256 shifter = _mm256_set1_ps(12582912.0f), log2e = _mm256_set1_ps(1.44269504088896341f);
   const __m256 ln2a = _mm256_set1_ps(0.693145751953125f);
@@ -101,20 +108,20 @@ __attribute__((target("avx2"))) static void swish_row_avx2(float *restrict z, fl
   for (; j + 8 <= n; j += 8) {
     __m256 v = _mm256_add_ps(_mm256_loadu_ps(z + j), _mm256_loadu_ps(bias + j));
     __m256 x = _mm256_xor_ps(v, sign); /* -v */
-    x = _mm256_max_ps(x, lo);          /* x > lo ? x : lo, as in fm_expf */
+    x = _mm256_max_ps(x, lo);          /* x > lo ? x : lo, as in fm_expf_fma */
     x = _mm256_min_ps(x, hi);
-    __m256 t = _mm256_add_ps(_mm256_mul_ps(x, log2e), shifter);
+    __m256 t = _mm256_fmadd_ps(x, log2e, shifter);
     __m256 nn = _mm256_sub_ps(t, shifter);
-    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(nn, ln2a));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(nn, ln2b));
+    __m256 r = _mm256_fnmadd_ps(nn, ln2a, x);
+    r = _mm256_fnmadd_ps(nn, ln2b, r);
     __m256 p = c7;
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c6);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c5);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c4);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c3);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), c2);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), one);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), one);
+    p = _mm256_fmadd_ps(p, r, c6);
+    p = _mm256_fmadd_ps(p, r, c5);
+    p = _mm256_fmadd_ps(p, r, c4);
+    p = _mm256_fmadd_ps(p, r, c3);
+    p = _mm256_fmadd_ps(p, r, c2);
+    p = _mm256_fmadd_ps(p, r, one);
+    p = _mm256_fmadd_ps(p, r, one);
     __m256i bits = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), bias_e), 23);
     __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
@@ -127,9 +134,9 @@ __attribute__((target("avx2"))) static void swish_row_avx2(float *restrict z, fl
   }
 }
 
-static int have_avx2(void) {
+static int have_avx2_fma(void) {
   static int cached = -1;
-  if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+  if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return cached;
 }
 #endif
@@ -142,7 +149,7 @@ void nn_swish_rows_portable(real *z, real *sig, const real *bias, int rows, int 
 /* sig NULL: inference, the sigmoid is not kept */
 static void swish_rows(real *z, real *sig, const real *bias, int rows, int cols) {
 #if defined(__x86_64__) && !defined(USBPO_DOUBLE)
-  if (have_avx2()) {
+  if (have_avx2_fma()) {
     for (int i = 0; i < rows; i++)
       swish_row_avx2(z + (size_t)i * cols, sig ? sig + (size_t)i * cols : NULL, bias, cols,
                      sig != NULL);
@@ -416,12 +423,14 @@ void adam_reset(Adam *a) {
   a->t = 0;
 }
 
+/* one Adam step on n parameters whose gradient is g + lam * p (lam: an L2 decay folded in,
+ * computed exactly as a separate `g += lam * p` pass would) */
 NN_CLONES
 static void adam_kernel(size_t n, real *restrict p, const real *restrict g, real *restrict m,
-                        real *restrict v, real b1, real b2, real lr_t, real eps) {
+                        real *restrict v, real b1, real b2, real lr_t, real eps, real lam) {
   const real c1 = (real)1 - b1, c2 = (real)1 - b2;
   for (size_t i = 0; i < n; i++) {
-    real gi = g[i];
+    real gi = lam != 0 ? g[i] + lam * p[i] : g[i];
     real mi = b1 * m[i] + c1 * gi;
     real vi = b2 * v[i] + c2 * gi * gi;
     m[i] = mi;
@@ -430,8 +439,33 @@ static void adam_kernel(size_t n, real *restrict p, const real *restrict g, real
   }
 }
 
-void adam_step(Adam *a, real *param, const real *grad) {
+static real adam_lr_t(Adam *a) {
   a->t++;
-  double lr_t = a->lr * sqrt(1.0 - pow(a->b2, (double)a->t)) / (1.0 - pow(a->b1, (double)a->t));
-  adam_kernel(a->n, param, grad, a->m, a->v, (real)a->b1, (real)a->b2, (real)lr_t, (real)a->eps);
+  return (real)(a->lr * sqrt(1.0 - pow(a->b2, (double)a->t)) / (1.0 - pow(a->b1, (double)a->t)));
+}
+
+void adam_step(Adam *a, real *param, const real *grad) {
+  real lr_t = adam_lr_t(a);
+  adam_kernel(a->n, param, grad, a->m, a->v, (real)a->b1, (real)a->b2, lr_t, (real)a->eps, 0);
+}
+
+void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad) {
+  real lr_t = adam_lr_t(a);
+  size_t done = 0; /* parameters before this offset are updated */
+  for (int l = 0; l < net->nlayers; l++) {
+    const NnLayer *L = &net->layer[l];
+    size_t nw = (size_t)net->ens * L->in * L->out;
+    CHECK(L->w_off == done, "adam_step_decay: layer %d weights not contiguous", l);
+    adam_kernel(nw, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
+                (real)a->b2, lr_t, (real)a->eps, L->decay);
+    done += nw;
+    size_t nb = (size_t)net->ens * L->out;
+    CHECK(L->b_off == done, "adam_step_decay: layer %d biases not contiguous", l);
+    adam_kernel(nb, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
+                (real)a->b2, lr_t, (real)a->eps, 0);
+    done += nb;
+  }
+  if (a->n > done)
+    adam_kernel(a->n - done, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
+                (real)a->b2, lr_t, (real)a->eps, 0);
 }

@@ -118,6 +118,11 @@ typedef struct {
 void adam_init(Adam *a, size_t n, double lr);
 void adam_free(Adam *a);
 void adam_step(Adam *a, real *param, const real *grad);
+/* adam_step with each layer's L2 decay added to the weight gradients on the fly: the same
+ * result as nn_decay(net, param, grad) followed by adam_step, in one pass over memory. The
+ * first net->nparam entries are the net's block (layout of nn_net_init); any further entries
+ * (a->n > nparam) take plain Adam. */
+void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad);
 void adam_reset(Adam *a);
 
 #endif

@@ -47,6 +47,7 @@ typedef struct {
   NnTape *tape;         /* members x batch rows */
   real *xb, *yb, *dy;
   double *gb;           /* bound gradient accumulator (2D) */
+  real *nll_acc;        /* per-output loss / bound-gradient sums of one member (3D) */
   real *scratch, *eval_x, *eval_out;
   int eval_rows;        /* rows of eval_x / eval_out */
 } Ensemble;
@@ -69,6 +70,9 @@ static inline real ens_logvar(real raw, real maxlv, real minlv);
 /* phase-1 loss on a minibatch already in xb (members, n, in; scaled) and yb (members, n, D):
  * returns the full loss (members' NLL terms + decay + bound penalty); with grads, fills g */
 double ens_nll(Ensemble *e, int n, int grads);
+/* one phase-1 Adam step on that minibatch: the gradient of ens_nll with the decay folded into
+ * the Adam pass (adam_step_decay); returns the loss without the decay term */
+double ens_train_step(Ensemble *e, int n);
 
 /* holdout MSE of the means per member over n rows (x unscaled, float), in raw units */
 void ens_holdout_mse(Ensemble *e, const float *x, const float *y, int64_t n, double *mse);

@@ -1,8 +1,10 @@
 /* test_nn_f32 — the float build: fast exp accuracy, float forward/backward against a naive
- * double reference, tape-free inference, repeatability. */
+ * double reference, tape-free inference, repeatability; the vectorised phase-1 NLL kernel
+ * against the formulas in double, and the fused decay + Adam step against the two-pass one. */
 #include <stdlib.h>
 
 #include "check.h"
+#include "ensemble.h"
 #include "fastmath.h"
 #include "nn.h"
 #include "util.h"
@@ -18,6 +20,14 @@ static void test_fast_exp(void) {
   }
   fprintf(stderr, "  fm_expf worst relative error %.3g at %g\n", worst, at);
   EXPECT(worst < 3.0e-7, "fm_expf relative error %g at %g (limit ~2.5 ulp)", worst, at);
+  worst = 0;
+  for (double x = -87.0; x <= 88.0; x += 0.000731) {
+    float xf = (float)x;
+    double want = exp((double)xf);
+    worst = fmax(worst, fabs(fm_expf_fma(xf) - want) / want);
+  }
+  fprintf(stderr, "  fm_expf_fma worst relative error %.3g\n", worst);
+  EXPECT(worst < 3.0e-7, "fm_expf_fma relative error %g", worst);
   EXPECT(fm_expf(-1000.0f) < 1e-37f && fm_expf(1000.0f) > 1e38f, "saturation");
   /* NaN through the activations stays NaN (a diverging network must be detectable) */
   float z[3] = {NAN, 0.5f, NAN}, sg[3], b[3] = {0, 0, 0};
@@ -181,7 +191,73 @@ static void test_swish_paths_agree(void) {
   xfree(z1), xfree(z2), xfree(s1), xfree(s2), xfree(b);
 }
 
+/* the float NLL kernel (vectorised, shared exp for softplus and sigmoid) against spec 4.3/4.11
+ * in double, evaluated on the same float network outputs */
+static void test_ensemble_nll_float(void) {
+  EnsConfig c = {.members = 7, .elites = 5, .obs_dim = 11, .act_dim = 3, .hidden = 32,
+                 .layers = 2, .batch = 37, .lr = 1e-3, .bound_penalty = 0.01,
+                 .improve_threshold = 0.01, .patience = 5, .init_maxlv = 0.5,
+                 .init_minlv = -10, .decay = {2.5e-5, 5e-5, 1e-4}};
+  Ensemble *e = ens_make(&c, 3);
+  Rng r = rng_make(3, RNG_TEST, 5);
+  const int n = 37, E = 7, D = e->c.out_dim;
+  for (size_t i = 0; i < (size_t)E * n * e->c.in_dim; i++) e->xb[i] = (float)rng_normal(&r);
+  for (size_t i = 0; i < (size_t)E * n * D; i++) e->yb[i] = (float)(0.5 * rng_normal(&r));
+  /* bounds where both softplus branches matter; output biases spread raw log-variances */
+  for (int d = 0; d < D; d++) ens_maxlv(e)[d] = 0.5f - 0.3f * d, ens_minlv(e)[d] = -3.0f + d;
+  int last = e->net.nlayers - 1;
+  for (int m = 0; m < E; m++)
+    for (int j = 0; j < 2 * D; j++) nn_b(&e->net, e->p, last, m)[j] = (float)(3 * rng_normal(&r));
+  double loss = ens_nll(e, n, 1);
+  const float *out = e->tape->act[last], *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+  double want = 0, gmax[64] = {0}, gmin[64] = {0}, werr = 0;
+  const double cc = 1.0 / ((double)n * D);
+  for (int m = 0; m < E; m++)
+    for (int j = 0; j < n; j++)
+      for (int d = 0; d < D; d++) {
+        size_t row = (size_t)m * n + j;
+        double raw = out[row * 2 * D + D + d], mu = out[row * 2 * D + d];
+        double a = maxlv[d] - raw, l1 = maxlv[d] - log1p(exp(-fabs(a))) - fmax(a, 0);
+        double b = l1 - minlv[d], lv = minlv[d] + log1p(exp(-fabs(b))) + fmax(b, 0);
+        double diff = mu - e->yb[row * D + d], q = diff * diff * exp(-lv);
+        double sa = 1 / (1 + exp(-a)), sb = 1 / (1 + exp(-b)), dlv = cc * (1 - q);
+        want += cc * (q + lv);
+        gmax[d] += dlv * sb * (1 - sa), gmin[d] += dlv * (1 - sb);
+        double g0 = 2 * cc * diff * exp(-lv), g1 = dlv * sb * sa;
+        werr = fmax(werr, fabs(e->dy[row * 2 * D + d] - g0) / (fabs(g0) + 1e-3 * cc));
+        werr = fmax(werr, fabs(e->dy[row * 2 * D + D + d] - g1) / (fabs(g1) + 1e-3 * cc));
+      }
+  double pen = 0;
+  for (int d = 0; d < D; d++) pen += (double)maxlv[d] - minlv[d];
+  want += 0.01 * pen + nn_decay(&e->net, e->p, NULL);
+  double berr = 0;
+  for (int d = 0; d < D; d++) {
+    berr = fmax(berr, fabs(e->g[e->nnet + d] - (gmax[d] + 0.01)) / (fabs(gmax[d] + 0.01) + 1e-6));
+    berr = fmax(berr, fabs(e->g[e->nnet + D + d] - (gmin[d] - 0.01)) / (fabs(gmin[d] - 0.01) + 1e-6));
+  }
+  fprintf(stderr, "  NLL float vs double: loss rel %.2g, output grads rel %.2g, bound grads rel %.2g\n",
+          fabs(loss - want) / fabs(want), werr, berr);
+  EXPECT(fabs(loss - want) < 1e-5 * fabs(want), "loss %.9g, double formula %.9g", loss, want);
+  EXPECT(werr < 1e-4, "output gradient relative error %g", werr);
+  EXPECT(berr < 1e-4, "bound gradient relative error %g", berr);
+
+  /* ens_train_step = ens_nll + nn_decay-in-gradient + adam_step, bit for bit, over 3 steps */
+  Ensemble *f = ens_make(&c, 3);
+  memcpy(f->p, e->p, sizeof(float) * e->ntotal);
+  memcpy(f->xb, e->xb, sizeof(float) * (size_t)E * n * e->c.in_dim);
+  memcpy(f->yb, e->yb, sizeof(float) * (size_t)E * n * D);
+  for (int k = 0; k < 3; k++) {
+    ens_nll(e, n, 1);
+    adam_step(&e->adam, e->p, e->g);
+    ens_train_step(f, n);
+  }
+  EXPECT(!memcmp(e->p, f->p, sizeof(float) * e->ntotal), "fused decay + Adam differs");
+  EXPECT(!memcmp(e->adam.v, f->adam.v, sizeof(float) * e->ntotal), "Adam state differs");
+  ens_free(e), ens_free(f);
+}
+
 int main(void) {
+  RUN(test_ensemble_nll_float);
   RUN(test_swish_paths_agree);
   RUN(test_fast_log_sincos_softplus);
   RUN(test_fast_exp);
