@@ -35,6 +35,7 @@
   X(model_epochs, 0)                                                                               \
   X(model_holdout_mse, 0)                                                                          \
   X(model_holdout_mse_elites, 0)                                                                   \
+  X(model_holdout_mse_p1, 0)                                                                      \
   X(ft_j_before, 0)                                                                                \
   X(ft_j_after, 0)                                                                                 \
   X(ft_shift, 0)                                                                                   \

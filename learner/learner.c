@@ -276,6 +276,7 @@ static void model_round(Learner *L) {
   x->model_epochs = tm[TM_EPOCHS];
   x->model_holdout_mse = tm[TM_HOLDOUT_MSE];
   x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
+  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
   if (!isnan(tm[TM_FT_J_BEFORE])) {
     x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
     x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
@@ -771,6 +772,7 @@ static void async_on_train_done(Learner *L, Async *as, const Msg *m) {
   Metrics *x = &L->m;
   x->model_trainings = tm[TM_TRAININGS], x->model_epochs = tm[TM_EPOCHS];
   x->model_holdout_mse = tm[TM_HOLDOUT_MSE], x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
+  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
   if (!isnan(tm[TM_FT_J_BEFORE])) {
     x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
     x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];

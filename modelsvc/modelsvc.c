@@ -246,12 +246,14 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   out[TM_FT_PULLED_BACK] = p2s.pulled_back;
   out[TM_SECONDS] = util_now() - t0;
   out[TM_P2_SECONDS] = t_p2;
+  out[TM_P1_HOLDOUT_MSE] = p1.holdout_mse;
   out[TM_TRAININGS] = (double)m->trainings;
   LOG_D("model training %lld: %d epochs, holdout MSE %.5g (elites %.5g)%s", (long long)tr,
         p1.epochs, out[TM_HOLDOUT_MSE], out[TM_HOLDOUT_MSE_ELITES], p2 ? " + phase 2" : "");
   if (p2)
-    LOG_D("phase 2: J %.6g -> %.6g (shift %.6g, bias %.6g), %d steps, kept step %d", p2s.j_before,
-          p2s.j_after, p2s.shift, p2s.bias, p2s.steps, p2s.kept_step);
+    LOG_D("phase 2: J %.6g -> %.6g (shift %.6g, bias %.6g), %d steps, kept step %d; holdout "
+          "MSE %.5g after phase 1, %.5g after phase 2", p2s.j_before, p2s.j_after, p2s.shift,
+          p2s.bias, p2s.steps, p2s.kept_step, p1.holdout_mse, out[TM_HOLDOUT_MSE]);
 }
 
 /* ---- checkpoints ---- */

@@ -15,6 +15,7 @@ enum {
   TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS,
   TM_NAN_ROLLBACK, /* 1: this training diverged and the model was put back as it was before */
   TM_P2_SECONDS,   /* the part of TM_SECONDS spent in phase 2 (pre-update copy and fine-tune) */
+  TM_P1_HOLDOUT_MSE, /* holdout MSE (mean over members) after phase 1, before phase 2 */
   TM_COUNT
 };
 
