@@ -5,6 +5,8 @@
  *   2. rollouts: 100 000 rows x 1 step at Hopper sizes (policy 11 -> 256 -> 256 -> 6, 5 elites
  *      of 7), tiles of rollout.tile_rows; the floor replays the recorded tile and member-group
  *      row counts.
+ * "ratio" is min/min over rounds; "paired" the median over rounds of the same round's ratio,
+ * the steadier figure on a shared machine.
  *   bench_model [rounds] [tile_rows] [train|rollout] */
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +128,11 @@ int main(int argc, char **argv) {
     t.dact[l] = rnd((size_t)7 * 256 * w, &r, 0.01f);
   }
   double a, b;
-  printf("%-44s %10s %10s %8s\n", "", "ours", "floor", "ratio");
+  printf("%-44s %10s %10s %8s %8s\n", "", "ours", "floor", "ratio", "paired");
   if (strcmp(only, "rollout")) {
     bench_pair(train_ours, &t, train_floor, &t, 10, rounds * 2, &a, &b);
-    printf("%-44s %8.2f ms %8.2f ms %8.3f\n", "ensemble train step (7 x 256 rows)", a * 1e3,
-           b * 1e3, a / b);
+    printf("%-44s %8.2f ms %8.2f ms %8.3f %8.3f\n", "ensemble train step (7 x 256 rows)", a * 1e3,
+           b * 1e3, a / b, bench_paired_ratio());
     printf("%-44s %10.1f %10.1f\n", "  train steps/s", 1 / a, 1 / b);
   }
   if (!strcmp(only, "train")) return 0;
@@ -163,8 +165,8 @@ int main(int argc, char **argv) {
   x.A = rnd((size_t)tile * 256, &r, 0.1f), x.B = rnd((size_t)tile * 256, &r, 0.1f);
   x.C = rnd((size_t)tile * 256, &r, 0.1f);
   bench_pair(roll_ours, &x, roll_floor, &x, 1, rounds, &a, &b);
-  printf("%-44s %8.1f ms %8.1f ms %8.3f\n", "rollout: 100k rows, 1 step (tile rows)", a * 1e3,
-         b * 1e3, a / b);
+  printf("%-44s %8.1f ms %8.1f ms %8.3f %8.3f\n", "rollout: 100k rows, 1 step (tile rows)", a * 1e3,
+         b * 1e3, a / b, bench_paired_ratio());
   printf("%-44s %10.0f %10.0f\n", "  rows/s", 1e5 / a, 1e5 / b);
   printf("# tile_rows = %d, %d GEMM groups per rollout step\n", tile, x.glog_n / 2);
   return 0;

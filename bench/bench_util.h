@@ -18,17 +18,36 @@ static inline double bench_time(BenchFn fn, void *ctx, int reps) {
   return (util_now() - t0) / reps;
 }
 
-/* interleaved A/B: returns min times of both */
+/* interleaved A/B: min times of both over `rounds`. Also keeps the median over rounds of the
+ * per-round ratio a/b (bench_paired_ratio): on a shared machine whose speed drifts, a and b of
+ * the same round see the same conditions, so the paired median is steadier than min/min. */
+#define BENCH_MAX_ROUNDS 256
+static double bench_ratio_median_;
+
+static inline int bench_cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
 static inline void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int reps, int rounds,
-                       double *ta, double *tb) {
+                              double *ta, double *tb) {
+  double ratio[BENCH_MAX_ROUNDS];
+  if (rounds > BENCH_MAX_ROUNDS) rounds = BENCH_MAX_ROUNDS;
   a(actx), b(bctx); /* warm up */
   *ta = *tb = 1e30;
   for (int r = 0; r < rounds; r++) {
     double x = bench_time(a, actx, reps), y = bench_time(b, bctx, reps);
     if (x < *ta) *ta = x;
     if (y < *tb) *tb = y;
+    ratio[r] = x / y;
   }
+  qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
+  bench_ratio_median_ = rounds % 2 ? ratio[rounds / 2]
+                                   : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
 }
+
+/* the median paired ratio of the last bench_pair */
+static inline double bench_paired_ratio(void) { return bench_ratio_median_; }
 
 static inline void bench_header(const char *what) {
   const char *core = getenv("OPENBLAS_CORETYPE");
