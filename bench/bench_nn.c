@@ -83,13 +83,14 @@ int main(int argc, char **argv) {
   setup(&cases[0], "SAC Q      256 x 14-256-256-1 (relu)", 1, 3, q, NN_RELU, 256);
   setup(&cases[1], "SAC policy 256 x 11-256-256-6 (relu)", 1, 3, pi, NN_RELU, 256);
   setup(&cases[2], "ensemble 7 x 256 x 14-200x4-24 (swish)", 7, 5, m, NN_SWISH, 256);
-  printf("%-42s %12s %12s %8s\n", "shape", "ours us", "sgemm us", "ratio");
+  printf("%-42s %12s %12s %8s %8s\n", "shape", "ours us", "sgemm us", "ratio", "paired");
   for (int i = 0; i < 3; i++) {
     Case *c = &cases[i];
     double a, b;
     int reps = i == 2 ? 10 : 100;
     bench_pair(ours, c, floor_gemms, c, reps, rounds, &a, &b);
-    printf("%-42s %12.1f %12.1f %8.3f\n", c->name, a * 1e6, b * 1e6, a / b);
+    printf("%-42s %12.1f %12.1f %8.3f %8.3f\n", c->name, a * 1e6, b * 1e6, a / b,
+           bench_paired_ratio());
   }
   return 0;
 }
