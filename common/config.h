@@ -90,6 +90,7 @@ typedef struct {
     int64_t max_steps;
     int64_t patience;
     double threshold;
+    bool old_own_scaler; /* faithful: evaluate the pre-update model under its own scaler */
   } finetune;
   struct {
     int64_t batch_size;  /* N_roll */

@@ -18,6 +18,7 @@ size_t ft_bytes(const FtConfig *c, const EnsConfig *ec) {
 Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
   Finetune *f = xmalloc(sizeof *f);
   f->c = *c;
+  if (c->mode == FT_W2) f->c.own_scaler = 1;
   f->E = e->c.members;
   f->D = e->c.out_dim;
   f->in = e->c.in_dim;
@@ -296,9 +297,9 @@ static void scale_with(const real *mu, const real *sd, const float *x, int n, in
 static double es_value(Finetune *f, Ensemble *e, const float *es_x, FtTerms *t) {
   const int B = f->c.batch, in = f->in;
   scale_with(e->mu, e->sd, es_x, B, in, f->xs);
-  if (f->c.mode == FT_W2) scale_with(f->old_mu, f->old_sd, es_x, B, in, f->xs_old);
+  if (f->c.own_scaler) scale_with(f->old_mu, f->old_sd, es_x, B, in, f->xs_old);
   f->tab = f->c.mode == FT_W2 ? f->ies : f->inew;
-  double j = ft_objective(f, e, f->xs, f->c.mode == FT_W2 ? f->xs_old : f->xs, 0, t);
+  double j = ft_objective(f, e, f->xs, f->c.own_scaler ? f->xs_old : f->xs, 0, t);
   f->tab = f->inew;
   return j;
 }
@@ -333,8 +334,8 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
     if (w2)
       for (int j = 0; j < B; j++) f->inew[j] = (int32_t)rng_below(rng, (uint32_t)f->E);
     scale_with(e->mu, e->sd, f->fx, B, in, f->xs);
-    if (w2) scale_with(f->old_mu, f->old_sd, f->fx, B, in, f->xs_old);
-    ft_objective(f, e, f->xs, w2 ? f->xs_old : f->xs, 1, NULL);
+    if (f->c.own_scaler) scale_with(f->old_mu, f->old_sd, f->fx, B, in, f->xs_old);
+    ft_objective(f, e, f->xs, f->c.own_scaler ? f->xs_old : f->xs, 1, NULL);
     adam_step(&f->adam, e->p, e->g);
     util_tick();
     st->steps = step;

@@ -26,6 +26,7 @@ typedef struct {
   int batch;         /* B */
   double lr, threshold;
   int max_steps, patience;
+  int own_scaler;    /* the pre-update model sees inputs under its own scaler (always in w2) */
 } FtConfig;
 
 typedef struct {

@@ -73,7 +73,8 @@ static EnsConfig ens_config(const Config *c, int od, int ad) {
 static FtConfig ft_config(const Config *c) {
   FtConfig f = {.mode = c->finetune.mode, .batch = (int)c->finetune.batch_size,
                 .lr = c->finetune.lr, .threshold = c->finetune.threshold,
-                .max_steps = (int)c->finetune.max_steps, .patience = (int)c->finetune.patience};
+                .max_steps = (int)c->finetune.max_steps, .patience = (int)c->finetune.patience,
+                .own_scaler = c->finetune.mode == FT_W2 || c->finetune.old_own_scaler};
   return f;
 }
 
@@ -205,7 +206,7 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
       memcpy(m->es_x + (size_t)j * m->in, xho + h * m->in, sizeof(float) * m->in);
     }
   /* 2. scaler on the training split (w2 keeps the pre-update one for the old model) */
-  if (p2 && c->finetune.mode == FT_W2) ft_keep_scaler(m->ft, m->ens);
+  if (p2 && m->ft->c.own_scaler) ft_keep_scaler(m->ft, m->ens);
   ens_fit_scaler(m->ens, m->x, ntr);
   /* 3-5. the pre-update copy, then phase 1 */
   double t_p2 = 0, tq = util_now();

@@ -241,10 +241,56 @@ static void test_pullback_and_stopping(void) {
   run_pullback(FT_W2);
 }
 
+/* finetune.old_own_scaler: the pre-update model's inputs use the scaler it was trained under.
+ * With an unchanged scaler both settings give the same J; after a refit they differ, and the
+ * own-scaler J equals ft_objective on inputs scaled by the old and the new scaler. */
+static void test_old_own_scaler(void) {
+  EnsConfig ec = ecfg();
+  Ensemble *e = ens_make(&ec, 6);
+  Rng r = rng_make(6, RNG_TEST, 8);
+  perturb(e, &r, 0.3);
+  float esx[8 * 3], xho[20 * 3], yho[20 * 3];
+  for (int i = 0; i < 24; i++) esx[i] = (float)rng_normal(&r);
+  for (int i = 0; i < 60; i++) xho[i] = (float)rng_normal(&r), yho[i] = (float)rng_normal(&r);
+  double j[2][2];
+  for (int refit = 0; refit < 2; refit++)
+    for (int own = 0; own < 2; own++) {
+      FtConfig fc = {.mode = FT_FAITHFUL, .batch = 8, .lr = 1e-4, .threshold = 1e-4,
+                     .max_steps = 0, .patience = 10, .own_scaler = own};
+      for (int i = 0; i < 3; i++) e->mu[i] = 0.1 * i, e->sd[i] = 1 + 0.2 * i;
+      Finetune *f = ft_make(&fc, e, 6);
+      ft_keep_scaler(f, e);
+      if (refit)
+        for (int i = 0; i < 3; i++) e->mu[i] += 0.5, e->sd[i] *= 1.7;
+      ft_begin(f, e);
+      FtStats st;
+      Rng fr = rng_make(6, RNG_FINETUNE, 0);
+      ft_run(f, e, esx, NULL, &fr, xho, yho, 20, &st);
+      j[refit][own] = st.j_before;
+      if (refit && own) {
+        /* the same value by hand: xs under the new scaler, xo under the old one */
+        double xs[24], xo[24];
+        for (int k = 0; k < 24; k++) {
+          int i = k % 3;
+          xs[k] = (esx[k] - e->mu[i]) / e->sd[i];
+          xo[k] = (esx[k] - 0.1 * i) / (1 + 0.2 * i);
+        }
+        double want = ft_objective(f, e, xs, xo, 0, NULL);
+        EXPECT(fabs(want - st.j_before) < 1e-12 * fabs(want), "own-scaler J %.12g, by hand %.12g",
+               st.j_before, want);
+      }
+      ft_free(f);
+    }
+  EXPECT(j[0][0] == j[0][1], "unchanged scaler: J %.12g vs %.12g", j[0][0], j[0][1]);
+  EXPECT(j[1][0] != j[1][1], "refit scaler: the setting made no difference");
+  ens_free(e);
+}
+
 int main(void) {
   RUN(test_gradients);
   RUN(test_w2_closed_form);
   RUN(test_faithful_by_hand);
   RUN(test_pullback_and_stopping);
+  RUN(test_old_own_scaler);
   CHECK_DONE();
 }
