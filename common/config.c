@@ -137,6 +137,8 @@ static const KeyDef KEYS[] = {
     KF("finetune.threshold", finetune.threshold, 0, 1, 0, "relative improvement that counts"),
     KB("finetune.old_own_scaler", finetune.old_own_scaler, 0,
        "faithful: pre-update model under its own input scaler (w2 always)"),
+    KB("finetune.shift_same_member", finetune.shift_same_member, 0,
+       "faithful: shift term compares a member with its own old self (w2 always)"),
 
     KI("rollout.batch_size", rollout.batch_size, 1, 100000000, 0, "start states per training"),
     KA("rollout.schedule", rollout.schedule, rollout.schedule_len, 0, 1e9, 4, 4, 0,
@@ -229,6 +231,7 @@ void cfg_defaults(Config *c) {
   c->finetune.patience = 10;
   c->finetune.threshold = 1e-4;
   c->finetune.old_own_scaler = false;
+  c->finetune.shift_same_member = false;
   c->rollout.batch_size = 100000;
   c->rollout.schedule[0] = 20;
   c->rollout.schedule[1] = 150;

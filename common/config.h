@@ -91,6 +91,7 @@ typedef struct {
     int64_t patience;
     double threshold;
     bool old_own_scaler; /* faithful: evaluate the pre-update model under its own scaler */
+    bool shift_same_member; /* faithful: the shift term compares each member with its old self */
   } finetune;
   struct {
     int64_t batch_size;  /* N_roll */

@@ -131,7 +131,8 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
                     FtTerms *terms) {
   const int B = f->c.batch, D = f->D, E = f->E;
   const int w2 = f->c.mode == FT_W2;
-  const int32_t *b = f->tab, *c = w2 ? f->tab : f->iold; /* w2: a member vs its old self */
+  /* w2 (and faithful with same_member): a member vs its old self */
+  const int32_t *b = f->tab, *c = w2 || f->c.same_member ? f->tab : f->iold;
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
   /* current model, every member on every row */
   const real *out = nn_forward(&e->net, e->p, f->tape, xs, B, 1);

@@ -27,6 +27,7 @@ typedef struct {
   double lr, threshold;
   int max_steps, patience;
   int own_scaler;    /* the pre-update model sees inputs under its own scaler (always in w2) */
+  int same_member;   /* faithful: shift compares member b_j with old b_j, not old c_j */
 } FtConfig;
 
 typedef struct {

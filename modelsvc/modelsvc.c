@@ -74,7 +74,8 @@ static FtConfig ft_config(const Config *c) {
   FtConfig f = {.mode = c->finetune.mode, .batch = (int)c->finetune.batch_size,
                 .lr = c->finetune.lr, .threshold = c->finetune.threshold,
                 .max_steps = (int)c->finetune.max_steps, .patience = (int)c->finetune.patience,
-                .own_scaler = c->finetune.mode == FT_W2 || c->finetune.old_own_scaler};
+                .own_scaler = c->finetune.mode == FT_W2 || c->finetune.old_own_scaler,
+                .same_member = c->finetune.shift_same_member};
   return f;
 }
 

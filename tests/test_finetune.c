@@ -36,10 +36,10 @@ static void perturb(Ensemble *e, Rng *r, double s) {
   for (size_t i = 0; i < e->nnet; i++) e->p[i] += s * rng_normal(r);
 }
 
-static void check_mode(int mode, const char *name) {
+static void check_mode(int mode, int same_member, const char *name) {
   EnsConfig ec = ecfg();
   FtConfig fc = {.mode = mode, .batch = 8, .lr = 1e-4, .threshold = 1e-4, .max_steps = 100,
-                 .patience = 10};
+                 .patience = 10, .same_member = same_member};
   for (uint32_t seed = 1; seed <= 2; seed++) {
     Ensemble *e = ens_make(&ec, seed);
     Rng r = rng_make(seed, RNG_TEST, 3);
@@ -80,8 +80,9 @@ static void check_mode(int mode, const char *name) {
 }
 
 static void test_gradients(void) {
-  check_mode(FT_FAITHFUL, "faithful");
-  check_mode(FT_W2, "w2");
+  check_mode(FT_FAITHFUL, 0, "faithful");
+  check_mode(FT_FAITHFUL, 1, "faithful, same member");
+  check_mode(FT_W2, 0, "w2");
 }
 
 /* W2 between diagonal Gaussians from the 1-D quantile coupling, dimension by dimension:
