@@ -36,7 +36,10 @@ int cfg_env_from_name(const char *name) {
 
 typedef enum { K_INT, K_FLOAT, K_BOOL, K_STR, K_ENUM, K_FARRAY } KType;
 
-enum { F_NOHASH = 1, F_REQUIRED = 2, F_MIN_EXCL = 4 };
+/* F_HASH_IF_SET: keys added after checkpoints existed; they enter the config hash only when
+ * they differ from the built-in default, so a newer binary still resumes an older run whose
+ * behaviour the key's default reproduces. */
+enum { F_NOHASH = 1, F_REQUIRED = 2, F_MIN_EXCL = 4, F_HASH_IF_SET = 8 };
 
 typedef struct {
   const char *key;
@@ -135,9 +138,9 @@ static const KeyDef KEYS[] = {
     KI("finetune.max_steps", finetune.max_steps, 0, 1000000, 0, "phase-2 steps cap"),
     KI("finetune.patience", finetune.patience, 0, 1000000, 0, "phase-2 steps without improvement"),
     KF("finetune.threshold", finetune.threshold, 0, 1, 0, "relative improvement that counts"),
-    KB("finetune.old_own_scaler", finetune.old_own_scaler, 0,
+    KB("finetune.old_own_scaler", finetune.old_own_scaler, F_HASH_IF_SET,
        "faithful: pre-update model under its own input scaler (w2 always)"),
-    KB("finetune.shift_same_member", finetune.shift_same_member, 0,
+    KB("finetune.shift_same_member", finetune.shift_same_member, F_HASH_IF_SET,
        "faithful: shift term compares a member with its own old self (w2 always)"),
 
     KI("rollout.batch_size", rollout.batch_size, 1, 100000000, 0, "start states per training"),
@@ -760,12 +763,28 @@ static void dump_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* bytes of a scalar key's value (0 for strings and arrays) */
+static size_t key_size(const KeyDef *k) {
+  switch (k->type) {
+  case K_INT: return sizeof(int64_t);
+  case K_FLOAT: return sizeof(double);
+  case K_BOOL: return sizeof(bool);
+  case K_ENUM: return sizeof(int);
+  default: return 0;
+  }
+}
+
 static void dump_impl(const Config *c, FILE *f, int hash_only) {
   const char *base = (const char *)c;
   char section[32] = "";
+  Config def;
+  cfg_defaults(&def);
   for (int i = 0; i < NKEYS; i++) {
     const KeyDef *k = &KEYS[i];
     if (hash_only && (k->flags & F_NOHASH)) continue;
+    if (hash_only && (k->flags & F_HASH_IF_SET) && key_size(k) &&
+        !memcmp(base + k->off, (const char *)&def + k->off, key_size(k)))
+      continue;
     const char *dot = strchr(k->key, '.');
     size_t sl = (size_t)(dot - k->key);
     if (strlen(section) != sl || strncmp(section, k->key, sl)) {

@@ -198,6 +198,11 @@ static void test_dump_roundtrip(void) {
   Config h0 = load_ok(ENV, NULL, 0), h1 = load_ok(ENV, n1, 2), h2 = load_ok(ENV, n2, 1);
   EXPECT(cfg_hash(&h0) == cfg_hash(&h1), "hash depends on the run name");
   EXPECT(cfg_hash(&h0) != cfg_hash(&h2), "hash ignores sac.lr");
+  /* keys added later (F_HASH_IF_SET) enter the hash only when set away from the default */
+  const char *n3[] = {"finetune.old_own_scaler=true"}, *n4[] = {"finetune.shift_same_member=true"};
+  Config h3 = load_ok(ENV, n3, 1), h4 = load_ok(ENV, n4, 1);
+  EXPECT(cfg_hash(&h3) != cfg_hash(&h0) && cfg_hash(&h4) != cfg_hash(&h0) &&
+         cfg_hash(&h3) != cfg_hash(&h4), "a set F_HASH_IF_SET key must change the hash");
 }
 
 int main(void) {
