@@ -7,6 +7,8 @@
  * need neither the file nor a shared file system for it. */
 #include <cblas.h>
 #include <mpi.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +98,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
   const char *cfg_path = NULL;
-  const char **sets = calloc((size_t)argc + 2, sizeof *sets);
+  const char **sets = calloc((size_t)argc + 4, sizeof *sets); /* + run.dir, run.name, resume */
   int nsets = 0, check_only = 0, resume = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -129,12 +131,26 @@ int main(int argc, char **argv) {
     }
   }
   /* usbpo_dist --resume RUN_DIR: the run's own resolved config */
-  static char run_cfg[1100];
+  static char run_cfg[PATH_MAX + 16];
   struct stat st;
   if (cfg_path && stat(cfg_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-    snprintf(run_cfg, sizeof run_cfg, "%s/config.toml", cfg_path);
+    /* the run lives where RUN_DIR is now (it may have been copied or moved): run.dir and
+     * run.name come from the path, before the user's own --set so that those still win */
+    static char abs_dir[PATH_MAX], set_dir[PATH_MAX + 16], set_name[PATH_MAX + 16];
+    if (!realpath(cfg_path, abs_dir)) {
+      fprintf(stderr, "usbpo: %s: %s\n", cfg_path, strerror(errno));
+      return EXIT_USAGE;
+    }
+    snprintf(run_cfg, sizeof run_cfg, "%s/config.toml", abs_dir);
     cfg_path = run_cfg;
     resume = 1;
+    char *slash = strrchr(abs_dir, '/');
+    snprintf(set_name, sizeof set_name, "run.name=%s", slash + 1);
+    if (slash == abs_dir) slash[1] = 0; else *slash = 0;
+    snprintf(set_dir, sizeof set_dir, "run.dir=%s", abs_dir);
+    memmove(sets + 2, sets, sizeof sets[0] * nsets);
+    sets[0] = set_dir, sets[1] = set_name;
+    nsets += 2;
   }
   if (resume) sets[nsets++] = "run.resume=true";
   if (!cfg_path && nsets == 0) {

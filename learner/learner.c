@@ -509,6 +509,11 @@ static void learner_load(Learner *L, const char *dir) {
   counters(L, c, 0);
   L->stop_code = 0;
   L->finished = c[C_FINISHED] != 0;
+  int64_t mr = 0, mc = 0;
+  CHECK(ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc) == 0 && mr == metrics_ncols() && mc == 1,
+        "%s: written by a usbpo with a different metrics layout (%lld columns, this version has "
+        "%d): resume it with the version that wrote it, or start a new run",
+        path, (long long)mr, metrics_ncols());
   ckr_need_arr(f, path, "metrics", DT_F64, metrics_ncols(), 1, &L->m);
   int64_t *acts = xmalloc(sizeof(int64_t) * 2 * L->A);
   ckr_need_arr(f, path, "actor_counters", DT_U8, (int64_t)sizeof(int64_t) * 2 * L->A, 1, acts);

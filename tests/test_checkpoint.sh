@@ -8,7 +8,8 @@
 #    one; a second SIGINT ends the process at once (exit 130);
 #  * a diverging SAC update and a diverging model training are rolled back, counted, survived;
 #  * TensorBoard events are cut back with the CSVs: a resumed run has one event per row;
-#  * a finished run extended (--resume RUN_DIR --set run.total_steps=...) equals a longer run.
+#  * a finished run, moved elsewhere, extended (--resume RUN_DIR --set run.total_steps=...)
+#    equals a longer run.
 #   test_checkpoint.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
@@ -95,11 +96,14 @@ if [ $rc -eq 0 ] && grep -q "no valid checkpoint" "$d.log" && same "$d" &&
   ok "--resume without a checkpoint: fresh start, old outputs kept aside"
 else bad "--resume without a checkpoint (exit $rc)"; fi
 
-# a finished run extended: 900 steps, then --resume RUN_DIR with run.total_steps = 1500
-d="$T/extend"; launch 1 "$d" --set run.total_steps=900; wait $PID
-"$BIN" --resume "$d/$RUN" --set run.total_steps=1500 > "$d.log2" 2>&1; rc=$?
-if [ $rc -eq 0 ] && grep -q "resuming from checkpoint" "$d.log2" && same "$d"; then
-  ok "a finished run extended with --resume RUN_DIR --set run.total_steps: identical"
+# a finished run extended: 900 steps, the directory moved, then --resume RUN_DIR with
+# run.total_steps = 1500: the run continues where RUN_DIR is now, not where it was written
+d0="$T/extend0"; launch 1 "$d0" --set run.total_steps=900; wait $PID
+d="$T/extend"; mv "$d0" "$d"
+"$BIN" --resume "$d/$RUN/" --set run.total_steps=1500 > "$d.log2" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "resuming from checkpoint $d/$RUN/ckpt" "$d.log2" && same "$d" &&
+   [ ! -e "$d0" ]; then
+  ok "a finished run, moved, extended with --resume RUN_DIR --set run.total_steps: identical"
 else bad "extending a finished run (exit $rc)"; tail -3 "$d.log2"; fi
 
 # SIGTERM within and beyond the grace time; a second SIGINT
