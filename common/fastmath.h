@@ -23,6 +23,16 @@
 #define NN_CLONES
 #endif
 
+/* 2^n from t = x log2(e) + 1.5*2^23, whose low mantissa bits hold the rounded n */
+static inline float fm_pow2_shifted(float t) {
+  int32_t ti;
+  memcpy(&ti, &t, 4);
+  int32_t bits = (ti - 0x4B400000 + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return scale;
+}
+
 static inline float fm_expf(float x) {
   /* written as max/min so that the compiler emits vmaxps/vminps (a NaN becomes -87: callers
    * that must propagate NaN do it themselves) */
@@ -43,12 +53,7 @@ static inline float fm_expf(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t ti;
-  memcpy(&ti, &t, 4);
-  int32_t bits = (ti - 0x4B400000 + 127) << 23; /* 2^n */
-  float scale;
-  memcpy(&scale, &bits, 4);
-  return p * scale;
+  return p * fm_pow2_shifted(t);
 }
 
 /* fm_expf with the range reduction and the polynomial as fused multiply-adds (explicit fmaf,
@@ -71,12 +76,7 @@ static inline float fm_expf_fma(float x) {
   p = fmaf(p, r, 0.5f);
   p = fmaf(p, r, 1.0f);
   p = fmaf(p, r, 1.0f);
-  int32_t ti;
-  memcpy(&ti, &t, 4);
-  int32_t bits = (ti - 0x4B400000 + 127) << 23; /* 2^n */
-  float scale;
-  memcpy(&scale, &bits, 4);
-  return p * scale;
+  return p * fm_pow2_shifted(t);
 }
 
 /* log(1 + t) for t in [0, 1], as 2 atanh(s) with s = t / (2 + t) in [0, 1/3]; the series is

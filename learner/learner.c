@@ -196,7 +196,6 @@ static void sac_updates(Learner *L, int n) {
       sac_snap_restore(L->snap, L->sac);
       L->sac->updates++; /* versions never repeat */
       L->nan_rollbacks++;
-      L->m.nan_rollbacks = (double)L->nan_rollbacks;
       LOG_W("SAC update %lld diverged (Q loss %g, policy loss %g): rolled back to the state of "
             "update %lld (%lld roll-backs so far)",
             (long long)L->sac->updates, s->q_loss, s->pi_loss, (long long)L->sac->updates - 1,
@@ -221,7 +220,6 @@ static void sac_updates(Learner *L, int n) {
   if (n > 0 && !sac_finite(L->sac)) {
     sac_snap_restore(L->snap, L->sac);
     L->nan_rollbacks++;
-    L->m.nan_rollbacks = (double)L->nan_rollbacks;
     LOG_W("SAC parameters became non-finite by update %lld: rolled back to the last good state "
           "(%lld roll-backs so far)",
           (long long)L->sac->updates, (long long)L->nan_rollbacks);
@@ -230,6 +228,31 @@ static void sac_updates(Learner *L, int n) {
 }
 
 /* ---- model training and rollouts ---- */
+
+/* a finished model training (sync or async): the new model's version and rollout length, its
+ * metrics into the epoch row, a diverged training counted; then the model buffer for this
+ * rollout length (spec §3.6). Returns the training's duration on the model service. */
+static double on_train_done(Learner *L, const Msg *m) {
+  double tm[TM_COUNT];
+  memcpy(tm, m->a[A_METRICS].data, sizeof tm);
+  L->model_version = m->i[K_MODEL_VERSION];
+  L->k = (int)m->i[K_K];
+  Metrics *x = &L->m;
+  x->model_trainings = tm[TM_TRAININGS], x->model_epochs = tm[TM_EPOCHS];
+  x->model_holdout_mse = tm[TM_HOLDOUT_MSE], x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
+  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
+  if (!isnan(tm[TM_FT_J_BEFORE])) {
+    x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
+    x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
+    x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
+    x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
+  }
+  if (tm[TM_NAN_ROLLBACK] != 0) L->nan_rollbacks++; /* finish_epoch puts it in the row */
+  x->t_phase2_s += tm[TM_P2_SECONDS];
+  int64_t cap = modelsvc_buffer_capacity(L->cfg, L->k);
+  L->model_buf = L->model_buf ? buf_resize(L->model_buf, cap) : buf_make(L->obs_dim, L->act_dim, cap);
+  return tm[TM_SECONDS];
+}
 
 static void model_round(Learner *L) {
   const Config *c = L->cfg;
@@ -267,31 +290,9 @@ static void model_round(Learner *L) {
   rt_wait(rt, MSG_TRAIN_DONE, -1, &m);
   CHECK(m.i[K_TRAINING] == training, "train_done for training %lld, expected %lld",
         (long long)m.i[K_TRAINING], (long long)training);
-  double tm[TM_COUNT];
-  memcpy(tm, m.a[A_METRICS].data, sizeof tm);
-  L->model_version = m.i[K_MODEL_VERSION];
-  L->k = (int)m.i[K_K];
+  on_train_done(L, &m);
   Metrics *x = &L->m;
-  x->model_trainings = tm[TM_TRAININGS];
-  x->model_epochs = tm[TM_EPOCHS];
-  x->model_holdout_mse = tm[TM_HOLDOUT_MSE];
-  x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
-  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
-  if (!isnan(tm[TM_FT_J_BEFORE])) {
-    x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
-    x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
-    x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
-    x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
-  }
-  if (tm[TM_NAN_ROLLBACK] != 0) {
-    L->nan_rollbacks++;
-    x->nan_rollbacks = (double)L->nan_rollbacks;
-  }
-  x->t_phase2_s += tm[TM_P2_SECONDS];
   const double t1 = util_now();
-  /* the model buffer for this rollout length (spec §3.6) */
-  int64_t cap = modelsvc_buffer_capacity(c, L->k);
-  L->model_buf = L->model_buf ? buf_resize(L->model_buf, cap) : buf_make(L->obs_dim, L->act_dim, cap);
   /* rollouts, one step at a time over every worker's shards */
   publish_policy(L, GROUP_ROLLOUT_POLICY, &L->pv_rollout);
   const Placement *p = rt_placement(rt);
@@ -360,7 +361,8 @@ static void evaluate(Learner *L) {
   L->last_eval = L->m.eval_return;
 }
 
-static void finish_epoch(Learner *L, double epoch_t0) {
+/* the epoch row's counters and timings, both schedules */
+static void fill_row(Learner *L, double epoch_t0) {
   Metrics *m = &L->m;
   m->epoch = L->epoch;
   m->env_steps = (double)L->steps;
@@ -380,6 +382,11 @@ static void finish_epoch(Learner *L, double epoch_t0) {
   CommStats cs = comm_stats(rt_comm(L->rt));
   m->t_comm_s = cs.t_comm + rt_codec_seconds(L->rt);
   m->wall_s = now - L->t0;
+}
+
+static void finish_epoch(Learner *L, double epoch_t0) {
+  Metrics *m = &L->m;
+  fill_row(L, epoch_t0);
   runlog_metrics(L->log, m);
   LOG_I("epoch %d: env steps %lld, eval return %.2f, train return %.2f, alpha %.4f, Q loss %.4g",
         L->epoch, (long long)L->steps, m->eval_return, m->train_return, m->alpha, m->sac_q_loss);
@@ -536,6 +543,13 @@ static void learner_load(Learner *L, const char *dir) {
         (long long)L->steps, (long long)L->sac->updates);
 }
 
+static void ask_checkpoint(Runtime *rt, int role, int idx, int64_t id) {
+  Enc *e = rt_begin(rt, MSG_CHECKPOINT, role, idx, 2);
+  enc_int(e, K_STEPNO, id);
+  enc_int(e, K_MODE, 0);
+  rt_send(rt);
+}
+
 /* every role writes its file for this step; the MANIFEST goes last */
 static void checkpoint(Learner *L, const char *why) {
   const Config *c = L->cfg;
@@ -550,23 +564,10 @@ static void checkpoint(Learner *L, const char *why) {
   }
   const int model = c->run.algo != ALGO_SAC;
   int expect = L->A + (model ? 1 + L->R : 0);
-  for (int a = 0; a < L->A; a++) {
-    Enc *e = rt_begin(rt, MSG_CHECKPOINT, ROLE_ACTOR, a, 2);
-    enc_int(e, K_STEPNO, id);
-    enc_int(e, K_MODE, 0);
-    rt_send(rt);
-  }
+  for (int a = 0; a < L->A; a++) ask_checkpoint(rt, ROLE_ACTOR, a, id);
   if (model) {
-    Enc *e = rt_begin(rt, MSG_CHECKPOINT, ROLE_MODELSVC, 0, 2);
-    enc_int(e, K_STEPNO, id);
-    enc_int(e, K_MODE, 0);
-    rt_send(rt);
-    for (int r = 0; r < L->R; r++) {
-      e = rt_begin(rt, MSG_CHECKPOINT, ROLE_ROLLOUT, r, 2);
-      enc_int(e, K_STEPNO, id);
-      enc_int(e, K_MODE, 0);
-      rt_send(rt);
-    }
+    ask_checkpoint(rt, ROLE_MODELSVC, 0, id);
+    for (int r = 0; r < L->R; r++) ask_checkpoint(rt, ROLE_ROLLOUT, r, id);
   }
   /* the NaN guard's state is part of the point: both runs hold the same one from here */
   sac_snap_take(L->snap, L->sac);
@@ -770,24 +771,7 @@ static void async_send_train(Learner *L, Async *as) {
 }
 
 static void async_on_train_done(Learner *L, Async *as, const Msg *m) {
-  double tm[TM_COUNT];
-  memcpy(tm, m->a[A_METRICS].data, sizeof tm);
-  L->model_version = m->i[K_MODEL_VERSION];
-  L->k = (int)m->i[K_K];
-  Metrics *x = &L->m;
-  x->model_trainings = tm[TM_TRAININGS], x->model_epochs = tm[TM_EPOCHS];
-  x->model_holdout_mse = tm[TM_HOLDOUT_MSE], x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
-  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
-  if (!isnan(tm[TM_FT_J_BEFORE])) {
-    x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
-    x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
-    x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
-    x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
-  }
-  x->t_model_s += tm[TM_SECONDS];
-  x->t_phase2_s += tm[TM_P2_SECONDS];
-  int64_t cap = modelsvc_buffer_capacity(L->cfg, L->k);
-  L->model_buf = L->model_buf ? buf_resize(L->model_buf, cap) : buf_make(L->obs_dim, L->act_dim, cap);
+  L->m.t_model_s += on_train_done(L, m);
   publish_policy(L, GROUP_ROLLOUT_POLICY, &L->pv_rollout);
   for (int w = 0; w < L->R; w++) {
     Enc *e = rt_begin(L->rt, MSG_ROLLOUT_REQUEST, ROLE_ROLLOUT, w, 5);
@@ -801,7 +785,7 @@ static void async_on_train_done(Learner *L, Async *as, const Msg *m) {
   as->training = 0;
   as->rolling = L->R;
   as->rolling_training = m->i[K_TRAINING];
-  x->rollout_length = L->k;
+  L->m.rollout_length = L->k;
 }
 
 static void async_write_row(Learner *L, Async *as, const Msg *m) {
@@ -830,27 +814,10 @@ static void async_write_row(Learner *L, Async *as, const Msg *m) {
 /* an epoch's row: snapshot the accumulators, ask actor 0 to evaluate the current policy */
 static void async_end_epoch(Learner *L, Async *as) {
   Metrics *m = &L->m;
-  m->epoch = L->epoch;
-  m->env_steps = (double)L->steps;
-  m->total_env_steps = (double)L->all_steps;
-  m->sac_updates = (double)L->sac->updates;
-  m->alpha = exp((double)L->sac->log_alpha);
-  m->env_buffer = (double)L->env_buf->size;
-  m->model_buffer = L->model_buf ? (double)L->model_buf->size : 0;
+  fill_row(L, as->epoch_t0);
   m->policy_lag = as->lag_n ? as->lag_sum / as->lag_n : 0;
   m->model_lag = as->lag_n ? as->mlag_sum / as->lag_n : 0;
   m->dropped_model_rows = (double)as->dropped;
-  int64_t se = 0, w = 0;
-  for (int a = 0; a < L->A; a++) se += L->act_sim[a], w += L->act_warn[a];
-  m->sim_errors = (double)se, m->mj_warnings = (double)w;
-  double over = (double)L->steps - (L->epoch * L->cfg->env.epoch_length);
-  (void)over;
-  const double now = util_now(), dt = now - as->epoch_t0;
-  m->updates_per_s = m->t_sac_s > 0 ? L->n_upd_epoch / m->t_sac_s : 0;
-  m->steps_per_s = dt > 0 ? (m->total_env_steps - L->epoch_all_steps0) / dt : 0;
-  CommStats cs = comm_stats(rt_comm(L->rt));
-  m->t_comm_s = cs.t_comm + rt_codec_seconds(L->rt);
-  m->wall_s = now - L->t0;
   as->snap = *m;
   as->pending_eval = L->epoch;
   publish_policy(L, GROUP_ACTORS, &L->pv_actors);
@@ -863,7 +830,7 @@ static void async_end_epoch(Learner *L, Async *as) {
   L->epoch++;
   reset_metrics(L);
   L->epoch_all_steps0 = L->all_steps;
-  as->epoch_t0 = now;
+  as->epoch_t0 = util_now();
   as->lag_sum = as->mlag_sum = 0;
   as->lag_n = as->dropped = 0;
 }

@@ -29,24 +29,19 @@ struct ModelSvc {
   int64_t inject_nan_at;
 };
 
-static void backup(ModelSvc *m) {
+/* the model's state <-> its pre-training copy (save: into the copy; else back from it) */
+static void backup_copy(ModelSvc *m, int save) {
   Ensemble *e = m->ens;
-  size_t n = sizeof(real) * e->ntotal, in = sizeof(real) * e->c.in_dim;
-  memcpy(m->bk_p, e->p, n), memcpy(m->bk_m, e->adam.m, n), memcpy(m->bk_v, e->adam.v, n);
-  memcpy(m->bk_mu, e->mu, in), memcpy(m->bk_sd, e->sd, in);
-  memcpy(m->bk_elite, e->elite, sizeof m->bk_elite), memcpy(m->bk_mse, e->mse, sizeof m->bk_mse);
-  m->bk_t = e->adam.t;
-  if (m->ft) memcpy(m->bk_fm, m->ft->adam.m, n), memcpy(m->bk_fv, m->ft->adam.v, n), m->bk_ft = m->ft->adam.t;
-}
-
-static void restore(ModelSvc *m) {
-  Ensemble *e = m->ens;
-  size_t n = sizeof(real) * e->ntotal, in = sizeof(real) * e->c.in_dim;
-  memcpy(e->p, m->bk_p, n), memcpy(e->adam.m, m->bk_m, n), memcpy(e->adam.v, m->bk_v, n);
-  memcpy(e->mu, m->bk_mu, in), memcpy(e->sd, m->bk_sd, in);
-  memcpy(e->elite, m->bk_elite, sizeof m->bk_elite), memcpy(e->mse, m->bk_mse, sizeof m->bk_mse);
-  e->adam.t = m->bk_t;
-  if (m->ft) memcpy(m->ft->adam.m, m->bk_fm, n), memcpy(m->ft->adam.v, m->bk_fv, n), m->ft->adam.t = m->bk_ft;
+  const size_t n = sizeof(real) * e->ntotal, in = sizeof(real) * e->c.in_dim;
+#define CP(bk, live, size) (save ? memcpy(bk, live, size) : memcpy(live, bk, size))
+  CP(m->bk_p, e->p, n), CP(m->bk_m, e->adam.m, n), CP(m->bk_v, e->adam.v, n);
+  CP(m->bk_mu, e->mu, in), CP(m->bk_sd, e->sd, in);
+  CP(m->bk_elite, e->elite, sizeof m->bk_elite), CP(m->bk_mse, e->mse, sizeof m->bk_mse);
+  CP(&m->bk_t, &e->adam.t, sizeof m->bk_t);
+  if (m->ft)
+    CP(m->bk_fm, m->ft->adam.m, n), CP(m->bk_fv, m->ft->adam.v, n),
+        CP(&m->bk_ft, &m->ft->adam.t, sizeof m->bk_ft);
+#undef CP
 }
 
 static int model_finite(const ModelSvc *m) {
@@ -176,7 +171,7 @@ static void build_data(ModelSvc *m, const Buffer *b, int64_t n) {
 void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, double *out) {
   const Config *c = m->cfg;
   const double t0 = util_now();
-  backup(m);
+  backup_copy(m, 1);
   const uint64_t tr = (uint64_t)m->trainings++;
   const uint32_t seed = (uint32_t)c->run.seed;
   Rng rng = rng_make(seed, RNG_MODEL_SPLIT, tr);
@@ -228,7 +223,7 @@ void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, do
   /* a diverged training leaves the model as it was (weights, bounds, scaler, elites, Adam) */
   out[TM_NAN_ROLLBACK] = 0;
   if (!model_finite(m)) {
-    restore(m);
+    backup_copy(m, 0);
     out[TM_NAN_ROLLBACK] = 1;
     LOG_W("model training %lld diverged (non-finite parameters or holdout error): rolled back "
           "to the model before it", (long long)tr);
