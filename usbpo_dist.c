@@ -83,6 +83,23 @@ static void share_string(Comm *c, char *buf, size_t n) {
   MPI_Bcast(buf, len, MPI_CHAR, 0, MPI_COMM_WORLD);
 }
 
+/* every rank has its signal handlers: tell a batch script that forwarding USR1/TERM is now
+ * safe (deploy/slurm/usbpo.sbatch holds a signal that arrives earlier, when it would kill a
+ * rank still starting up). The script names the file in USBPO_READY_FILE. */
+static void announce_ready(Comm *c) {
+  const char *path = getenv("USBPO_READY_FILE");
+  if (!path || !*path) return;
+  if (comm_is_mpi(c)) MPI_Barrier(MPI_COMM_WORLD);
+  if (comm_rank(c) != 0) return;
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    LOG_W("cannot write the ready file %s: %s", path, strerror(errno));
+    return;
+  }
+  fprintf(f, "%d\n", (int)getpid());
+  fclose(f);
+}
+
 /* rank 0's resolved config text to every rank */
 static char *share_config(Comm *c, char *text) {
   if (!comm_is_mpi(c)) return text;
@@ -171,6 +188,7 @@ int main(int argc, char **argv) {
 
   install_signals();
   Comm *comm = comm_init(&argc, &argv);
+  announce_ready(comm);
   const int rank = comm_rank(comm), np = comm_size(comm);
   if (np > 1) {
     char pre[32];

@@ -28,11 +28,19 @@ ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=1500 --set env.i
 TFE="$(dirname "$BIN")/tests/test_tfevents"
 tb() { "$TFE" --check "$(ls "$1/$RUN"/events.out.tfevents.* | head -1)"; }
 RUN=inverted_pendulum-usbpo-s0
-launch() { # np dir [extra args]: run in the background, pid in $PID
+# np dir [extra args]: run in the background, pid in $PID; the file $d.ready appears once every
+# rank has its signal handlers
+launch() {
   local np=$1 d=$2; shift 2
-  if [ "$np" = 1 ]; then "$BIN" $ARGS --set run.dir="$d" "$@" > "$d.log" 2>&1 &
-  else mpirun -np "$np" "$BIN" $ARGS --set run.dir="$d" "$@" > "$d.log" 2>&1 & fi
+  rm -f "$d.ready"
+  if [ "$np" = 1 ]; then USBPO_READY_FILE="$d.ready" "$BIN" $ARGS --set run.dir="$d" "$@" > "$d.log" 2>&1 &
+  else mpirun -np "$np" -x USBPO_READY_FILE="$d.ready" "$BIN" $ARGS --set run.dir="$d" "$@" > "$d.log" 2>&1 & fi
   PID=$!
+}
+signal() { # SIG dir seconds: once the run is up, wait the seconds, then signal it
+  local i
+  for i in $(seq 600); do [ -e "$2.ready" ] && break; sleep 0.1; done
+  sleep "$3"; kill -"$1" $PID
 }
 same() { # dir: equal to the reference run?
   cmp -s <(det_cols "$T/ref/$RUN/metrics.csv") <(det_cols "$1/$RUN/metrics.csv") &&
@@ -64,7 +72,7 @@ done
 # SIGUSR1 to the process (np = 1) and to mpirun (np = 4), then --resume
 for np in 1 4; do
   d="$T/usr1-$np"
-  launch $np "$d"; sleep 2.5; kill -USR1 $PID; wait $PID; rc=$?
+  launch $np "$d"; signal USR1 "$d" 1.5; wait $PID; rc=$?
   if [ $rc -eq 75 ] && grep -q 'SIGUSR1: checkpoint' "$d.log"; then ok "np=$np: SIGUSR1 -> checkpoint, exit 75"
   else bad "np=$np: SIGUSR1 gave exit $rc"; tail -3 "$d.log"; fi
   launch $np "$d" --resume; wait $PID; rc=$?
@@ -107,11 +115,11 @@ if [ $rc -eq 0 ] && grep -q "resuming from checkpoint $d/$RUN/ckpt" "$d.log2" &&
 else bad "extending a finished run (exit $rc)"; tail -3 "$d.log2"; fi
 
 # SIGTERM within and beyond the grace time; a second SIGINT
-d="$T/term"; launch 1 "$d" --set checkpoint.grace_s=60; sleep 2; kill -TERM $PID; wait $PID; rc=$?
+d="$T/term"; launch 1 "$d" --set checkpoint.grace_s=60; signal TERM "$d" 1.5; wait $PID; rc=$?
 [ $rc -eq 75 ] && grep -q 'SIGTERM: checkpoint' "$d.log" && ok "SIGTERM within grace: checkpoint, exit 75" || bad "SIGTERM within grace: exit $rc"
-d="$T/term0"; launch 1 "$d" --set checkpoint.grace_s=0; sleep 2; kill -TERM $PID; wait $PID; rc=$?
+d="$T/term0"; launch 1 "$d" --set checkpoint.grace_s=0; signal TERM "$d" 1.5; wait $PID; rc=$?
 [ $rc -eq 1 ] && grep -q 'exiting without one' "$d.log" && ok "SIGTERM beyond grace: no checkpoint, exit 1" || bad "SIGTERM beyond grace: exit $rc"
-d="$T/int"; launch 1 "$d"; sleep 2; kill -INT $PID; kill -INT $PID; wait $PID; rc=$?
+d="$T/int"; launch 1 "$d"; signal INT "$d" 1.5; kill -INT $PID; wait $PID; rc=$?
 [ $rc -eq 130 ] || [ $rc -eq 75 ] && ok "two SIGINTs: exit $rc" || bad "two SIGINTs: exit $rc"
 
 # diverging updates are rolled back, counted, survived

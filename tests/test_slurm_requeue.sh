@@ -2,17 +2,22 @@
 # test_slurm_requeue — time limits and preemption on a real single-node Slurm
 # (../shared/tools/slurm-local.sh), through deploy/slurm/usbpo.sbatch:
 #  * time limit: a job with a 1-minute limit asks for USR1 45 s before its end; each time the
-#    signal comes the run checkpoints, exits 75 and the script requeues the job, which resumes;
+#    signal comes the run checkpoints, exits 75 and the script requeues the job, which resumes.
+#    slurmctld looks at time limits every 30 s, so the signal comes 0-30 s after a start: the
+#    run is made long enough (about 45 s alone) that the first start always gets it;
+#  * an early signal: USR1 sent the moment the job runs, while the ranks are still starting
+#    (Slurm may send the time-limit signal up to a minute early); the script holds it until
+#    usbpo_dist is ready, so it checkpoints and requeues instead of dying;
 #  * preemption: a job in the low-priority partition is preempted by a job in the high one; it
 #    receives its signal, checkpoints within the grace time, is requeued by Slurm and resumes.
-# Both jobs must end COMPLETED with metrics, episodes and final policy equal to an uninterrupted
+# Every job must end COMPLETED with metrics, episodes and final policy equal to an uninterrupted
 # run's.
 #   test_slurm_requeue.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
 export SLURM_LOCAL_DIR=/tmp/usbpo-slurm-requeue
 . "$SRC/tests/slurm_env.sh"
-CFG=("$SRC/configs/inverted_pendulum.toml" --set run.total_steps=6000 --set env.init_steps=150
+CFG=("$SRC/configs/inverted_pendulum.toml" --set run.total_steps=10000 --set env.init_steps=150
      --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
      --set sac.hidden=32 --set sac.updates_per_step=4 --set model.hidden=32
      --set rollout.batch_size=3000 --set finetune.max_steps=8 --set topology.rollout_shards=4
@@ -61,7 +66,16 @@ JOB=$(sbatch --parsable -n 4 -t 1 --signal=B:USR1@45 -o "$T/job-%j.out" \
 [ -n "$JOB" ] || { echo "FAILED: sbatch"; exit 1; }
 check "$JOB" "$T/limit" "time limit"
 
-# 2. preemption: all 16 CPUs in the low partition, then a high-priority job wants them
+# 2. a signal at once: sent as soon as Slurm says the job runs
+JOB=$(sbatch --parsable -n 4 -o "$T/job-%j.out" \
+  "$SRC/deploy/slurm/usbpo.sbatch" "${CFG[@]}" --set run.dir="$T/early")
+for _ in $(seq 200); do
+  [ "$(squeue -h -j "$JOB" -o %T 2>/dev/null)" = RUNNING ] && { scancel -b -s USR1 "$JOB"; break; }
+  sleep 0.05
+done
+check "$JOB" "$T/early" "early signal"
+
+# 3. preemption: all 16 CPUs in the low partition, then a high-priority job wants them
 JOB=$(sbatch --parsable -p debug -n 16 --signal=B:USR1@10 -o "$T/job-%j.out" \
   --export=ALL,USBPO_NP=4 "$SRC/deploy/slurm/usbpo.sbatch" "${CFG[@]}" --set run.dir="$T/preempt")
 for _ in $(seq 60); do [ -s "$T/preempt/$RUN/metrics.csv" ] && break; sleep 0.5; done
