@@ -44,7 +44,12 @@ for victim in 0 1 2 3; do
   mpirun -np 4 "$BIN" $ARGS --set run.dir="$d" $extra >> "$T/run.log" 2>&1 &
   MP=$!
   sleep "$delay"
-  pid=$(rank_pid $MP $victim)
+  pid="" # (a slow start: the rank may not be there yet)
+  for _ in $(seq 50); do
+    pid=$(rank_pid $MP $victim) && break
+    kill -0 $MP 2>/dev/null || break
+    sleep 0.1
+  done
   if [ -z "$pid" ]; then
     echo "FAILED: no rank $victim found at ${delay}s (did the run end early?)"; fail=1
   else
