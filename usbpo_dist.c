@@ -264,10 +264,20 @@ int main(int argc, char **argv) {
         char path[1300];
         snprintf(path, sizeof path, "%s/learner-0.ckpt", resume_dir);
         CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
-        int64_t mo = 0, eo = 0, to = -1;
+        int64_t mo = 0, eo = 0, to = -1, mr = 0, mc = 0;
         if (!f || ckr_int(f, "csv_metrics", &mo) || ckr_int(f, "csv_episodes", &eo) ||
-            ckr_int(f, "tb_events", &to) || runlog_truncate(&cfg, mo, eo, to) != 0) {
-          LOG_E("cannot restore the outputs to checkpoint %s", resume_dir);
+            ckr_int(f, "tb_events", &to) || ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc)) {
+          LOG_E("cannot restore the outputs to checkpoint %s%s%s", resume_dir, f ? "" : ": ",
+                f ? "" : err);
+          comm_abort(comm, EXIT_FATAL);
+        }
+        /* written by a usbpo with another metrics layout (an upgrade mid-run) */
+        if (mr != metrics_ncols() && runlog_migrate_metrics(&cfg, mo, (int)mr, err, sizeof err)) {
+          LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
+          comm_abort(comm, EXIT_FATAL);
+        }
+        if (runlog_truncate(&cfg, mr != metrics_ncols() ? -1 : mo, eo, to) != 0) {
+          LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, strerror(errno));
           comm_abort(comm, EXIT_FATAL);
         }
         ckr_close(f);

@@ -32,6 +32,27 @@ static const int WALL[] = {
 #define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
 
 int metrics_ncols(void) { return NCOLS; }
+
+/* USBPO_TEST_OLD_METRICS=<column>: this process writes metrics.csv and the learner's checkpoints
+ * as an older usbpo without that column would (the upgrade test); -1 = off */
+static int gone_col(void) {
+  static int gone = -2;
+  if (gone == -2) {
+    const char *e = getenv("USBPO_TEST_OLD_METRICS");
+    gone = -1;
+    for (int i = 0; e && i < NCOLS; i++)
+      if (!strcmp(e, COLS[i])) gone = i;
+  }
+  return gone;
+}
+
+int metrics_saved_ncols(void) { return NCOLS - (gone_col() >= 0); }
+
+void metrics_pack(const Metrics *m, double *out) {
+  const double *v = (const double *)m;
+  for (int i = 0, j = 0; i < NCOLS; i++)
+    if (i != gone_col()) out[j++] = v[i];
+}
 const char *metrics_col_name(int i) { return COLS[i]; }
 int metrics_col_is_wall(int i) { return WALL[i]; }
 double metrics_get(const Metrics *m, int i) { return ((const double *)m)[i]; }
@@ -114,7 +135,8 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     return NULL;
   }
   if (mode == RUNLOG_FRESH || !exists) {
-    for (int i = 0; i < NCOLS; i++) fprintf(r->metrics, "%s%s", i ? "," : "", COLS[i]);
+    for (int i = 0, j = 0; i < NCOLS; i++)
+      if (i != gone_col()) fprintf(r->metrics, "%s%s", j++ ? "," : "", COLS[i]);
     fputc('\n', r->metrics);
     fflush(r->metrics);
   }
@@ -155,8 +177,9 @@ const char *runlog_dir(const RunLog *r) { return r->dir; }
 
 void runlog_metrics(RunLog *r, const Metrics *m) {
   const double *v = (const double *)m;
-  for (int i = 0; i < NCOLS; i++) {
-    if (i) fputc(',', r->metrics);
+  for (int i = 0, j = 0; i < NCOLS; i++) {
+    if (i == gone_col()) continue;
+    if (j++) fputc(',', r->metrics);
     if (isnan(v[i]))
       fputs("nan", r->metrics);
     else if (v[i] == floor(v[i]) && fabs(v[i]) < 1e15)
@@ -217,9 +240,140 @@ int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_
   cfg_run_name(cfg, name, sizeof name);
   snprintf(dir, sizeof dir, "%s/%s", cfg->run.dir, name);
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  if (truncate(path, metrics) != 0) return -1;
+  if (metrics >= 0 && truncate(path, metrics) != 0) return -1;
   snprintf(path, sizeof path, "%s/episodes.csv", dir);
   if (truncate(path, episodes) != 0) return -1;
   if (events >= 0 && tfe_find(dir, path, sizeof path) == 0 && truncate(path, events) != 0) return -1;
   return 0;
+}
+
+/* ---- a run written by a usbpo with another metrics layout ---- */
+
+static void kept_name(const char *run_dir, int old_n, char *out, size_t n) {
+  snprintf(out, n, "%s/metrics-%dcols.csv", run_dir, old_n);
+}
+
+/* the old header's names → map[i] = the old position of this version's column i, or -1 */
+static int map_header(char *line, int old_n, int *map, char *err, size_t errlen) {
+  const char *names[512];
+  int n = 0;
+  for (char *save = NULL, *t = strtok_r(line, ",\r\n", &save); t && n < 512;
+       t = strtok_r(NULL, ",\r\n", &save))
+    names[n++] = t;
+  if (n != old_n) {
+    snprintf(err, errlen, "its header has %d columns, its checkpoint %d", n, old_n);
+    return -1;
+  }
+  for (int i = 0; i < NCOLS; i++) {
+    map[i] = -1;
+    for (int k = 0; k < n; k++)
+      if (!strcmp(names[k], COLS[i])) map[i] = k;
+  }
+  return 0;
+}
+
+int metrics_old_map(const char *run_dir, int old_n, int *map, char *err, size_t errlen) {
+  char path[1200], line[8192];
+  kept_name(run_dir, old_n, path, sizeof path);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  int ok = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  if (!ok) {
+    snprintf(err, errlen, "%s: no header", path);
+    return -1;
+  }
+  return map_header(line, old_n, map, err, errlen);
+}
+
+int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *err, size_t errlen) {
+  char name[256], dir[1100], cur[1200], kept[1200];
+  cfg_run_name(cfg, name, sizeof name);
+  snprintf(dir, sizeof dir, "%s/%s", cfg->run.dir, name);
+  snprintf(cur, sizeof cur, "%s/metrics.csv", dir);
+  kept_name(dir, old_n, kept, sizeof kept);
+  /* the original is kept whole and is always the source: a second resume from the same
+   * checkpoint (after a crash) rebuilds the same file */
+  if (!file_exists(kept) && rename(cur, kept) != 0) {
+    snprintf(err, errlen, "cannot keep %s as %s: %s", cur, kept, strerror(errno));
+    return -1;
+  }
+  FILE *f = fopen(kept, "r");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st) != 0 || st.st_size < bytes) {
+    snprintf(err, errlen, "%s: %s", kept, f ? "shorter than its checkpoint says" : strerror(errno));
+    if (f) fclose(f);
+    return -1;
+  }
+  char *old = xmalloc((size_t)bytes + 1);
+  size_t got = fread(old, 1, (size_t)bytes, f);
+  fclose(f);
+  old[got] = 0;
+  char *nl = strchr(old, '\n');
+  int map[NCOLS];
+  if (got != (size_t)bytes || !nl) {
+    snprintf(err, errlen, "%s: cannot read its first %lld bytes", kept, (long long)bytes);
+    xfree(old);
+    return -1;
+  }
+  *nl = 0;
+  char *rows = nl + 1, header[8192], why[256];
+  snprintf(header, sizeof header, "%s", old); /* map_header cuts its argument */
+  if (map_header(old, old_n, map, why, sizeof why) != 0) {
+    snprintf(err, errlen, "%s: %s", kept, why);
+    xfree(old);
+    return -1;
+  }
+  /* this layout: the old cells by name, "nan" where the old version had no such column */
+  size_t cap = (size_t)bytes * 2 + 64 * NCOLS + 4096, len = 0;
+  char *out = xmalloc(cap);
+  for (int i = 0; i < NCOLS; i++) len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", COLS[i]);
+  out[len++] = '\n';
+  int nrows = 0;
+  const char *cells[512];
+  for (char *save = NULL, *row = strtok_r(rows, "\n", &save); row; row = strtok_r(NULL, "\n", &save)) {
+    int n = 0;
+    for (char *p = row; n < 512;) { /* cells may be empty: split by hand */
+      cells[n++] = p;
+      char *c = strchr(p, ',');
+      if (!c) break;
+      *c = 0;
+      p = c + 1;
+    }
+    if (n != old_n) {
+      snprintf(err, errlen, "%s: row %d has %d cells, not %d", kept, nrows + 2, n, old_n);
+      xfree(old), xfree(out);
+      return -1;
+    }
+    for (int i = 0; i < NCOLS; i++) {
+      const char *c = map[i] >= 0 ? cells[map[i]] : "nan";
+      if (len + strlen(c) + 2 > cap) {
+        out = xrealloc(out, cap, cap * 2);
+        cap *= 2;
+      }
+      len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", c);
+    }
+    out[len++] = '\n';
+    nrows++;
+  }
+  int rc = write_atomic_bytes(dir, "metrics.csv", out, len);
+  if (rc != 0) snprintf(err, errlen, "cannot write %s: %s", cur, strerror(errno));
+  else {
+    char added[1024] = "", dropped[1024] = "";
+    for (int i = 0; i < NCOLS; i++)
+      if (map[i] < 0) snprintf(added + strlen(added), sizeof added - strlen(added), " %s", COLS[i]);
+    for (char *save = NULL, *t = strtok_r(header, ",\r", &save); t; t = strtok_r(NULL, ",\r", &save)) {
+      int known = 0;
+      for (int i = 0; i < NCOLS; i++) known |= !strcmp(t, COLS[i]);
+      if (!known) snprintf(dropped + strlen(dropped), sizeof dropped - strlen(dropped), " %s", t);
+    }
+    LOG_W("metrics.csv was written by a usbpo with %d columns, this one has %d: %d row(s) "
+          "rewritten by column name (new:%s; gone:%s), the original kept as %s", old_n, NCOLS,
+          nrows, added[0] ? added : " none", dropped[0] ? dropped : " none", kept);
+  }
+  xfree(old), xfree(out);
+  return rc;
 }

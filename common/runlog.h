@@ -91,14 +91,26 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
  * resume truncates the files back to them) */
 void runlog_flush(RunLog *r);
 void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
-/* truncate a run's CSV files to recorded sizes (before runlog_open on resume) */
+/* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
+ * leaves metrics.csv alone */
 int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events);
+
+/* resuming a checkpoint written by a usbpo with another metrics layout (old_n columns): the
+ * run's metrics.csv, cut at the checkpoint's `bytes`, is rewritten in this layout with the cells
+ * matched by column name ("nan" in a column the old version did not have); the original is kept
+ * whole as metrics-<old_n>cols.csv and is the source of any later rewrite */
+int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *err, size_t errlen);
+/* from that kept original: map[i] = the old position of column i of this version, or -1 */
+int metrics_old_map(const char *run_dir, int old_n, int *map, char *err, size_t errlen);
 
 /* write bytes to <run dir>/<name> atomically (temp, fsync, rename, fsync the directory) */
 int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len);
 
 /* column names, for tests and tools */
 int metrics_ncols(void);
+/* the values a checkpoint holds (all columns, or fewer under the upgrade test's hook) */
+int metrics_saved_ncols(void);
+void metrics_pack(const Metrics *m, double *out);
 const char *metrics_col_name(int i);
 int metrics_col_is_wall(int i);
 double metrics_get(const Metrics *m, int i);

@@ -474,7 +474,9 @@ static void learner_save(Learner *L, CkptWriter *w) {
   int64_t c[C_COUNT];
   counters(L, c, 1);
   ckw_bytes(w, "counters", c, sizeof c);
-  ckw_arr(w, "metrics", DT_F64, &L->m, metrics_ncols(), 1);
+  double mv[sizeof(Metrics) / sizeof(double)];
+  metrics_pack(&L->m, mv);
+  ckw_arr(w, "metrics", DT_F64, mv, metrics_saved_ncols(), 1);
   int64_t *acts = xmalloc(sizeof(int64_t) * 2 * L->A);
   memcpy(acts, L->act_sim, sizeof(int64_t) * L->A);
   memcpy(acts + L->A, L->act_warn, sizeof(int64_t) * L->A);
@@ -517,11 +519,20 @@ static void learner_load(Learner *L, const char *dir) {
   L->stop_code = 0;
   L->finished = c[C_FINISHED] != 0;
   int64_t mr = 0, mc = 0;
-  CHECK(ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc) == 0 && mr == metrics_ncols() && mc == 1,
-        "%s: written by a usbpo with a different metrics layout (%lld columns, this version has "
-        "%d): resume it with the version that wrote it, or start a new run",
-        path, (long long)mr, metrics_ncols());
-  ckr_need_arr(f, path, "metrics", DT_F64, metrics_ncols(), 1, &L->m);
+  CHECK(ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc) == 0 && mc == 1 && mr > 0 && mr < 512,
+        "%s: no metrics row", path);
+  double mv[512];
+  ckr_need_arr(f, path, "metrics", DT_F64, mr, 1, mv);
+  if (mr == metrics_ncols()) {
+    memcpy(&L->m, mv, sizeof L->m);
+  } else { /* written by a usbpo with another layout: by name, as metrics.csv was rewritten */
+    int map[sizeof(Metrics) / sizeof(double)];
+    CHECK(metrics_old_map(L->run_dir, (int)mr, map, err, sizeof err) == 0,
+          "%s: its metrics have %lld columns, this version %d, and the old names are unknown: %s",
+          path, (long long)mr, metrics_ncols(), err);
+    double *m = (double *)&L->m;
+    for (int i = 0; i < metrics_ncols(); i++) m[i] = map[i] >= 0 ? mv[map[i]] : NAN; /* unknown */
+  }
   int64_t *acts = xmalloc(sizeof(int64_t) * 2 * L->A);
   ckr_need_arr(f, path, "actor_counters", DT_U8, (int64_t)sizeof(int64_t) * 2 * L->A, 1, acts);
   memcpy(L->act_sim, acts, sizeof(int64_t) * L->A);
@@ -577,6 +588,9 @@ static void checkpoint(Learner *L, const char *why) {
   int ok = 1;
   roles_ckpt_name(ROLE_LEARNER, 0, names[0], 64);
   runlog_flush(L->log);
+  /* saved as the newest checkpoint: a run resumed from it does not write it again at once */
+  const int64_t prev_ckpt = L->last_ckpt_all_steps;
+  L->last_ckpt_all_steps = id;
   CkptWriter *w = ckw_open(dir, names[0], "learner", 0, id, LEARNER_FIELDS, err, sizeof err);
   if (w) {
     learner_save(L, w);
@@ -603,7 +617,6 @@ static void checkpoint(Learner *L, const char *why) {
   }
   if (ok) {
     ckpt_prune(L->run_dir, (int)c->checkpoint.keep);
-    L->last_ckpt_all_steps = id;
     L->last_ckpt_time = util_now();
     L->last_ckpt_seconds = L->last_ckpt_time - t0;
     int64_t total = 0;
@@ -612,6 +625,7 @@ static void checkpoint(Learner *L, const char *why) {
     LOG_I("checkpoint %s (%s): %d files, %s in %.2f s", dir, why, expect + 2,
           util_fmt_bytes((double)total, b), L->last_ckpt_seconds);
   } else {
+    L->last_ckpt_all_steps = prev_ckpt;
     LOG_E("checkpoint %s failed: the previous checkpoint stays the newest", dir);
   }
   xfree(names), xfree(bytes), xfree(sums);

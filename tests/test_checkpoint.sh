@@ -9,7 +9,7 @@
 #  * a diverging SAC update and a diverging model training are rolled back, counted, survived;
 #  * TensorBoard events are cut back with the CSVs: a resumed run has one event per row;
 #  * a finished run, moved elsewhere, extended (--resume RUN_DIR --set run.total_steps=...)
-#    equals a longer run.
+#    equals a longer run; so does one begun by a version with fewer metrics columns.
 #   test_checkpoint.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
@@ -113,6 +113,26 @@ if [ $rc -eq 0 ] && grep -q "resuming from checkpoint $d/$RUN/ckpt" "$d.log2" &&
    [ ! -e "$d0" ]; then
   ok "a finished run, moved, extended with --resume RUN_DIR --set run.total_steps: identical"
 else bad "extending a finished run (exit $rc)"; tail -3 "$d.log2"; fi
+
+# an upgrade in the middle of a run: the first 900 steps written by a usbpo without the column
+# model_holdout_mse_p1 (emulated with USBPO_TEST_OLD_METRICS), extended to 1500 by this one;
+# metrics.csv takes this layout ("nan" where the old version wrote nothing), the original is kept
+d="$T/upgrade"; C=model_holdout_mse_p1
+USBPO_TEST_OLD_METRICS=$C "$BIN" $ARGS --set run.dir="$d" --set run.total_steps=900 > "$d.log" 2>&1
+"$BIN" --resume "$d/$RUN/" --set run.total_steps=1500 > "$d.log2" 2>&1; rc=$?
+drop() { awk -F, -v c=$C 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} {o=""; for(i=1;i<=NF;i++) if(i!=k) o=o $i ","; print o}'; }
+col() { awk -F, -v c=$C 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i; next} {print $k}' "$1"; }
+nc=$(head -1 "$T/ref/$RUN/metrics.csv" | tr , '\n' | wc -l)
+if [ $rc -eq 0 ] && grep -q "resuming from checkpoint" "$d.log2" && grep -q "rewritten by column name" "$d.log2" &&
+   ! head -1 "$d/$RUN/metrics-$((nc - 1))cols.csv" | grep -q $C &&
+   [ "$(head -1 "$d/$RUN/metrics.csv")" = "$(head -1 "$T/ref/$RUN/metrics.csv")" ] &&
+   cmp -s <(det_cols "$T/ref/$RUN/metrics.csv" | drop) <(det_cols "$d/$RUN/metrics.csv" | drop) &&
+   cmp -s "$T/ref/$RUN/episodes.csv" "$d/$RUN/episodes.csv" &&
+   cmp -s "$T/ref/$RUN/policy_final.bin" "$d/$RUN/policy_final.bin" &&
+   [ "$(col "$d/$RUN/metrics.csv" | head -1)" = nan ] &&
+   [ "$(col "$d/$RUN/metrics.csv" | tail -1)" = "$(col "$T/ref/$RUN/metrics.csv" | tail -1)" ]; then
+  ok "a run begun by a version with one metrics column fewer, resumed by this one: identical, metrics.csv migrated"
+else bad "resuming after an upgrade that added a metrics column (exit $rc)"; tail -3 "$d.log2"; fi
 
 # SIGTERM within and beyond the grace time; a second SIGINT
 d="$T/term"; launch 1 "$d" --set checkpoint.grace_s=60; signal TERM "$d" 1.5; wait $PID; rc=$?

@@ -10,7 +10,9 @@
 
 #include "check.h"
 #include "ckpt.h"
+#include "config.h"
 #include "rng.h"
+#include "runlog.h"
 #include "util.h"
 
 #define HASH 0x0123456789abcdefULL
@@ -300,6 +302,71 @@ static void test_prune(void) {
   }
 }
 
+/* an upgrade mid-run: metrics.csv of an older layout (one column of this version missing, one
+ * it no longer has) is rewritten by name, cut where the checkpoint says, the original kept */
+static void test_migrate_metrics(void) {
+  Config cfg;
+  cfg_defaults(&cfg);
+  snprintf(cfg.run.dir, sizeof cfg.run.dir, "%.200s", g_root); /* (g_root is short) */
+  snprintf(cfg.run.name, sizeof cfg.run.name, "mig");
+  char run[1200], p[1300], kept[1300];
+  snprintf(run, sizeof run, "%s/mig", g_root);
+  REQUIRE(util_mkdirs(run) == 0, "mkdir");
+  const int n = metrics_ncols(), miss = 3, old_n = n; /* - column 3 + "old_only" */
+  char text[16384];
+  size_t len = 0;
+  for (int row = 0; row <= 3; row++) { /* header, two rows before the checkpoint, one after */
+    for (int i = 0; i < n; i++) {
+      if (i == miss) continue;
+      if (row == 0) len += (size_t)snprintf(text + len, sizeof text - len, "%s,", metrics_col_name(i));
+      else len += (size_t)snprintf(text + len, sizeof text - len, "%d,", row * 1000 + i);
+    }
+    len += (size_t)snprintf(text + len, sizeof text - len, row ? "-%d\n" : "old_only\n", row);
+  }
+  snprintf(p, sizeof p, "%s/metrics.csv", run);
+  spit(p, text, len);
+  int64_t at = (int64_t)len - 1; /* the checkpoint was taken before the last row */
+  while (at > 0 && text[at - 1] != '\n') at--;
+  char err[512] = "";
+  for (int pass = 0; pass < 2; pass++) { /* again: the same result from the kept original */
+    EXPECT(runlog_migrate_metrics(&cfg, at, old_n, err, sizeof err) == 0, "migrate: %s", err);
+    size_t got_n = 0;
+    char *got = slurp(p, &got_n);
+    REQUIRE(got, "metrics.csv rewritten");
+    int lines = 0, ok_header = 1, ok_cells = 1;
+    char *save = NULL;
+    for (char *ln = strtok_r(got, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), lines++) {
+      int i = 0;
+      for (char *c = ln, *e; i < n; c = e + 1, i++) {
+        e = strchr(c, ',');
+        if (e) *e = 0;
+        char want[64];
+        if (lines == 0) snprintf(want, sizeof want, "%s", metrics_col_name(i));
+        else if (i == miss) snprintf(want, sizeof want, "nan");
+        else snprintf(want, sizeof want, "%d", lines * 1000 + i);
+        if (strcmp(c, want)) (lines ? (ok_cells = 0) : (ok_header = 0));
+        if (!e) break;
+      }
+      if (i != n - 1) ok_cells = 0;
+    }
+    EXPECT(lines == 3, "pass %d: header and the two rows before the checkpoint, got %d lines", pass, lines);
+    EXPECT(ok_header, "pass %d: this version's header", pass);
+    EXPECT(ok_cells, "pass %d: cells by name, nan in the new column, the old one gone", pass);
+    free(got);
+  }
+  snprintf(kept, sizeof kept, "%s/metrics-%dcols.csv", run, old_n);
+  size_t kn = 0;
+  char *k = slurp(kept, &kn);
+  EXPECT(k && kn == len && !memcmp(k, text, len), "the original kept whole");
+  free(k);
+  int map[512];
+  EXPECT(metrics_old_map(run, old_n, map, err, sizeof err) == 0 && map[miss] == -1 && map[0] == 0 &&
+             map[miss + 1] == miss,
+         "the names map: %s", err);
+  EXPECT(runlog_migrate_metrics(&cfg, at, old_n + 1, err, sizeof err) != 0 && strstr(err, "columns"),
+         "a checkpoint with another column count than the kept header is refused: %s", err);
+}
+
 int main(void) {
   snprintf(g_root, sizeof g_root, "/tmp/usbpo-test-ckpt-%d", (int)getpid());
   Rng rng = rng_make(3, RNG_TEST, 0);
@@ -308,6 +375,7 @@ int main(void) {
   RUN(test_round_trip);
   RUN(test_damage);
   RUN(test_prune);
+  RUN(test_migrate_metrics);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_root);
