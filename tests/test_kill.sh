@@ -9,7 +9,7 @@ BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2"); RANDOM=${3:-12345}
 . "$SRC/tests/mpi_env.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=1500 --set env.init_steps=150
+ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=2000 --set env.init_steps=150
       --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
       --set sac.hidden=32 --set sac.updates_per_step=2 --set model.hidden=32
       --set rollout.batch_size=3000 --set finetune.max_steps=8 --set topology.rollout_shards=4
@@ -39,8 +39,9 @@ rank_pid() {
 d="$T/run"
 extra=""
 for victim in 0 1 2 3; do
-  # a moment in the next fifth of a full run (so that four kills fall before the end)
-  delay=$(awk -v u=$((RANDOM % 1000)) -v f="$full" 'BEGIN{printf "%.2f", 1.2 + u / 1000 * f * 0.2}')
+  # a moment between 13 % and 25 % of a full run's time (start-up included) after the launch:
+  # each attempt advances less than that, so four kills fall before the end on any machine
+  delay=$(awk -v u=$((RANDOM % 1000)) -v f="$full" 'BEGIN{printf "%.2f", f * (0.13 + u / 1000 * 0.12)}')
   mpirun -np 4 "$BIN" $ARGS --set run.dir="$d" $extra >> "$T/run.log" 2>&1 &
   MP=$!
   sleep "$delay"
