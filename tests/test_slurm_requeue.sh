@@ -3,8 +3,8 @@
 # (../shared/tools/slurm-local.sh), through deploy/slurm/usbpo.sbatch:
 #  * time limit: a job with a 1-minute limit asks for USR1 45 s before its end; each time the
 #    signal comes the run checkpoints, exits 75 and the script requeues the job, which resumes.
-#    slurmctld looks at time limits every 30 s, so the signal comes 0-30 s after a start: the
-#    run is made long enough (about 45 s alone) that the first start always gets it;
+#    Slurm may send it up to 60 s early; here it comes 0-30 s after a start (slurmctld's periodic
+#    check), so the run is made long enough (about 50 s alone) that the first start gets it;
 #  * an early signal: USR1 sent the moment the job runs, while the ranks are still starting
 #    (Slurm may send the time-limit signal up to a minute early); the script holds it until
 #    usbpo_dist is ready, so it checkpoints and requeues instead of dying;
