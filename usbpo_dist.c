@@ -272,11 +272,12 @@ int main(int argc, char **argv) {
           comm_abort(comm, EXIT_FATAL);
         }
         /* written by a usbpo with another metrics layout (an upgrade mid-run) */
-        if (mr != metrics_ncols() && runlog_migrate_metrics(&cfg, mo, (int)mr, err, sizeof err)) {
+        const int upgraded = mr != metrics_ncols();
+        if (upgraded && runlog_migrate_metrics(&cfg, mo, (int)mr, err, sizeof err)) {
           LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
           comm_abort(comm, EXIT_FATAL);
         }
-        if (runlog_truncate(&cfg, mr != metrics_ncols() ? -1 : mo, eo, to) != 0) {
+        if (runlog_truncate(&cfg, upgraded ? -1 : mo, eo, to) != 0) {
           LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, strerror(errno));
           comm_abort(comm, EXIT_FATAL);
         }

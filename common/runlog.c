@@ -48,6 +48,14 @@ static int gone_col(void) {
 
 int metrics_saved_ncols(void) { return NCOLS - (gone_col() >= 0); }
 
+/* metrics.csv's header line, with its newline; the length */
+static size_t header_text(char *buf, size_t n) {
+  size_t len = 0;
+  for (int i = 0; i < NCOLS; i++)
+    if (i != gone_col()) len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "", COLS[i]);
+  return len + (size_t)snprintf(buf + len, n - len, "\n");
+}
+
 void metrics_pack(const Metrics *m, double *out) {
   const double *v = (const double *)m;
   for (int i = 0, j = 0; i < NCOLS; i++)
@@ -135,9 +143,8 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     return NULL;
   }
   if (mode == RUNLOG_FRESH || !exists) {
-    for (int i = 0, j = 0; i < NCOLS; i++)
-      if (i != gone_col()) fprintf(r->metrics, "%s%s", j++ ? "," : "", COLS[i]);
-    fputc('\n', r->metrics);
+    char header[64 * NCOLS];
+    fwrite(header, 1, header_text(header, sizeof header), r->metrics);
     fflush(r->metrics);
   }
   if (mode == RUNLOG_FRESH || !ep_exists) {
@@ -253,10 +260,12 @@ static void kept_name(const char *run_dir, int old_n, char *out, size_t n) {
   snprintf(out, n, "%s/metrics-%dcols.csv", run_dir, old_n);
 }
 
-/* the old header's names → map[i] = the old position of this version's column i, or -1 */
-static int map_header(char *line, int old_n, int *map, char *err, size_t errlen) {
+/* the old header's names → map[i] = the old position of this version's column i, or -1; the
+ * old names this version does not have are appended to `gone` (if not NULL). Cuts `line`. */
+static int map_header(char *line, int old_n, int *map, char *gone, size_t gone_n, char *err,
+                      size_t errlen) {
   const char *names[512];
-  int n = 0;
+  int n = 0, used[512] = {0};
   for (char *save = NULL, *t = strtok_r(line, ",\r\n", &save); t && n < 512;
        t = strtok_r(NULL, ",\r\n", &save))
     names[n++] = t;
@@ -267,8 +276,10 @@ static int map_header(char *line, int old_n, int *map, char *err, size_t errlen)
   for (int i = 0; i < NCOLS; i++) {
     map[i] = -1;
     for (int k = 0; k < n; k++)
-      if (!strcmp(names[k], COLS[i])) map[i] = k;
+      if (!strcmp(names[k], COLS[i])) map[i] = k, used[k] = 1;
   }
+  for (int k = 0; gone && k < n; k++)
+    if (!used[k]) snprintf(gone + strlen(gone), gone_n - strlen(gone), " %s", names[k]);
   return 0;
 }
 
@@ -286,7 +297,7 @@ int metrics_old_map(const char *run_dir, int old_n, int *map, char *err, size_t 
     snprintf(err, errlen, "%s: no header", path);
     return -1;
   }
-  return map_header(line, old_n, map, err, errlen);
+  return map_header(line, old_n, map, NULL, 0, err, errlen);
 }
 
 int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *err, size_t errlen) {
@@ -320,18 +331,16 @@ int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *er
     return -1;
   }
   *nl = 0;
-  char *rows = nl + 1, header[8192], why[256];
-  snprintf(header, sizeof header, "%s", old); /* map_header cuts its argument */
-  if (map_header(old, old_n, map, why, sizeof why) != 0) {
+  char *rows = nl + 1, why[256], dropped[1024] = "";
+  if (map_header(old, old_n, map, dropped, sizeof dropped, why, sizeof why) != 0) {
     snprintf(err, errlen, "%s: %s", kept, why);
     xfree(old);
     return -1;
   }
   /* this layout: the old cells by name, "nan" where the old version had no such column */
-  size_t cap = (size_t)bytes * 2 + 64 * NCOLS + 4096, len = 0;
+  size_t cap = (size_t)bytes * 2 + 64 * NCOLS + 4096;
   char *out = xmalloc(cap);
-  for (int i = 0; i < NCOLS; i++) len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", COLS[i]);
-  out[len++] = '\n';
+  size_t len = header_text(out, cap);
   int nrows = 0;
   const char *cells[512];
   for (char *save = NULL, *row = strtok_r(rows, "\n", &save); row; row = strtok_r(NULL, "\n", &save)) {
@@ -362,14 +371,9 @@ int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *er
   int rc = write_atomic_bytes(dir, "metrics.csv", out, len);
   if (rc != 0) snprintf(err, errlen, "cannot write %s: %s", cur, strerror(errno));
   else {
-    char added[1024] = "", dropped[1024] = "";
+    char added[1024] = "";
     for (int i = 0; i < NCOLS; i++)
       if (map[i] < 0) snprintf(added + strlen(added), sizeof added - strlen(added), " %s", COLS[i]);
-    for (char *save = NULL, *t = strtok_r(header, ",\r", &save); t; t = strtok_r(NULL, ",\r", &save)) {
-      int known = 0;
-      for (int i = 0; i < NCOLS; i++) known |= !strcmp(t, COLS[i]);
-      if (!known) snprintf(dropped + strlen(dropped), sizeof dropped - strlen(dropped), " %s", t);
-    }
     LOG_W("metrics.csv was written by a usbpo with %d columns, this one has %d: %d row(s) "
           "rewritten by column name (new:%s; gone:%s), the original kept as %s", old_n, NCOLS,
           nrows, added[0] ? added : " none", dropped[0] ? dropped : " none", kept);
