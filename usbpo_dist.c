@@ -18,13 +18,19 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "actors/actors.h"
+#include "actors/evaluate.h"
 #include "ckpt.h"
 #include "comm.h"
 #include "config.h"
-#include "evaluate.h"
-#include "roles.h"
+#include "hooks.h"
+#include "learner/learner.h"
+#include "modelsvc/modelsvc.h"
+#include "modeltrain.h"
+#include "rolekit.h"
 #include "runlog.h"
 #include "runtime.h"
+#include "setup.h"
 #include "tfevents.h"
 #include "util.h"
 
@@ -51,7 +57,9 @@ static void usage(FILE *f) {
   cfg_print_keys(f);
 }
 
-static void tick(void *ctx) { comm_tick((Comm *)ctx); }
+static void tick(void *ctx) {
+  comm_tick((Comm *)ctx);
+}
 
 /* handlers only set flags; the learner acts at its next safe point. A second SIGINT ends the
  * process at once. */
@@ -83,6 +91,25 @@ static void share_string(Comm *c, char *buf, size_t n) {
   MPI_Bcast(buf, len, MPI_CHAR, 0, MPI_COMM_WORLD);
 }
 
+/* the dimensions messages are validated against (the runtime knows no role's shapes) */
+static CodecCtx codec_ctx(const Config *cfg) {
+  SetupDims d;
+  setup_dims(cfg, &d);
+  CodecCtx x = {.obs_dim = d.obs_dim,
+                .act_dim = d.act_dim,
+                .in_dim = d.in_dim,
+                .out_dim = d.out_dim,
+                .n_policy = d.n_policy,
+                .n_model = d.n_model,
+                .elites = d.elites,
+                .members = d.members,
+                .shards = d.shards,
+                .max_rows = d.max_rows,
+                .n_metrics = TM_COUNT,
+                .max_state = 1ll << 40};
+  return x;
+}
+
 /* every rank has its signal handlers: tell a batch script that forwarding USR1/TERM is now
  * safe (deploy/slurm/usbpo.sbatch holds a signal that arrives earlier, when it would kill a
  * rank still starting up). The script names the file in USBPO_READY_FILE. */
@@ -111,77 +138,246 @@ static char *share_config(Comm *c, char *text) {
   return text;
 }
 
-int main(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
-  const char *cfg_path = NULL;
-  const char **sets = calloc((size_t)argc + 4, sizeof *sets); /* + run.dir, run.name, resume */
-  int nsets = 0, check_only = 0, resume = 0;
+/* ---- the command line ---- */
+
+typedef struct {
+  const char *cfg_path;
+  const char **sets; /* --set values, then run.dir / run.name / run.resume as implied */
+  int nsets, check_only;
+} Args;
+
+/* -1 to go on, else the exit code */
+static int parse_args(int argc, char **argv, Args *a) {
+  int resume = 0;
+  a->sets = calloc((size_t)argc + 4, sizeof *a->sets); /* + run.dir, run.name, resume */
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    const char *s = argv[i];
+    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
       usage(stdout);
       return EXIT_OK;
-    } else if (!strcmp(a, "--version")) {
+    } else if (!strcmp(s, "--version")) {
       printf("usbpo_dist %s\n", USBPO_VERSION);
       return EXIT_OK;
-    } else if (!strcmp(a, "--set")) {
+    } else if (!strcmp(s, "--set")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "usbpo: --set needs section.key=value\n");
         return EXIT_USAGE;
       }
-      sets[nsets++] = argv[++i];
-    } else if (!strncmp(a, "--set=", 6)) {
-      sets[nsets++] = a + 6;
-    } else if (!strcmp(a, "--check-config")) {
-      check_only = 1;
-    } else if (!strcmp(a, "--resume")) {
+      a->sets[a->nsets++] = argv[++i];
+    } else if (!strncmp(s, "--set=", 6)) {
+      a->sets[a->nsets++] = s + 6;
+    } else if (!strcmp(s, "--check-config")) {
+      a->check_only = 1;
+    } else if (!strcmp(s, "--resume")) {
       resume = 1;
-    } else if (a[0] == '-' && a[1] == '-') {
-      fprintf(stderr, "usbpo: unknown option %s (see --help)\n", a);
+    } else if (s[0] == '-' && s[1] == '-') {
+      fprintf(stderr, "usbpo: unknown option %s (see --help)\n", s);
       return EXIT_USAGE;
-    } else if (!cfg_path) {
-      cfg_path = a;
+    } else if (!a->cfg_path) {
+      a->cfg_path = s;
     } else {
-      fprintf(stderr, "usbpo: more than one config file (%s, %s)\n", cfg_path, a);
+      fprintf(stderr, "usbpo: more than one config file (%s, %s)\n", a->cfg_path, s);
       return EXIT_USAGE;
     }
   }
   /* usbpo_dist --resume RUN_DIR: the run's own resolved config */
   static char run_cfg[PATH_MAX + 16];
   struct stat st;
-  if (cfg_path && stat(cfg_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (a->cfg_path && stat(a->cfg_path, &st) == 0 && S_ISDIR(st.st_mode)) {
     /* the run lives where RUN_DIR is now (it may have been copied or moved): run.dir and
      * run.name come from the path, before the user's own --set so that those still win */
     static char abs_dir[PATH_MAX], set_dir[PATH_MAX + 16], set_name[PATH_MAX + 16];
-    if (!realpath(cfg_path, abs_dir)) {
-      fprintf(stderr, "usbpo: %s: %s\n", cfg_path, strerror(errno));
+    if (!realpath(a->cfg_path, abs_dir)) {
+      fprintf(stderr, "usbpo: %s: %s\n", a->cfg_path, strerror(errno));
       return EXIT_USAGE;
     }
     snprintf(run_cfg, sizeof run_cfg, "%s/config.toml", abs_dir);
-    cfg_path = run_cfg;
+    a->cfg_path = run_cfg;
     resume = 1;
     char *slash = strrchr(abs_dir, '/');
     snprintf(set_name, sizeof set_name, "run.name=%s", slash + 1);
-    if (slash == abs_dir) slash[1] = 0; else *slash = 0;
+    if (slash == abs_dir)
+      slash[1] = 0;
+    else
+      *slash = 0;
     snprintf(set_dir, sizeof set_dir, "run.dir=%s", abs_dir);
-    memmove(sets + 2, sets, sizeof sets[0] * nsets);
-    sets[0] = set_dir, sets[1] = set_name;
-    nsets += 2;
+    memmove(a->sets + 2, a->sets, sizeof a->sets[0] * a->nsets);
+    a->sets[0] = set_dir, a->sets[1] = set_name;
+    a->nsets += 2;
   }
-  if (resume) sets[nsets++] = "run.resume=true";
-  if (!cfg_path && nsets == 0) {
+  if (resume) a->sets[a->nsets++] = "run.resume=true";
+  if (!a->cfg_path && a->nsets == 0) {
     usage(stderr);
     return EXIT_USAGE;
   }
-  if (check_only) {
-    Config cfg;
+  return -1;
+}
+
+static int load_config(const Args *a, Config *cfg) {
+  CfgErrors errs = {0};
+  if (cfg_load(cfg, a->cfg_path, a->sets, a->nsets, &errs) == 0) return 0;
+  fprintf(stderr, "%s", errs.text);
+  fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
+  cfg_errors_free(&errs);
+  return -1;
+}
+
+/* rank 0 loads and validates the config, every rank parses the resolved text: 0 or -1 */
+static int shared_config(Comm *comm, const Args *a, Config *cfg) {
+  char *text = NULL;
+  if (comm_rank(comm) == 0 && load_config(a, cfg) == 0) text = cfg_dump_string(cfg);
+  text = share_config(comm, text);
+  if (!text) return -1;
+  if (comm_rank(comm) != 0) {
     CfgErrors errs = {0};
-    if (cfg_load(&cfg, cfg_path, sets, nsets, &errs) != 0) {
-      fprintf(stderr, "%s", errs.text);
-      fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
-      return EXIT_FATAL;
+    CHECK(cfg_load_text(cfg, text, "resolved config from rank 0", NULL, 0, &errs) == 0,
+          "resolved config does not re-parse: %s", errs.text);
+  }
+  free(text);
+  return 0;
+}
+
+/* ---- rank 0: the memory budget and the run directory ---- */
+
+static void check_memory(const Config *cfg, const Placement *pl, Comm *comm) {
+  char b1[32], b2[32], b3[32], b4[32];
+  double ml = setup_memory_learner(cfg), mm = setup_memory_modelsvc(cfg);
+  double mr = setup_memory_rollout(cfg), ma = setup_memory_actor(cfg);
+  double total = ml + mm + mr * pl->R + ma * pl->A;
+  LOG_I("memory budget %s: learner %s, modelsvc %s, %d rollout worker(s) x %s, %d actor(s)",
+        util_fmt_bytes(total, b1), util_fmt_bytes(ml, b2), util_fmt_bytes(mm, b3), pl->R,
+        util_fmt_bytes(mr, b4), pl->A);
+  if (cfg->run.max_memory_gb > 0 && total > cfg->run.max_memory_gb * 1073741824.0) {
+    LOG_E("the memory budget %s exceeds run.max_memory_gb = %g", b1, cfg->run.max_memory_gb);
+    comm_abort(comm, EXIT_FATAL);
+  }
+}
+
+/* the outputs go back to what they were at the checkpoint resume_dir */
+static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *comm) {
+  char path[1300], err[1024];
+  snprintf(path, sizeof path, "%s/learner-0.ckpt", resume_dir);
+  CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
+  int64_t mo = 0, eo = 0, to = -1, mr = 0, mc = 0;
+  if (!f || ckr_int(f, "csv_metrics", &mo) || ckr_int(f, "csv_episodes", &eo) ||
+      ckr_int(f, "tb_events", &to) || ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc)) {
+    LOG_E("cannot restore the outputs to checkpoint %s%s%s", resume_dir, f ? "" : ": ",
+          f ? "" : err);
+    comm_abort(comm, EXIT_FATAL);
+  }
+  /* written by a usbpo with another metrics layout (an upgrade mid-run) */
+  const int upgraded = mr != metrics_ncols();
+  if (upgraded && runlog_migrate_metrics(cfg, mo, (int)mr, err, sizeof err)) {
+    LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
+    comm_abort(comm, EXIT_FATAL);
+  }
+  if (runlog_truncate(cfg, upgraded ? -1 : mo, eo, to) != 0) {
+    LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, strerror(errno));
+    comm_abort(comm, EXIT_FATAL);
+  }
+  ckr_close(f);
+}
+
+/* what an earlier attempt wrote is kept aside, not overwritten */
+static void keep_aside(const char *run_dir) {
+  char aside[1100], ev[1200];
+  snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
+  const char *outs[4] = {"metrics.csv", "episodes.csv", "policy_final.bin", ev};
+  snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
+  for (int i = 0; i < 4; i++) {
+    char from[1300], to[1300];
+    snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
+    snprintf(to, sizeof to, "%s/%s", aside, outs[i]);
+    if (access(from, F_OK) != 0) continue;
+    if (util_mkdirs(aside) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
+  }
+}
+
+/* the run directory, fresh or back at its newest valid checkpoint (resume_dir, "" if none) */
+static RunLog *open_run(Config *cfg, const Placement *pl, Comm *comm, char *resume_dir, size_t n) {
+  char err[1024];
+  RunLogMode mode = RUNLOG_FRESH;
+  if (cfg->run.resume) {
+    char run_dir[1024];
+    rk_run_dir(cfg, run_dir, sizeof run_dir);
+    if (ckpt_find_latest(run_dir, cfg_hash(cfg), resume_dir, n) == 0) {
+      restore_outputs(cfg, resume_dir, comm);
+      mode = RUNLOG_RESUME;
+    } else {
+      LOG_W("no valid checkpoint under %s/ckpt: starting the run from the beginning", run_dir);
+      keep_aside(run_dir);
+      cfg->run.overwrite = true;
     }
+  }
+  RunLog *log = runlog_open(cfg, mode, err, sizeof err);
+  if (!log) {
+    LOG_E("%s", err);
+    comm_abort(comm, EXIT_FATAL);
+  }
+  if (resume_dir[0]) LOG_I("resuming from checkpoint %s", resume_dir);
+  const int np = pl->np;
+  LOG_I("usbpo %s: %s on %s, seed %lld, %s mode, %d rank(s); run directory %s", USBPO_VERSION,
+        cfg_algo_name(cfg->run.algo), cfg_env_name(cfg->env.name), (long long)cfg->run.seed,
+        cfg->run.mode == MODE_SYNC ? "sync" : "async", np, runlog_dir(log));
+  for (int r = 0; r < np && np > 1; r++) {
+    char who[256];
+    placement_describe(pl, r, who, sizeof who);
+    LOG_I("rank %d: %s", r, who);
+  }
+  return log;
+}
+
+/* ---- the roles of this rank ---- */
+
+typedef struct {
+  ActorRole *actors[RT_MAX];
+  RolloutRole *rolls[RT_MAX];
+  ModelsvcRole *ms;
+  int na, nr;
+} LocalRoles;
+
+static void make_roles(const Config *cfg, Runtime *rt, const Placement *pl, int rank,
+                       const char *resume_from, LocalRoles *lr) {
+  char err[1024];
+  for (int a = 0; a < pl->A; a++)
+    if (pl->actor[a] == rank) {
+      lr->actors[lr->na] = actor_role_make(cfg, rt, a, resume_from, err, sizeof err);
+      if (!lr->actors[lr->na]) {
+        LOG_E("actor %d: %s", a, err);
+        comm_abort(rt_comm(rt), EXIT_FATAL);
+      }
+      lr->na++;
+    }
+  if (cfg->run.algo == ALGO_SAC) return;
+  if (pl->modelsvc == rank) lr->ms = modelsvc_role_make(cfg, rt, resume_from);
+  for (int r = 0; r < pl->R; r++)
+    if (pl->rollout[r] == rank) lr->rolls[lr->nr++] = rollout_role_make(cfg, rt, r, resume_from);
+}
+
+static void free_roles(LocalRoles *lr) {
+  for (int i = 0; i < lr->na; i++) actor_role_free(lr->actors[i]);
+  for (int i = 0; i < lr->nr; i++) rollout_role_free(lr->rolls[i]);
+  modelsvc_role_free(lr->ms);
+}
+
+/* test hook: USBPO_TEST_STALL=RANK:SECONDS makes that rank go silent (no heartbeats) */
+static void maybe_stall(int rank) {
+  const char *stall = hook_str("STALL");
+  if (stall && atoi(stall) == rank && strchr(stall, ':')) {
+    struct timespec ts = {atoi(strchr(stall, ':') + 1), 0};
+    nanosleep(&ts, NULL);
+  }
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
+  Args args = {0};
+  int code = parse_args(argc, argv, &args);
+  if (code >= 0) return code;
+  Config cfg;
+  if (args.check_only) {
+    if (load_config(&args, &cfg) != 0) return EXIT_FATAL;
     cfg_dump(&cfg, stdout);
     return EXIT_OK;
   }
@@ -195,29 +391,10 @@ int main(int argc, char **argv) {
     snprintf(pre, sizeof pre, "usbpo[%d]", rank);
     log_set_prefix(pre);
   }
-  /* the config: rank 0 loads and validates, everyone parses the resolved text */
-  Config cfg;
-  char *text = NULL;
-  if (rank == 0) {
-    CfgErrors errs = {0};
-    if (cfg_load(&cfg, cfg_path, sets, nsets, &errs) != 0) {
-      fprintf(stderr, "%s", errs.text);
-      fprintf(stderr, "usbpo: %d config error%s\n", errs.count, errs.count == 1 ? "" : "s");
-    } else {
-      text = cfg_dump_string(&cfg);
-    }
-  }
-  text = share_config(comm, text);
-  if (!text) {
+  if (shared_config(comm, &args, &cfg) != 0) {
     comm_finalize(comm);
     return EXIT_FATAL;
   }
-  if (rank != 0) {
-    CfgErrors errs = {0};
-    CHECK(cfg_load_text(&cfg, text, "resolved config from rank 0", NULL, 0, &errs) == 0,
-          "resolved config does not re-parse: %s", errs.text);
-  }
-  free(text);
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
   if (np > 1) {
@@ -226,7 +403,6 @@ int main(int argc, char **argv) {
     LOG_I("rank %d of %d on host %s, pid %d", rank, np, host, (int)getpid());
   }
 
-  /* roles */
   Placement pl;
   char err[1024];
   if (placement_make(np, (int)cfg.topology.actors, (int)cfg.topology.rollout_workers,
@@ -235,8 +411,7 @@ int main(int argc, char **argv) {
     comm_finalize(comm);
     return EXIT_FATAL;
   }
-  CodecCtx ctx;
-  roles_codec_ctx(&cfg, &ctx);
+  CodecCtx ctx = codec_ctx(&cfg);
   Runtime *rt = rt_make(comm, &pl, &ctx);
   comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
   util_set_tick(tick, comm);
@@ -244,104 +419,14 @@ int main(int argc, char **argv) {
   RunLog *log = NULL;
   char resume_dir[1200] = "";
   if (rank == 0) {
-    char b1[32], b2[32], b3[32], b4[32];
-    double ml = roles_memory_learner(&cfg), mm = roles_memory_modelsvc(&cfg);
-    double mr = roles_memory_rollout(&cfg), ma = roles_memory_actor(&cfg);
-    double total = ml + mm + mr * pl.R + ma * pl.A;
-    LOG_I("memory budget %s: learner %s, modelsvc %s, %d rollout worker(s) x %s, %d actor(s)",
-          util_fmt_bytes(total, b1), util_fmt_bytes(ml, b2), util_fmt_bytes(mm, b3), pl.R,
-          util_fmt_bytes(mr, b4), pl.A);
-    if (cfg.run.max_memory_gb > 0 && total > cfg.run.max_memory_gb * 1073741824.0) {
-      LOG_E("the memory budget %s exceeds run.max_memory_gb = %g", b1, cfg.run.max_memory_gb);
-      comm_abort(comm, EXIT_FATAL);
-    }
-    RunLogMode mode = RUNLOG_FRESH;
-    if (cfg.run.resume) {
-      char run_dir[1024];
-      roles_run_dir(&cfg, run_dir, sizeof run_dir);
-      if (ckpt_find_latest(run_dir, cfg_hash(&cfg), resume_dir, sizeof resume_dir) == 0) {
-        /* the outputs go back to what they were at the checkpoint */
-        char path[1300];
-        snprintf(path, sizeof path, "%s/learner-0.ckpt", resume_dir);
-        CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
-        int64_t mo = 0, eo = 0, to = -1, mr = 0, mc = 0;
-        if (!f || ckr_int(f, "csv_metrics", &mo) || ckr_int(f, "csv_episodes", &eo) ||
-            ckr_int(f, "tb_events", &to) || ckr_arr_shape(f, "metrics", DT_F64, &mr, &mc)) {
-          LOG_E("cannot restore the outputs to checkpoint %s%s%s", resume_dir, f ? "" : ": ",
-                f ? "" : err);
-          comm_abort(comm, EXIT_FATAL);
-        }
-        /* written by a usbpo with another metrics layout (an upgrade mid-run) */
-        const int upgraded = mr != metrics_ncols();
-        if (upgraded && runlog_migrate_metrics(&cfg, mo, (int)mr, err, sizeof err)) {
-          LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
-          comm_abort(comm, EXIT_FATAL);
-        }
-        if (runlog_truncate(&cfg, upgraded ? -1 : mo, eo, to) != 0) {
-          LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, strerror(errno));
-          comm_abort(comm, EXIT_FATAL);
-        }
-        ckr_close(f);
-        mode = RUNLOG_RESUME;
-      } else {
-        LOG_W("no valid checkpoint under %s/ckpt: starting the run from the beginning", run_dir);
-        /* what an earlier attempt wrote is kept aside, not overwritten */
-        char aside[1100], ev[1200];
-        snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
-        const char *outs[4] = {"metrics.csv", "episodes.csv", "policy_final.bin", ev};
-        snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
-        for (int i = 0; i < 4; i++) {
-          char from[1300], to[1300];
-          snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
-          snprintf(to, sizeof to, "%s/%s", aside, outs[i]);
-          if (access(from, F_OK) != 0) continue;
-          if (util_mkdirs(aside) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
-        }
-        cfg.run.overwrite = true;
-      }
-    }
-    log = runlog_open(&cfg, mode, err, sizeof err);
-    if (!log) {
-      LOG_E("%s", err);
-      comm_abort(comm, EXIT_FATAL);
-    }
-    if (resume_dir[0]) LOG_I("resuming from checkpoint %s", resume_dir);
-    LOG_I("usbpo %s: %s on %s, seed %lld, %s mode, %d rank(s); run directory %s", USBPO_VERSION,
-          cfg_algo_name(cfg.run.algo), cfg_env_name(cfg.env.name), (long long)cfg.run.seed,
-          cfg.run.mode == MODE_SYNC ? "sync" : "async", np, runlog_dir(log));
-    for (int r = 0; r < np && np > 1; r++) {
-      char who[256];
-      placement_describe(&pl, r, who, sizeof who);
-      LOG_I("rank %d: %s", r, who);
-    }
+    check_memory(&cfg, &pl, comm);
+    log = open_run(&cfg, &pl, comm, resume_dir, sizeof resume_dir);
   }
   share_string(comm, resume_dir, sizeof resume_dir);
   const char *resume_from = resume_dir[0] ? resume_dir : NULL;
-  ActorRole *actors[RT_MAX];
-  RolloutRole *rolls[RT_MAX];
-  ModelsvcRole *ms = NULL;
-  int na = 0, nr = 0;
-  for (int a = 0; a < pl.A; a++)
-    if (pl.actor[a] == rank) {
-      actors[na] = actor_role_make(&cfg, rt, a, resume_from, err, sizeof err);
-      if (!actors[na]) {
-        LOG_E("actor %d: %s", a, err);
-        comm_abort(comm, EXIT_FATAL);
-      }
-      na++;
-    }
-  if (cfg.run.algo != ALGO_SAC) {
-    if (pl.modelsvc == rank) ms = modelsvc_role_make(&cfg, rt, resume_from);
-    for (int r = 0; r < pl.R; r++)
-      if (pl.rollout[r] == rank) rolls[nr++] = rollout_role_make(&cfg, rt, r, resume_from);
-  }
-
-  /* test hook: USBPO_TEST_STALL=RANK:SECONDS makes that rank go silent (no heartbeats) */
-  const char *stall = getenv("USBPO_TEST_STALL");
-  if (stall && atoi(stall) == rank && strchr(stall, ':')) {
-    struct timespec ts = {atoi(strchr(stall, ':') + 1), 0};
-    nanosleep(&ts, NULL);
-  }
+  LocalRoles roles = {0};
+  make_roles(&cfg, rt, &pl, rank, resume_from, &roles);
+  maybe_stall(rank);
 
   int rc = EXIT_OK;
   if (rank == 0)
@@ -349,12 +434,10 @@ int main(int argc, char **argv) {
   else
     rt_serve(rt);
 
-  for (int i = 0; i < na; i++) actor_role_free(actors[i]);
-  for (int i = 0; i < nr; i++) rollout_role_free(rolls[i]);
-  modelsvc_role_free(ms);
+  free_roles(&roles);
   runlog_close(log);
   rt_free(rt);
   comm_finalize(comm);
-  free(sets);
+  free(args.sets);
   return rc;
 }

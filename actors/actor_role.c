@@ -6,14 +6,16 @@
 
 #include "actor.h"
 #include "ckpt.h"
-#include "roles.h"
+#include "actors.h"
+#include "rolekit.h"
+#include "setup.h"
 #include "util.h"
 
 struct ActorRole {
   const Config *cfg;
   int idx;
   Actor *a;
-  SacConfig sc;
+  PolicyConfig pc;
   NnNet pn;
   real *pi;
   int64_t pi_version;
@@ -33,19 +35,19 @@ static void step_once(ActorRole *r, Runtime *rt, int mode);
 
 static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
   const int mode = (int)m->i[K_MODE];
-  if (mode == 3) { /* async: run this many policy steps as the policy arrives */
+  if (mode == STEP_CREDIT) { /* async: run this many policy steps as the policy arrives */
     r->credit += msg_has_i(m, K_COUNT) ? m->i[K_COUNT] : 1;
     return;
   }
-  if (mode == 2) {
+  if (mode == STEP_EVAL) {
     /* evaluation: deterministic episodes on a separate env, resets keyed by (epoch, episode) */
     int n = msg_has_i(m, K_EPISODES) ? (int)m->i[K_EPISODES] : 1;
     int64_t epoch = m->i[K_EPOCH];
     for (int i = 0; i < n; i++) {
-      Rng rr = rng_make((uint32_t)r->cfg->run.seed, RNG_EVAL,
-                        rng_index2((uint32_t)epoch, (uint32_t)i));
+      Rng rr =
+          rng_make((uint32_t)r->cfg->run.seed, RNG_EVAL, rng_index2((uint32_t)epoch, (uint32_t)i));
       int l;
-      r->ret[i] = actor_evaluate(r->eval_env, &rr, &r->pn, r->pi, &r->sc,
+      r->ret[i] = actor_evaluate(r->eval_env, &rr, &r->pn, r->pi, &r->pc,
                                  (int)r->cfg->env.max_episode_steps, &l, r->eval_scratch);
       r->len[i] = l;
     }
@@ -57,7 +59,7 @@ static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
     rt_send(rt);
     return;
   }
-  if (mode == 1 && m->i[K_POLICY_VERSION] != r->pi_version) {
+  if (mode == STEP_POLICY && m->i[K_POLICY_VERSION] != r->pi_version) {
     LOG_E("actor %d: asked to act with policy version %lld but holds %lld", r->idx,
           (long long)m->i[K_POLICY_VERSION], (long long)r->pi_version);
     comm_abort(rt_comm(rt), EXIT_FATAL);
@@ -68,14 +70,15 @@ static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
 /* one env step, answered by 'transitions' */
 static void step_once(ActorRole *r, Runtime *rt, int mode) {
   Actor *a = r->a;
-  ActorStep s = mode == 0 ? actor_step(a, NULL, NULL, NULL) : actor_step(a, &r->pn, r->pi, &r->sc);
+  ActorStep s =
+      mode == STEP_EXPLORE ? actor_step(a, NULL, NULL, NULL) : actor_step(a, &r->pn, r->pi, &r->pc);
   double ep[3] = {s.ep_return, s.ep_length, s.terminated};
   double counters[2] = {(double)a->sim_errors, (double)a->warnings};
   const int n = s.handover;
   Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 10 + (s.ended ? 1 : 0));
-  enc_int(e, K_KIND, 0);
+  enc_int(e, K_KIND, TR_REAL);
   enc_int(e, K_COUNT, n);
-  enc_int(e, K_POLICY_VERSION, mode == 0 ? -1 : r->pi_version);
+  enc_int(e, K_POLICY_VERSION, mode == STEP_EXPLORE ? -1 : r->pi_version);
   enc_int(e, K_FROM, r->idx);
   enc_arr(e, A_OBS, DT_F32, a->ep_obs, n, a->obs_dim);
   enc_arr(e, A_ACT, DT_F32, a->ep_act, n, a->act_dim);
@@ -93,7 +96,7 @@ static int actor_idle(void *obj, Runtime *rt) {
   ActorRole *r = obj;
   if (r->credit <= 0 || r->pi_version < 0) return 0;
   r->credit--;
-  step_once(r, rt, 1);
+  step_once(r, rt, STEP_POLICY);
   return 1;
 }
 
@@ -104,16 +107,23 @@ static void save(void *obj, CkptWriter *w) {
 }
 
 static void on_checkpoint(ActorRole *r, Runtime *rt, const Msg *m) {
-  roles_checkpoint(r->cfg, rt, ROLE_ACTOR, r->idx, m->i[K_STEPNO], ACTOR_CKPT_FIELDS + 1, save, r);
+  rk_checkpoint(r->cfg, rt, ROLE_ACTOR, r->idx, m->i[K_STEPNO], save, r);
 }
 
 static void actor_handle(void *obj, Runtime *rt, const Msg *m) {
   ActorRole *r = obj;
   switch (m->type) {
-  case MSG_CHECKPOINT: on_checkpoint(r, rt, m); break;
-  case MSG_POLICY: on_policy(r, m); break;
-  case MSG_STEP: on_step(r, rt, m); break;
-  case MSG_SHUTDOWN: break;
+  case MSG_CHECKPOINT:
+    on_checkpoint(r, rt, m);
+    break;
+  case MSG_POLICY:
+    on_policy(r, m);
+    break;
+  case MSG_STEP:
+    on_step(r, rt, m);
+    break;
+  case MSG_SHUTDOWN:
+    break;
   default:
     LOG_E("actor %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type), m->src);
     comm_abort(rt_comm(rt), EXIT_FATAL);
@@ -137,19 +147,17 @@ ActorRole *actor_role_make(const Config *cfg, Runtime *rt, int idx, const char *
     xfree(r);
     return NULL;
   }
-  r->sc = (SacConfig){.obs_dim = r->a->obs_dim, .act_dim = r->a->act_dim,
-                      .hidden = (int)cfg->sac.hidden, .layers = (int)cfg->sac.layers,
-                      .logstd_min = cfg->sac.logstd_min, .logstd_max = cfg->sac.logstd_max};
-  sac_policy_net(&r->sc, &r->pn);
+  r->pc = setup_policy(cfg);
+  pol_net(&r->pc, &r->pn);
   r->pi = xmalloc(sizeof(real) * r->pn.nparam);
   r->pi_version = -1;
-  r->eval_scratch = xmalloc(sizeof(real) * sac_act_scratch(&r->pn, 1));
+  r->eval_scratch = xmalloc(sizeof(real) * pol_act_scratch(&r->pn, 1));
   r->ret = xmalloc(sizeof(double) * cfg->run.eval_episodes);
   r->len = xmalloc(sizeof(double) * cfg->run.eval_episodes);
   r->rt = rt;
   if (resume) {
     char path[1200], name[64];
-    roles_ckpt_name(ROLE_ACTOR, idx, name, sizeof name);
+    rk_ckpt_name(ROLE_ACTOR, idx, name, sizeof name);
     snprintf(path, sizeof path, "%s/%s", resume, name);
     CkptFile *f = ckr_open(path, "actor", idx, err, errlen);
     CHECK(f, "%s", err);

@@ -11,6 +11,7 @@
 #include <mujoco/mujoco.h>
 
 #include "actor.h"
+#include "setup.h"
 #include "ckpt.h"
 #include "config.h"
 #include "render.h"
@@ -115,16 +116,11 @@ int eval_main(int argc, char **argv) {
     return EXIT_FATAL;
   }
   const EnvInfo *info = env_get_info(env);
-  SacConfig sc = {.obs_dim = info->obs_dim,
-                  .act_dim = info->act_dim,
-                  .hidden = (int)cfg.sac.hidden,
-                  .layers = (int)cfg.sac.layers,
-                  .logstd_min = cfg.sac.logstd_min,
-                  .logstd_max = cfg.sac.logstd_max};
+  PolicyConfig pc = setup_policy(&cfg);
   NnNet pn;
-  sac_policy_net(&sc, &pn);
+  pol_net(&pc, &pn);
   real *pi = xmalloc(sizeof(real) * pn.nparam);
-  real *scratch = xmalloc(sizeof(real) * sac_act_scratch(&pn, 1));
+  real *scratch = xmalloc(sizeof(real) * pol_act_scratch(&pn, 1));
   char from[1400];
   if (load_policy(run, &cfg, &pn, pi, from, sizeof from) != 0) return EXIT_FATAL;
   LOG_I("evaluating %s on %s: %d deterministic episode(s), policy from %s",
@@ -136,7 +132,7 @@ int eval_main(int argc, char **argv) {
   for (int i = 0; i < episodes; i++) {
     Rng rr = rng_make((uint32_t)cfg.run.seed, RNG_EVAL, rng_index2(key, (uint32_t)i));
     int len;
-    ret[i] = actor_evaluate(env, &rr, &pn, pi, &sc, (int)cfg.env.max_episode_steps, &len, scratch);
+    ret[i] = actor_evaluate(env, &rr, &pn, pi, &pc, (int)cfg.env.max_episode_steps, &len, scratch);
     printf("episode %d: return %.3f, length %d\n", i, ret[i], len);
     s += ret[i], s2 += ret[i] * ret[i], lsum += len;
     if (ret[i] > ret[best]) best = i;
@@ -169,7 +165,7 @@ int eval_main(int argc, char **argv) {
         Rng rr = rng_make((uint32_t)cfg.run.seed, RNG_EVAL, rng_index2(key, (uint32_t)best));
         int len;
         const double again =
-            actor_evaluate_cb(env, &rr, &pn, pi, &sc, (int)cfg.env.max_episode_steps, &len, scratch,
+            actor_evaluate_cb(env, &rr, &pn, pi, &pc, (int)cfg.env.max_episode_steps, &len, scratch,
                               film_frame, &film);
         const int vrc = video_close(film.v);
         if (film.failed || vrc != 0) {

@@ -70,11 +70,20 @@ int main(int argc, char **argv) {
   memset(&b, 0, sizeof b);
   enc_init(&b.e);
   b.rows = 100000;
-  b.np = 71942; /* Hopper policy: 11-256-256-6 */
+  b.np = 71942;  /* Hopper policy: 11-256-256-6 */
   b.nm = 900000; /* about the Hopper ensemble block */
-  b.c = (CodecCtx){.obs_dim = 11, .act_dim = 3, .in_dim = 14, .out_dim = 12, .n_policy = b.np,
-                   .n_model = b.nm, .elites = 5, .members = 7, .shards = 16, .max_rows = 1000000,
-                   .n_metrics = 12, .max_state = 1ll << 40};
+  b.c = (CodecCtx){.obs_dim = 11,
+                   .act_dim = 3,
+                   .in_dim = 14,
+                   .out_dim = 12,
+                   .n_policy = b.np,
+                   .n_model = b.nm,
+                   .elites = 5,
+                   .members = 7,
+                   .shards = 16,
+                   .max_rows = 1000000,
+                   .n_metrics = 12,
+                   .max_state = 1ll << 40};
   Rng r = rng_make(1, RNG_TEST, 0);
   b.obs = xmalloc(sizeof(float) * b.rows * 11), b.next = xmalloc(sizeof(float) * b.rows * 11);
   b.act = xmalloc(sizeof(float) * b.rows * 3), b.rew = xmalloc(sizeof(float) * b.rows);

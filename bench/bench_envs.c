@@ -11,8 +11,8 @@
 
 typedef struct {
   int id, steps;
-  float *acts;         /* (steps, nu) unit actions */
-  double *native;      /* (steps, nu) the same actions in actuator units */
+  float *acts;    /* (steps, nu) unit actions */
+  double *native; /* (steps, nu) the same actions in actuator units */
   unsigned char *reset_after;
   double *reset_state; /* qpos, qvel per reset, in order */
   int nresets;
@@ -65,8 +65,13 @@ int main(int argc, char **argv) {
   printf("# bench_envs: %d env steps per round, min over %d rounds, random actions\n", steps,
          rounds);
   printf("%-26s %12s %12s %10s\n", "env", "ours st/s", "mj_step st/s", "overhead");
-  int ids[] = {ENV_HOPPER, ENV_WALKER2D, ENV_HALFCHEETAH, ENV_ANT, ENV_HUMANOID,
-               ENV_INVERTED_PENDULUM, ENV_INVERTED_DOUBLE_PENDULUM};
+  int ids[] = {ENV_HOPPER,
+               ENV_WALKER2D,
+               ENV_HALFCHEETAH,
+               ENV_ANT,
+               ENV_HUMANOID,
+               ENV_INVERTED_PENDULUM,
+               ENV_INVERTED_DOUBLE_PENDULUM};
   for (int t = 0; t < 7; t++) {
     char err[256];
     Env *e = env_make(ids[t], NULL, err, sizeof err);
@@ -74,8 +79,13 @@ int main(int argc, char **argv) {
     mjModel *m = env_model(e);
     mjData *d = mj_makeData(m);
     int nu = m->nu, fs = env_info(ids[t])->frame_skip;
-    Plan p = {ids[t], steps, xmalloc(sizeof(float) * steps * nu),
-              xmalloc(sizeof(double) * steps * nu), xmalloc(steps), NULL, 0};
+    Plan p = {ids[t],
+              steps,
+              xmalloc(sizeof(float) * steps * nu),
+              xmalloc(sizeof(double) * steps * nu),
+              xmalloc(steps),
+              NULL,
+              0};
     Rng ar = rng_make(2, RNG_TEST, 2);
     for (int i = 0; i < steps * nu; i++) p.acts[i] = (float)rng_uniform_range(&ar, -1, 1);
     for (int s = 0; s < steps; s++)
@@ -102,7 +112,8 @@ int main(int argc, char **argv) {
                                    sizeof(double) * 2 * cap * (m->nq + m->nv));
           cap *= 2;
         }
-        memcpy(p.reset_state + (size_t)p.nresets * (m->nq + m->nv), ed->qpos, sizeof(double) * m->nq);
+        memcpy(p.reset_state + (size_t)p.nresets * (m->nq + m->nv), ed->qpos,
+               sizeof(double) * m->nq);
         memcpy(p.reset_state + (size_t)p.nresets * (m->nq + m->nv) + m->nq, ed->qvel,
                sizeof(double) * m->nv);
         p.nresets++;

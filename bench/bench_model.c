@@ -67,7 +67,7 @@ typedef struct {
   Ensemble *e;
   NnNet pn;
   real *pi;
-  SacConfig sc;
+  PolicyConfig sc;
   Buffer *env, *out;
   int shards;
   int32_t *glog;
@@ -100,7 +100,8 @@ static void roll_floor(void *v) {
     const float *in = x->A;
     for (int l = 0; l < n->nlayers; l++) {
       float *out = (l & 1) ? x->A : x->C;
-      gemm(0, 0, rows, n->layer[l].out, n->layer[l].in, l ? in : x->B, nn_w(n, (real *)w, l, m), out);
+      gemm(0, 0, rows, n->layer[l].out, n->layer[l].in, l ? in : x->B, nn_w(n, (real *)w, l, m),
+           out);
       in = out;
     }
   }
@@ -114,10 +115,20 @@ int main(int argc, char **argv) {
   log_set_level(LOG_ERROR);
   bench_header("bench_model: ensemble train step and rollouts vs their sgemm calls");
   Rng r = rng_make(1, RNG_TEST, 0);
-  EnsConfig ec = {.members = 7, .elites = 5, .obs_dim = 11, .act_dim = 3, .hidden = 200,
-                  .layers = 4, .batch = 256, .lr = 1e-3, .bound_penalty = 0.01,
-                  .improve_threshold = 0.01, .patience = 5, .init_maxlv = 0.5,
-                  .init_minlv = -10, .decay = {2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4}};
+  EnsConfig ec = {.members = 7,
+                  .elites = 5,
+                  .obs_dim = 11,
+                  .act_dim = 3,
+                  .hidden = 200,
+                  .layers = 4,
+                  .batch = 256,
+                  .lr = 1e-3,
+                  .bound_penalty = 0.01,
+                  .improve_threshold = 0.01,
+                  .patience = 5,
+                  .init_maxlv = 0.5,
+                  .init_minlv = -10,
+                  .decay = {2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4}};
   Train t;
   t.e = ens_make(&ec, 1);
   for (size_t i = 0; i < (size_t)7 * 256 * 14; i++) t.e->xb[i] = (float)rng_normal(&r);
@@ -140,9 +151,9 @@ int main(int argc, char **argv) {
   Roll x;
   x.e = t.e;
   for (int i = 0; i < 14; i++) x.e->mu[i] = 0, x.e->sd[i] = 1;
-  x.sc = (SacConfig){.obs_dim = 11, .act_dim = 3, .hidden = 256, .layers = 2, .logstd_min = -20,
-                     .logstd_max = 2};
-  sac_policy_net(&x.sc, &x.pn);
+  x.sc = (PolicyConfig){
+      .obs_dim = 11, .act_dim = 3, .hidden = 256, .layers = 2, .logstd_min = -20, .logstd_max = 2};
+  pol_net(&x.sc, &x.pn);
   x.pi = xmalloc(sizeof(real) * x.pn.nparam);
   nn_init_glorot_uniform(&x.pn, x.pi, &r);
   x.env = buf_make(11, 3, 20000);
@@ -155,8 +166,13 @@ int main(int argc, char **argv) {
   }
   x.out = buf_make(11, 3, 100000);
   x.shards = 16;
-  RoConfig rc = {.env_id = ENV_HALFCHEETAH, .term_fixed = 0, .obs_dim = 11, .act_dim = 3,
-                 .rows = 100000, .shards = x.shards, .tile = tile};
+  RoConfig rc = {.env_id = ENV_HALFCHEETAH,
+                 .term_fixed = 0,
+                 .obs_dim = 11,
+                 .act_dim = 3,
+                 .rows = 100000,
+                 .shards = x.shards,
+                 .tile = tile};
   x.ro = ro_make(&rc, x.e, &x.pn);
   x.glog = xmalloc(sizeof(int32_t) * 4096);
   ro_record_gemm_rows(x.ro, x.glog, 4096, &x.glog_n);

@@ -41,18 +41,16 @@ static void floor_gemms(void *v) {
     for (int e = 0; e < n->ens; e++)
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, L->out, rows, 1,
                   c->fa[l] + (size_t)e * rows * L->in, L->in,
-                  c->fd[l + 1] + (size_t)e * rows * L->out, L->out, 0, nn_w(n, c->g, l, e),
-                  L->out);
+                  c->fd[l + 1] + (size_t)e * rows * L->out, L->out, 0, nn_w(n, c->g, l, e), L->out);
     if (l == 0) break;
     for (int e = 0; e < n->ens; e++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, L->in, L->out, 1,
-                  c->fd[l + 1] + (size_t)e * rows * L->out, L->out, nn_w(n, c->p, l, e), L->out,
-                  0, c->fd[l] + (size_t)e * rows * L->in, L->in);
+                  c->fd[l + 1] + (size_t)e * rows * L->out, L->out, nn_w(n, c->p, l, e), L->out, 0,
+                  c->fd[l] + (size_t)e * rows * L->in, L->in);
   }
 }
 
-static void setup(Case *c, const char *name, int ens, int nl, const int *sizes, NnAct h,
-                  int rows) {
+static void setup(Case *c, const char *name, int ens, int nl, const int *sizes, NnAct h, int rows) {
   c->name = name;
   nn_net_init(&c->net, ens, nl, sizes, h, NN_IDENTITY);
   c->rows = rows;

@@ -49,23 +49,33 @@ static void dx_only(Ctx *x, int rows, int in, int h, int out) {
 static void floor_gemms(void *v) {
   Ctx *x = v;
   const int B = 256, od = 11, ad = 3, h = 256;
-  fwd(x, B, od, h, 2 * ad);                                   /* policy on s' */
-  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);       /* target critics */
-  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);       /* critics on (s, a) */
-  for (int e = 0; e < 2; e++) bwd(x, B, od + ad, h, 1, 1);    /* their backward */
-  fwd(x, B, od, h, 2 * ad);                                   /* policy on s */
-  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);       /* critics on (s, a~) */
-  for (int e = 0; e < 2; e++) dx_only(x, B, od + ad, h, 1);   /* dQ/da~ */
-  bwd(x, B, od, h, 2 * ad, 1);                                /* policy backward */
+  fwd(x, B, od, h, 2 * ad);                                 /* policy on s' */
+  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);     /* target critics */
+  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);     /* critics on (s, a) */
+  for (int e = 0; e < 2; e++) bwd(x, B, od + ad, h, 1, 1);  /* their backward */
+  fwd(x, B, od, h, 2 * ad);                                 /* policy on s */
+  for (int e = 0; e < 2; e++) fwd(x, B, od + ad, h, 1);     /* critics on (s, a~) */
+  for (int e = 0; e < 2; e++) dx_only(x, B, od + ad, h, 1); /* dQ/da~ */
+  bwd(x, B, od, h, 2 * ad, 1);                              /* policy backward */
 }
 
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 10;
   openblas_set_num_threads(1);
   bench_header("bench_sac: one SAC update (Hopper sizes) vs its 45 sgemm calls");
-  SacConfig c = {.obs_dim = 11, .act_dim = 3, .hidden = 256, .layers = 2, .batch = 256,
-                 .lr = 3e-4, .gamma = 0.99, .tau = 5e-3, .target_entropy = -1,
-                 .reward_scale = 1, .logstd_min = -20, .logstd_max = 2, .init_log_alpha = 0};
+  SacConfig c = {.obs_dim = 11,
+                 .act_dim = 3,
+                 .hidden = 256,
+                 .layers = 2,
+                 .batch = 256,
+                 .lr = 3e-4,
+                 .gamma = 0.99,
+                 .tau = 5e-3,
+                 .target_entropy = -1,
+                 .reward_scale = 1,
+                 .logstd_min = -20,
+                 .logstd_max = 2,
+                 .init_log_alpha = 0};
   Ctx x;
   x.s = sac_make(&c, 1);
   x.real_buf = buf_make(11, 3, 100000);

@@ -42,12 +42,14 @@ static inline void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int 
     ratio[r] = x / y;
   }
   qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
-  bench_ratio_median_ = rounds % 2 ? ratio[rounds / 2]
-                                   : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+  bench_ratio_median_ =
+      rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
 }
 
 /* the median paired ratio of the last bench_pair */
-static inline double bench_paired_ratio(void) { return bench_ratio_median_; }
+static inline double bench_paired_ratio(void) {
+  return bench_ratio_median_;
+}
 
 static inline void bench_header(const char *what) {
   const char *core = getenv("OPENBLAS_CORETYPE");

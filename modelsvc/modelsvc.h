@@ -1,52 +1,21 @@
-/* modelsvc — one model training (spec §3.4, §4, §5.5): all real data, permutation and holdout,
- * scaler refit, the pre-update copy, phase 1 (MLE), and phase 2 (USB-PO's fine-tune) on every
- * training but the first. Also the rollout-length schedule (§3.5) and the model buffer's
- * capacity (§3.6). No I/O, no MPI: the model-service role wraps it. */
+/* modelsvc/ — the model-service role (all real data, the ensemble, phase 1 and phase 2: one
+ * model training per request, modeltrain.h) and the rollout-worker role (branched rollouts of
+ * its shards, rollout.h), each a handler of messages on the runtime.
+ *
+ * May use: common/core, common/runtime, common/base. Never another role's headers. */
 #ifndef USBPO_MODELSVC_H
 #define USBPO_MODELSVC_H
 
-#include "buffer.h"
 #include "config.h"
-#include "ensemble.h"
+#include "runtime.h"
 
-/* what a training reports (TRAIN_DONE metrics, in this order) */
-enum {
-  TM_EPOCHS, TM_HOLDOUT_MSE, TM_HOLDOUT_MSE_ELITES, TM_FT_J_BEFORE, TM_FT_J_AFTER, TM_FT_SHIFT,
-  TM_FT_BIAS, TM_FT_STEPS, TM_FT_KEPT, TM_FT_PULLED_BACK, TM_SECONDS, TM_TRAININGS,
-  TM_NAN_ROLLBACK, /* 1: this training diverged and the model was put back as it was before */
-  TM_P2_SECONDS,   /* the part of TM_SECONDS spent in phase 2 (pre-update copy and fine-tune) */
-  TM_P1_HOLDOUT_MSE, /* holdout MSE (mean over members) after phase 1, before phase 2 */
-  TM_COUNT
-};
+/* resume: NULL for a fresh start, else the checkpoint directory to load from */
+typedef struct ModelsvcRole ModelsvcRole;
+ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *resume);
+void modelsvc_role_free(ModelsvcRole *m);
 
-typedef struct ModelSvc ModelSvc;
-
-ModelSvc *modelsvc_make(const Config *cfg, int obs_dim, int act_dim);
-void modelsvc_free(ModelSvc *m);
-double modelsvc_memory_budget(const Config *cfg); /* ensemble, fine-tune, data workspaces */
-
-/* does the next training run phase 2 (usbpo, finetune on, not the first training)? */
-int modelsvc_wants_phase2(const ModelSvc *m);
-/* rows of phase-2 batches the next training consumes (max_steps x B, or 0) */
-int64_t modelsvc_phase2_rows(const ModelSvc *m);
-
-/* one training on the real data; ft_batches: modelsvc_phase2_rows (s, a) rows from the model
- * buffer (ft_sample_batches), or NULL. metrics: TM_COUNT values. */
-void modelsvc_train(ModelSvc *m, const Buffer *real, const float *ft_batches, double *metrics);
-const Ensemble *modelsvc_ensemble(const ModelSvc *m);
-Ensemble *modelsvc_ensemble_mut(ModelSvc *m);
-int64_t modelsvc_trainings(const ModelSvc *m);
-
-/* checkpoint state: ensemble, scaler, elites, both Adam states, the phase-2 member tables, the
- * training counter (MODELSVC_CKPT_FIELDS fields) */
-struct CkptWriter;
-struct CkptFile;
-#define MODELSVC_CKPT_FIELDS 15
-void modelsvc_ckpt_save(const ModelSvc *m, struct CkptWriter *w);
-void modelsvc_ckpt_load(ModelSvc *m, struct CkptFile *f, const char *path);
-
-/* spec §3.5 and §3.6 */
-int modelsvc_rollout_length(const Config *cfg, int epoch);
-int64_t modelsvc_buffer_capacity(const Config *cfg, int k);
+typedef struct RolloutRole RolloutRole;
+RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx, const char *resume);
+void rollout_role_free(RolloutRole *r);
 
 #endif

@@ -7,25 +7,27 @@
 
 #include "ckpt.h"
 #include "envs/env.h"
+#include "modeltrain.h"
 #include "modelsvc.h"
-#include "roles.h"
+#include "rolekit.h"
+#include "setup.h"
 #include "rollout.h"
 #include "util.h"
 
 struct ModelsvcRole {
   const Config *cfg;
-  ModelSvc *ms;
-  Buffer *data;     /* all real data */
-  int64_t version;  /* model snapshots published */
-  float *starts;    /* one shard's start states */
+  ModelTrain *ms;
+  Buffer *data;    /* all real data */
+  int64_t version; /* model snapshots published */
+  float *starts;   /* one shard's start states */
   int64_t shard_cap;
 };
 
 static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
   const Config *c = r->cfg;
   const int64_t training = m->i[K_TRAINING], epoch = m->i[K_EPOCH];
-  CHECK(training == modelsvc_trainings(r->ms), "model training %lld requested, %lld expected",
-        (long long)training, (long long)modelsvc_trainings(r->ms));
+  CHECK(training == mt_trainings(r->ms), "model training %lld requested, %lld expected",
+        (long long)training, (long long)mt_trainings(r->ms));
   CHECK(r->data->size > 0, "model training with no real data");
   const float *batches = NULL;
   float *copy = NULL;
@@ -33,14 +35,14 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
     /* the message buffer may be unaligned: copy the batches out */
     copy = xmalloc(m->a[A_STATE].bytes);
     memcpy(copy, m->a[A_STATE].data, m->a[A_STATE].bytes);
-    CHECK(m->a[A_STATE].rows == modelsvc_phase2_rows(r->ms), "phase-2 batches: %lld rows",
+    CHECK(m->a[A_STATE].rows == mt_phase2_rows(r->ms), "phase-2 batches: %lld rows",
           (long long)m->a[A_STATE].rows);
     batches = copy;
   }
   double metrics[TM_COUNT];
-  modelsvc_train(r->ms, r->data, batches, metrics);
+  mt_train(r->ms, r->data, batches, metrics);
   xfree(copy);
-  const Ensemble *e = modelsvc_ensemble(r->ms);
+  const Ensemble *e = mt_ensemble(r->ms);
   r->version++;
   /* the model snapshot: one parameter block, the scaler, the elites */
   Enc *enc = rt_begin(rt, MSG_MODEL, ROLE_ROLLOUT, IDX_ALL, 5);
@@ -52,7 +54,7 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
   rt_publish(rt, GROUP_MODEL);
   /* every worker's shards' start states */
   const Placement *p = rt_placement(rt);
-  RoConfig rc = {.rows = c->rollout.batch_size, .shards = p->S};
+  RoConfig rc = setup_rollout(c, p->S);
   for (int w = 0; w < p->R; w++)
     for (int s = p->shard_lo[w]; s < p->shard_hi[w]; s++) {
       int64_t rows = ro_shard_rows(&rc, s);
@@ -66,7 +68,7 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
   enc = rt_begin(rt, MSG_TRAIN_DONE, ROLE_LEARNER, 0, 5);
   enc_int(enc, K_TRAINING, training);
   enc_int(enc, K_MODEL_VERSION, r->version);
-  enc_int(enc, K_K, modelsvc_rollout_length(c, (int)epoch));
+  enc_int(enc, K_K, mt_rollout_length(c, (int)epoch));
   enc_int(enc, K_FROM, 0);
   enc_arr(enc, A_METRICS, DT_F64, metrics, TM_COUNT, 0);
   rt_send(rt);
@@ -88,23 +90,29 @@ static void on_transitions(ModelsvcRole *r, const Msg *m) {
 
 static void save(void *obj, CkptWriter *w) {
   ModelsvcRole *r = obj;
-  modelsvc_ckpt_save(r->ms, w);
+  mt_ckpt_save(r->ms, w);
   ckw_int(w, "version", r->version);
   ckpt_buf_save(w, "data", r->data);
 }
 
 static void on_checkpoint(ModelsvcRole *r, Runtime *rt, const Msg *m) {
-  roles_checkpoint(r->cfg, rt, ROLE_MODELSVC, 0, m->i[K_STEPNO],
-                   MODELSVC_CKPT_FIELDS + 1 + CKPT_BUF_FIELDS, save, r);
+  rk_checkpoint(r->cfg, rt, ROLE_MODELSVC, 0, m->i[K_STEPNO], save, r);
 }
 
 static void modelsvc_handle(void *obj, Runtime *rt, const Msg *m) {
   ModelsvcRole *r = obj;
   switch (m->type) {
-  case MSG_CHECKPOINT: on_checkpoint(r, rt, m); break;
-  case MSG_TRANSITIONS: on_transitions(r, m); break;
-  case MSG_TRAIN_REQUEST: on_train(r, rt, m); break;
-  case MSG_SHUTDOWN: break;
+  case MSG_CHECKPOINT:
+    on_checkpoint(r, rt, m);
+    break;
+  case MSG_TRANSITIONS:
+    on_transitions(r, m);
+    break;
+  case MSG_TRAIN_REQUEST:
+    on_train(r, rt, m);
+    break;
+  case MSG_SHUTDOWN:
+    break;
   default:
     LOG_E("modelsvc: unexpected message '%s' from rank %d", msg_type_name(m->type), m->src);
     comm_abort(rt_comm(rt), EXIT_FATAL);
@@ -115,15 +123,15 @@ ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *res
   ModelsvcRole *r = xmalloc(sizeof *r);
   r->cfg = cfg;
   const EnvInfo *info = env_info(cfg->env.name);
-  r->ms = modelsvc_make(cfg, info->obs_dim, info->act_dim);
+  r->ms = mt_make(cfg, info->obs_dim, info->act_dim);
   r->data = buf_make(info->obs_dim, info->act_dim, cfg->sac.buffer_size);
   if (resume) {
     char path[1200], name[64], err[512];
-    roles_ckpt_name(ROLE_MODELSVC, 0, name, sizeof name);
+    rk_ckpt_name(ROLE_MODELSVC, 0, name, sizeof name);
     snprintf(path, sizeof path, "%s/%s", resume, name);
     CkptFile *f = ckr_open(path, "modelsvc", 0, err, sizeof err);
     CHECK(f, "%s", err);
-    modelsvc_ckpt_load(r->ms, f, path);
+    mt_ckpt_load(r->ms, f, path);
     ckr_need_int(f, path, "version", &r->version);
     Buffer *d = ckpt_buf_load(f, path, "data", info->obs_dim, info->act_dim);
     CHECK(d && d->cap == r->data->cap, "%s: real data of another capacity", path);
@@ -131,7 +139,7 @@ ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *res
     r->data = d;
     ckr_close(f);
   }
-  RoConfig rc = {.rows = cfg->rollout.batch_size, .shards = (int)cfg->topology.rollout_shards};
+  RoConfig rc = setup_rollout(cfg, (int)cfg->topology.rollout_shards);
   r->shard_cap = ro_shard_rows(&rc, 0) + 1;
   r->starts = xmalloc(sizeof(float) * r->shard_cap * info->obs_dim);
   rt_register(rt, ROLE_MODELSVC, 0, r, modelsvc_handle, NULL);
@@ -140,7 +148,7 @@ ModelsvcRole *modelsvc_role_make(const Config *cfg, Runtime *rt, const char *res
 
 void modelsvc_role_free(ModelsvcRole *r) {
   if (!r) return;
-  modelsvc_free(r->ms);
+  mt_free(r->ms);
   buf_free(r->data);
   xfree(r->starts);
   xfree(r);

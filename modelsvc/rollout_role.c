@@ -8,7 +8,9 @@
 
 #include "ckpt.h"
 #include "envs/env.h"
-#include "roles.h"
+#include "modelsvc.h"
+#include "rolekit.h"
+#include "setup.h"
 #include "rollout.h"
 #include "util.h"
 
@@ -16,9 +18,9 @@ struct RolloutRole {
   const Config *cfg;
   int idx, lo, hi;
   Rollout *ro;
-  Ensemble *ens;       /* replica: parameter block, scaler, elites */
+  Ensemble *ens; /* replica: parameter block, scaler, elites */
   int64_t model_version, policy_version;
-  SacConfig sc;
+  PolicyConfig pc;
   NnNet pn;
   real *pi;
   int64_t *starts_for; /* per shard: the training its start states belong to */
@@ -34,7 +36,7 @@ struct RolloutRole {
 static void stage(void *ctx, int n, const float *obs, const float *act, const float *rew,
                   const float *next, const uint8_t *done) {
   RolloutRole *r = ctx;
-  const int od = r->sc.obs_dim, ad = r->sc.act_dim;
+  const int od = r->pc.obs_dim, ad = r->pc.act_dim;
   CHECK(r->n + n <= r->cap, "rollout staging overflow");
   memcpy(r->o + r->n * od, obs, sizeof(float) * n * od);
   memcpy(r->a + r->n * ad, act, sizeof(float) * n * ad);
@@ -50,41 +52,41 @@ static void try_run(RolloutRole *r, Runtime *rt) {
     for (int s = r->lo; s < r->hi; s++)
       if (r->starts_for[s] != r->req_training) return;
   r->pending = 0;
-  const int od = r->sc.obs_dim, ad = r->sc.act_dim;
+  const int od = r->pc.obs_dim, ad = r->pc.act_dim;
   for (int64_t k = 0; k < r->req_steps; k++, r->req_step++) {
-  RoStats st = {0};
-  int64_t alive = 0, rows = 0;
-  for (int s = r->lo; s < r->hi; s++) {
-    r->n = 0;
-    alive += ro_step(r->ro, s, r->ens, r->ens->p, &r->pn, r->pi, &r->sc, stage, r, &st);
-    comm_tick(rt_comm(rt));
-    Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 13);
-    enc_int(e, K_KIND, 1);
-    enc_int(e, K_COUNT, r->n);
-    enc_int(e, K_POLICY_VERSION, r->policy_version);
-    enc_int(e, K_MODEL_VERSION, r->model_version);
-    enc_int(e, K_SHARD, s);
-    enc_int(e, K_STEPNO, r->req_step);
+    RoStats st = {0};
+    int64_t alive = 0, rows = 0;
+    for (int s = r->lo; s < r->hi; s++) {
+      r->n = 0;
+      alive += ro_step(r->ro, s, r->ens, r->ens->p, &r->pn, r->pi, &r->pc, stage, r, &st);
+      comm_tick(rt_comm(rt));
+      Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 13);
+      enc_int(e, K_KIND, TR_MODEL);
+      enc_int(e, K_COUNT, r->n);
+      enc_int(e, K_POLICY_VERSION, r->policy_version);
+      enc_int(e, K_MODEL_VERSION, r->model_version);
+      enc_int(e, K_SHARD, s);
+      enc_int(e, K_STEPNO, r->req_step);
+      enc_int(e, K_TRAINING, r->req_training);
+      enc_int(e, K_FROM, r->idx);
+      enc_arr(e, A_OBS, DT_F32, r->o, r->n, od);
+      enc_arr(e, A_ACT, DT_F32, r->a, r->n, ad);
+      enc_arr(e, A_REW, DT_F32, r->r, r->n, 0);
+      enc_arr(e, A_NEXT, DT_F32, r->x, r->n, od);
+      enc_arr(e, A_DONE, DT_U8, r->d, r->n, 0);
+      rt_send(rt);
+      rows += r->n;
+    }
+    double met[2] = {(double)st.emitted, (double)st.nonfinite};
+    Enc *e = rt_begin(rt, MSG_ROLLOUT_DONE, ROLE_LEARNER, 0, 6);
     enc_int(e, K_TRAINING, r->req_training);
+    enc_int(e, K_STEPNO, r->req_step);
+    enc_int(e, K_COUNT, rows);
+    enc_int(e, K_ALIVE, alive);
     enc_int(e, K_FROM, r->idx);
-    enc_arr(e, A_OBS, DT_F32, r->o, r->n, od);
-    enc_arr(e, A_ACT, DT_F32, r->a, r->n, ad);
-    enc_arr(e, A_REW, DT_F32, r->r, r->n, 0);
-    enc_arr(e, A_NEXT, DT_F32, r->x, r->n, od);
-    enc_arr(e, A_DONE, DT_U8, r->d, r->n, 0);
+    enc_arr(e, A_METRICS, DT_F64, met, 2, 0);
     rt_send(rt);
-    rows += r->n;
-  }
-  double met[2] = {(double)st.emitted, (double)st.nonfinite};
-  Enc *e = rt_begin(rt, MSG_ROLLOUT_DONE, ROLE_LEARNER, 0, 6);
-  enc_int(e, K_TRAINING, r->req_training);
-  enc_int(e, K_STEPNO, r->req_step);
-  enc_int(e, K_COUNT, rows);
-  enc_int(e, K_ALIVE, alive);
-  enc_int(e, K_FROM, r->idx);
-  enc_arr(e, A_METRICS, DT_F64, met, 2, 0);
-  rt_send(rt);
-  if (alive == 0) break;
+    if (alive == 0) break;
   }
 }
 
@@ -112,7 +114,7 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
   case MSG_START_STATES: {
     int s = (int)m->i[K_SHARD];
     CHECK(s >= r->lo && s < r->hi, "rollout %d got start states of shard %d", r->idx, s);
-    RoConfig rc = {.rows = r->cfg->rollout.batch_size, .shards = rt_placement(rt)->S};
+    RoConfig rc = setup_rollout(r->cfg, rt_placement(rt)->S);
     CHECK(m->a[A_OBS].rows == ro_shard_rows(&rc, s), "shard %d: %lld start states", s,
           (long long)m->a[A_OBS].rows);
     memcpy(r->o, m->a[A_OBS].data, m->a[A_OBS].bytes);
@@ -132,9 +134,10 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
   case MSG_CHECKPOINT:
     /* between trainings a worker holds only replicas, which are published again after a
      * resume: its file records the versions it had */
-    roles_checkpoint(r->cfg, rt, ROLE_ROLLOUT, r->idx, m->i[K_STEPNO], 2, save, r);
+    rk_checkpoint(r->cfg, rt, ROLE_ROLLOUT, r->idx, m->i[K_STEPNO], save, r);
     return;
-  case MSG_SHUTDOWN: return;
+  case MSG_SHUTDOWN:
+    return;
   default:
     LOG_E("rollout %d: unexpected message '%s' from rank %d", r->idx, msg_type_name(m->type),
           m->src);
@@ -152,21 +155,12 @@ RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx, const ch
   r->idx = idx;
   r->lo = p->shard_lo[idx];
   r->hi = p->shard_hi[idx];
-  EnsConfig ec = {.members = (int)cfg->model.ensemble_size, .elites = (int)cfg->model.elites,
-                  .obs_dim = info->obs_dim, .act_dim = info->act_dim,
-                  .hidden = (int)cfg->model.hidden, .layers = (int)cfg->model.layers, .batch = 1,
-                  .lr = cfg->model.lr, .init_maxlv = cfg->model.init_maxlv,
-                  .init_minlv = cfg->model.init_minlv};
+  EnsConfig ec = setup_ens(cfg, 1);
   r->ens = ens_make(&ec, (uint32_t)cfg->run.seed);
-  r->sc = (SacConfig){.obs_dim = info->obs_dim, .act_dim = info->act_dim,
-                      .hidden = (int)cfg->sac.hidden, .layers = (int)cfg->sac.layers,
-                      .logstd_min = cfg->sac.logstd_min, .logstd_max = cfg->sac.logstd_max};
-  sac_policy_net(&r->sc, &r->pn);
+  r->pc = setup_policy(cfg);
+  pol_net(&r->pc, &r->pn);
   r->pi = xmalloc(sizeof(real) * r->pn.nparam);
-  RoConfig rc = {.env_id = cfg->env.name, .term_fixed = cfg->env.termination == TERM_FIXED,
-                 .obs_dim = info->obs_dim, .act_dim = info->act_dim,
-                 .rows = cfg->rollout.batch_size, .shards = p->S,
-                 .tile = (int)cfg->rollout.tile_rows};
+  RoConfig rc = setup_rollout(cfg, p->S);
   r->ro = ro_make(&rc, r->ens, &r->pn);
   r->starts_for = xmalloc(sizeof(int64_t) * p->S);
   for (int s = 0; s < p->S; s++) r->starts_for[s] = -1;

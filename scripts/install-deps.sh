@@ -13,7 +13,7 @@ set -eu
 PKGS="meson ninja-build pkg-config cmake gcc g++ \
 libopenmpi-dev openmpi-bin libopenblas-dev libmujoco-dev libmsgpack-dev libtomlplusplus-dev \
 iproute2 procps gnuplot-nox ffmpeg libegl-dev libegl-mesa0 libgl1-mesa-dri"
-CI="python3 clang libclang-rt-14-dev munge slurmctld slurmd slurm-client util-linux"
+CI="python3 clang clang-format libclang-rt-14-dev munge slurmctld slurmd slurm-client util-linux"
 EXTRAS="munge slurm-wlm slurmctld slurmd slurm-client clang libclang-rt-14-dev valgrind"
 
 case "${1:-}" in

@@ -16,7 +16,7 @@ static int check_count;
     check_count++;                                                                                 \
     if (!(cond)) {                                                                                 \
       check_failures++;                                                                            \
-      fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);                           \
+      fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);                            \
       fprintf(stderr, __VA_ARGS__);                                                                \
       fputc('\n', stderr);                                                                         \
     }                                                                                              \
@@ -32,7 +32,8 @@ static int check_count;
 #define EXPECT_NEAR(a, b, tol, what)                                                               \
   do {                                                                                             \
     double ea_ = (double)(a), eb_ = (double)(b);                                                   \
-    EXPECT(fabs(ea_ - eb_) <= (tol), "%s: %.12g vs %.12g (tol %g)", what, ea_, eb_, (double)(tol)); \
+    EXPECT(fabs(ea_ - eb_) <= (tol), "%s: %.12g vs %.12g (tol %g)", what, ea_, eb_,                \
+           (double)(tol));                                                                         \
   } while (0)
 
 #define RUN(fn)                                                                                    \

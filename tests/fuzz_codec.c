@@ -7,9 +7,18 @@
 #include "codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  CodecCtx c = {.obs_dim = 11, .act_dim = 3, .in_dim = 14, .out_dim = 12, .n_policy = 20,
-                .n_model = 30, .elites = 5, .members = 7, .shards = 16, .max_rows = 100000,
-                .n_metrics = 12, .max_state = 1 << 20};
+  CodecCtx c = {.obs_dim = 11,
+                .act_dim = 3,
+                .in_dim = 14,
+                .out_dim = 12,
+                .n_policy = 20,
+                .n_model = 30,
+                .elites = 5,
+                .members = 7,
+                .shards = 16,
+                .max_rows = 100000,
+                .n_metrics = 12,
+                .max_state = 1 << 20};
   Msg m;
   char err[512];
   if (msg_decode(data, size, 3, &c, &m, err, sizeof err) == 0) {

@@ -8,8 +8,8 @@ mkdir -p "$OUT"
 command -v clang > /dev/null || { echo "clang is not installed (scripts/install-deps.sh --ci)"; exit 1; }
 MSGPACK=$(pkg-config --cflags --libs msgpack)
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$SRC/common" -D_GNU_SOURCE "$SRC/tests/fuzz_codec.c" "$SRC/common/codec.c" \
-  "$SRC/common/util.c" $MSGPACK -o "$OUT/fuzz_codec"
+  -I"$SRC/common/base" -I"$SRC/common/runtime" -D_GNU_SOURCE "$SRC/tests/fuzz_codec.c" "$SRC/common/runtime/codec.c" \
+  "$SRC/common/base/util.c" "$SRC/common/base/mpscan.c" $MSGPACK -o "$OUT/fuzz_codec"
 mkdir -p "$OUT/corpus"
 cp "$SRC"/tests/data/codec_corpus/* "$OUT/corpus/" 2>/dev/null || true
 cd "$OUT"

@@ -4,13 +4,16 @@
 
 static void push_rows(Buffer *b, int from, int n) {
   for (int i = from; i < from + n; i++) {
-    float o[2] = {(float)i, (float)-i}, a = (float)(2 * i), r = (float)(3 * i), nx[2] = {(float)i + 0.5f, 0};
+    float o[2] = {(float)i, (float)-i}, a = (float)(2 * i), r = (float)(3 * i),
+          nx[2] = {(float)i + 0.5f, 0};
     uint8_t d = (uint8_t)(i % 2);
     buf_push(b, 1, o, &a, &r, nx, &d);
   }
 }
 
-static float row_id(const Buffer *b, int64_t logical) { return b->obs[buf_phys(b, logical) * 2]; }
+static float row_id(const Buffer *b, int64_t logical) {
+  return b->obs[buf_phys(b, logical) * 2];
+}
 
 static void test_fifo_and_wrap(void) {
   Buffer *b = buf_make(2, 1, 5);
@@ -22,7 +25,9 @@ static void test_fifo_and_wrap(void) {
   /* a batch push longer than the capacity keeps its last rows */
   float o[16], a[8], r[8], n[16];
   uint8_t d[8];
-  for (int i = 0; i < 8; i++) o[2 * i] = (float)(100 + i), o[2 * i + 1] = 0, a[i] = r[i] = 0, d[i] = 0, n[2 * i] = n[2 * i + 1] = 0;
+  for (int i = 0; i < 8; i++)
+    o[2 * i] = (float)(100 + i), o[2 * i + 1] = 0, a[i] = r[i] = 0, d[i] = 0,
+          n[2 * i] = n[2 * i + 1] = 0;
   buf_push(b, 8, o, a, r, n, d);
   for (int i = 0; i < 5; i++) EXPECT(row_id(b, i) == 103 + i, "long push %d", i);
   buf_free(b);

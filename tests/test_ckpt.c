@@ -318,8 +318,10 @@ static void test_migrate_metrics(void) {
   for (int row = 0; row <= 3; row++) { /* header, two rows before the checkpoint, one after */
     for (int i = 0; i < n; i++) {
       if (i == miss) continue;
-      if (row == 0) len += (size_t)snprintf(text + len, sizeof text - len, "%s,", metrics_col_name(i));
-      else len += (size_t)snprintf(text + len, sizeof text - len, "%d,", row * 1000 + i);
+      if (row == 0)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s,", metrics_col_name(i));
+      else
+        len += (size_t)snprintf(text + len, sizeof text - len, "%d,", row * 1000 + i);
     }
     len += (size_t)snprintf(text + len, sizeof text - len, row ? "-%d\n" : "old_only\n", row);
   }
@@ -341,15 +343,19 @@ static void test_migrate_metrics(void) {
         e = strchr(c, ',');
         if (e) *e = 0;
         char want[64];
-        if (lines == 0) snprintf(want, sizeof want, "%s", metrics_col_name(i));
-        else if (i == miss) snprintf(want, sizeof want, "nan");
-        else snprintf(want, sizeof want, "%d", lines * 1000 + i);
+        if (lines == 0)
+          snprintf(want, sizeof want, "%s", metrics_col_name(i));
+        else if (i == miss)
+          snprintf(want, sizeof want, "nan");
+        else
+          snprintf(want, sizeof want, "%d", lines * 1000 + i);
         if (strcmp(c, want)) (lines ? (ok_cells = 0) : (ok_header = 0));
         if (!e) break;
       }
       if (i != n - 1) ok_cells = 0;
     }
-    EXPECT(lines == 3, "pass %d: header and the two rows before the checkpoint, got %d lines", pass, lines);
+    EXPECT(lines == 3, "pass %d: header and the two rows before the checkpoint, got %d lines", pass,
+           lines);
     EXPECT(ok_header, "pass %d: this version's header", pass);
     EXPECT(ok_cells, "pass %d: cells by name, nan in the new column, the old one gone", pass);
     free(got);
@@ -363,7 +369,8 @@ static void test_migrate_metrics(void) {
   EXPECT(metrics_old_map(run, old_n, map, err, sizeof err) == 0 && map[miss] == -1 && map[0] == 0 &&
              map[miss + 1] == miss,
          "the names map: %s", err);
-  EXPECT(runlog_migrate_metrics(&cfg, at, old_n + 1, err, sizeof err) != 0 && strstr(err, "columns"),
+  EXPECT(runlog_migrate_metrics(&cfg, at, old_n + 1, err, sizeof err) != 0 &&
+             strstr(err, "columns"),
          "a checkpoint with another column count than the kept header is refused: %s", err);
 }
 

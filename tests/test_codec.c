@@ -10,9 +10,18 @@
 #include "util.h"
 
 static CodecCtx ctx(void) {
-  CodecCtx c = {.obs_dim = 11, .act_dim = 3, .in_dim = 14, .out_dim = 12, .n_policy = 20,
-                .n_model = 30, .elites = 5, .members = 7, .shards = 16, .max_rows = 100000,
-                .n_metrics = 12, .max_state = 1 << 20};
+  CodecCtx c = {.obs_dim = 11,
+                .act_dim = 3,
+                .in_dim = 14,
+                .out_dim = 12,
+                .n_policy = 20,
+                .n_model = 30,
+                .elites = 5,
+                .members = 7,
+                .shards = 16,
+                .max_rows = 100000,
+                .n_metrics = 12,
+                .max_state = 1 << 20};
   return c;
 }
 
@@ -98,7 +107,8 @@ static void test_round_trips(void) {
   enc_int(&e, K_FROM, 0);
   enc_arr(&e, A_METRICS, DT_F64, met, 12, 0);
   n = enc_end(&e);
-  EXPECT(msg_decode(e.buf, n, 1, &c, &m, err, sizeof err) == 0 && m.i[K_K] == 3, "train_done: %s", err);
+  EXPECT(msg_decode(e.buf, n, 1, &c, &m, err, sizeof err) == 0 && m.i[K_K] == 3, "train_done: %s",
+         err);
   enc_begin(&e, MSG_ERROR, 2, ROLE_LEARNER, 0, 0, 0, 1);
   enc_text(&e, "the model diverged");
   n = enc_end(&e);
@@ -120,7 +130,9 @@ typedef struct {
   uint8_t b[4096];
   size_t n;
 } Raw;
-static void r8(Raw *r, uint8_t v) { r->b[r->n++] = v; }
+static void r8(Raw *r, uint8_t v) {
+  r->b[r->n++] = v;
+}
 static void rstr(Raw *r, const char *s) {
   size_t n = strlen(s);
   r8(r, (uint8_t)(0xa0 | n));
@@ -426,8 +438,10 @@ static void test_mutations(void) {
         rejected++;
       }
     }
-  fprintf(stderr, "  %zu-byte message: %zu truncations rejected; %d bit flips rejected, %d still "
-                  "valid (data values)\n", n, n, rejected, accepted);
+  fprintf(stderr,
+          "  %zu-byte message: %zu truncations rejected; %d bit flips rejected, %d still "
+          "valid (data values)\n",
+          n, n, rejected, accepted);
   EXPECT(rejected > 0 && accepted > 0, "bit flips: %d rejected, %d accepted", rejected, accepted);
   free(copy);
   enc_free(&e);

@@ -175,8 +175,8 @@ static void test_presets_and_overrides(void) {
 
 static void test_dump_roundtrip(void) {
   const char *sets[] = {"run.name=quote\"and\\slash", "run.target_return=950.5",
-                        "sac.lr=0.000123456789", "model.decay=[1e-5, 2e-5, 0, 0.1, 1]",
-                        "finetune.mode=w2", "log.tensorboard=true"};
+                        "sac.lr=0.000123456789",      "model.decay=[1e-5, 2e-5, 0, 0.1, 1]",
+                        "finetune.mode=w2",           "log.tensorboard=true"};
   Config a = load_ok("[env]\nname = \"walker2d\"\n", sets, 6);
   char *dump = cfg_dump_string(&a);
   Config b = load_ok(dump, NULL, 0);
@@ -202,7 +202,8 @@ static void test_dump_roundtrip(void) {
   const char *n3[] = {"finetune.old_own_scaler=true"}, *n4[] = {"finetune.shift_same_member=true"};
   Config h3 = load_ok(ENV, n3, 1), h4 = load_ok(ENV, n4, 1);
   EXPECT(cfg_hash(&h3) != cfg_hash(&h0) && cfg_hash(&h4) != cfg_hash(&h0) &&
-         cfg_hash(&h3) != cfg_hash(&h4), "a set F_HASH_IF_SET key must change the hash");
+             cfg_hash(&h3) != cfg_hash(&h4),
+         "a set F_HASH_IF_SET key must change the hash");
 }
 
 int main(void) {

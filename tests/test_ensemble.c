@@ -13,19 +13,32 @@
 #endif
 
 static EnsConfig small(void) {
-  EnsConfig c = {.members = 3, .elites = 2, .obs_dim = 2, .act_dim = 1, .hidden = 6, .layers = 2,
-                 .batch = 5, .lr = 1e-3, .bound_penalty = 0.01, .improve_threshold = 0.01,
-                 .patience = 5, .init_maxlv = 0.5, .init_minlv = -10,
+  EnsConfig c = {.members = 3,
+                 .elites = 2,
+                 .obs_dim = 2,
+                 .act_dim = 1,
+                 .hidden = 6,
+                 .layers = 2,
+                 .batch = 5,
+                 .lr = 1e-3,
+                 .bound_penalty = 0.01,
+                 .improve_threshold = 0.01,
+                 .patience = 5,
+                 .init_maxlv = 0.5,
+                 .init_minlv = -10,
                  .decay = {2.5e-5, 5e-5, 1e-4}};
   return c;
 }
 
 static void fill_batch(Ensemble *e, int n, Rng *r) {
   for (size_t i = 0; i < (size_t)e->c.members * n * e->c.in_dim; i++) e->xb[i] = rng_normal(r);
-  for (size_t i = 0; i < (size_t)e->c.members * n * e->c.out_dim; i++) e->yb[i] = 0.5 * rng_normal(r);
+  for (size_t i = 0; i < (size_t)e->c.members * n * e->c.out_dim; i++)
+    e->yb[i] = 0.5 * rng_normal(r);
 }
 
-static double nll_loss(void *v) { return ens_nll((Ensemble *)v, 5, 0); }
+static double nll_loss(void *v) {
+  return ens_nll((Ensemble *)v, 5, 0);
+}
 
 static void test_nll_gradients(void) {
   EnsConfig c = small();
@@ -71,8 +84,10 @@ static void test_member_isolation(void) {
     for (int m = 0; m < 3; m++) {
       double *a = nn_w(&e->net, g0, l, m), *b = nn_w(&e->net, e->g, l, m);
       int eq = !memcmp(a, b, sizeof(double) * L->in * L->out);
-      if (m == 1) changed |= !eq;
-      else same &= eq;
+      if (m == 1)
+        changed |= !eq;
+      else
+        same &= eq;
     }
   }
   EXPECT(same && changed, "member gradients leaked (same %d, changed %d)", same, changed);
@@ -126,7 +141,8 @@ static void test_elites(void) {
   int el[5];
   ens_select_elites(mse, 7, 5, el);
   int want[5] = {1, 3, 5, 2, 0};
-  EXPECT(!memcmp(el, want, sizeof want), "elites %d %d %d %d %d", el[0], el[1], el[2], el[3], el[4]);
+  EXPECT(!memcmp(el, want, sizeof want), "elites %d %d %d %d %d", el[0], el[1], el[2], el[3],
+         el[4]);
 }
 
 /* y = [sin(s0) + a, cos(s1) - s0] with noise: the ensemble must learn it, and restore each

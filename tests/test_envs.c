@@ -21,8 +21,13 @@ static const char *ref_dir(int id) {
   return buf;
 }
 
-static const int TASKS[] = {ENV_HOPPER, ENV_WALKER2D, ENV_HALFCHEETAH, ENV_ANT, ENV_HUMANOID,
-                            ENV_INVERTED_PENDULUM, ENV_INVERTED_DOUBLE_PENDULUM};
+static const int TASKS[] = {ENV_HOPPER,
+                            ENV_WALKER2D,
+                            ENV_HALFCHEETAH,
+                            ENV_ANT,
+                            ENV_HUMANOID,
+                            ENV_INVERTED_PENDULUM,
+                            ENV_INVERTED_DOUBLE_PENDULUM};
 #define NTASKS 7
 
 static Env *make(int id, const char *dir) {
@@ -35,9 +40,10 @@ static Env *make(int id, const char *dir) {
 
 /* arrays that carry no dynamics: names, appearance, user data, cameras, lights, keyframes */
 static int cosmetic(const char *name) {
-  static const char *skip[] = {"name_", "_user", "rgba", "mat", "tex", "cam_", "light_", "skin",
-                               "key_", "numeric", "text_", "tuple_", "_group", "site_size",
-                               "vis", "names", "geom_dataid", "mesh", "hfield", "sensor"};
+  static const char *skip[] = {"name_", "_user",       "rgba",   "mat",       "tex",
+                               "cam_",  "light_",      "skin",   "key_",      "numeric",
+                               "text_", "tuple_",      "_group", "site_size", "vis",
+                               "names", "geom_dataid", "mesh",   "hfield",    "sensor"};
   for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
     if (strstr(name, skip[i])) return 1;
   return 0;
@@ -85,7 +91,8 @@ static void test_trajectories_equal(void) {
     Env *a = make(id, NULL), *b = make(id, ref_dir(id));
     const mjModel *m = env_model(a);
     mjData *da = env_data(a), *db = env_data(b);
-    Rng ra = rng_make(7, RNG_TEST, (uint64_t)id), rb = ra, act = rng_make(8, RNG_TEST, (uint64_t)id);
+    Rng ra = rng_make(7, RNG_TEST, (uint64_t)id), rb = ra,
+        act = rng_make(8, RNG_TEST, (uint64_t)id);
     env_reset(a, &ra);
     env_reset(b, &rb);
     int mismatch = 0, episodes = 1, len = 0, steps = 1500;
@@ -205,9 +212,12 @@ static void pre_step(int id, Env *e, const float *u, Pre *p) {
   const mjModel *m = env_model(e);
   const mjData *d = env_data(e);
   env_scale_action(e, u, p->native);
-  if (id == ENV_ANT) p->x_before = d->xpos[3 * mj_name2id(m, mjOBJ_BODY, "torso")];
-  else if (id == ENV_HUMANOID) p->x_before = mass_centre_x(m, d);
-  else p->x_before = d->qpos[0];
+  if (id == ENV_ANT)
+    p->x_before = d->xpos[3 * mj_name2id(m, mjOBJ_BODY, "torso")];
+  else if (id == ENV_HUMANOID)
+    p->x_before = mass_centre_x(m, d);
+  else
+    p->x_before = d->qpos[0];
 }
 
 static void test_obs_reward_termination(void) {
@@ -219,7 +229,8 @@ static void test_obs_reward_termination(void) {
     float u[64];
     int terms = 0;
     for (int s = 0; s < 600; s++) {
-      for (int i = 0; i < env_info(id)->act_dim; i++) u[i] = (float)rng_uniform_range(&ra, -1.2, 1.2);
+      for (int i = 0; i < env_info(id)->act_dim; i++)
+        u[i] = (float)rng_uniform_range(&ra, -1.2, 1.2);
       Pre p;
       pre_step(id, e, u, &p);
       EnvStep st = env_step(e, u);
@@ -235,11 +246,16 @@ static void test_obs_reward_termination(void) {
 
 /* spec §7 item 3: no noise, zero action; measured on MuJoCo 2.2.2 */
 static void test_sanity_numbers(void) {
-  struct { int id, steps; double ret; } want[] = {
-      {ENV_HOPPER, 141, 133.890021},   {ENV_WALKER2D, 131, 121.942967},
-      {ENV_HALFCHEETAH, 1000, -0.246373}, {ENV_ANT, 1000, 1000.000000},
-      {ENV_HUMANOID, 40, 206.143286},  {ENV_INVERTED_PENDULUM, 30, 30},
-      {ENV_INVERTED_DOUBLE_PENDULUM, 53, 494.803532}};
+  struct {
+    int id, steps;
+    double ret;
+  } want[] = {{ENV_HOPPER, 141, 133.890021},
+              {ENV_WALKER2D, 131, 121.942967},
+              {ENV_HALFCHEETAH, 1000, -0.246373},
+              {ENV_ANT, 1000, 1000.000000},
+              {ENV_HUMANOID, 40, 206.143286},
+              {ENV_INVERTED_PENDULUM, 30, 30},
+              {ENV_INVERTED_DOUBLE_PENDULUM, 53, 494.803532}};
   for (int t = 0; t < NTASKS; t++) {
     Env *e = make(want[t].id, NULL);
     env_reset(e, NULL);
@@ -260,10 +276,17 @@ static void test_sanity_numbers(void) {
 
 /* reset noise: family (uniform vs normal by kurtosis) and scale */
 static void test_reset_noise(void) {
-  struct { int id; double scale; int v_normal; } want[] = {
-      {ENV_HOPPER, 0.005, 0}, {ENV_WALKER2D, 0.005, 0}, {ENV_HALFCHEETAH, 0.1, 1},
-      {ENV_ANT, 0.1, 1}, {ENV_HUMANOID, 0.01, 0}, {ENV_INVERTED_PENDULUM, 0.01, 0},
-      {ENV_INVERTED_DOUBLE_PENDULUM, 0.1, 1}};
+  struct {
+    int id;
+    double scale;
+    int v_normal;
+  } want[] = {{ENV_HOPPER, 0.005, 0},
+              {ENV_WALKER2D, 0.005, 0},
+              {ENV_HALFCHEETAH, 0.1, 1},
+              {ENV_ANT, 0.1, 1},
+              {ENV_HUMANOID, 0.01, 0},
+              {ENV_INVERTED_PENDULUM, 0.01, 0},
+              {ENV_INVERTED_DOUBLE_PENDULUM, 0.1, 1}};
   for (int t = 0; t < NTASKS; t++) {
     int id = want[t].id;
     Env *e = make(id, NULL);
@@ -309,7 +332,8 @@ static void test_reset_noise(void) {
 static void test_termination_functions(void) {
   uint8_t done[8];
   /* hopper: height, angle, the missing lower bound (quirk), NaN */
-  float h[5][11] = {{1.2f, 0.1f}, {0.6f, 0.1f}, {1.2f, 0.3f}, {1.2f, 0.1f, -150.0f}, {1.2f, 0.1f, 150.f}};
+  float h[5][11] = {
+      {1.2f, 0.1f}, {0.6f, 0.1f}, {1.2f, 0.3f}, {1.2f, 0.1f, -150.0f}, {1.2f, 0.1f, 150.f}};
   env_termination_batch(ENV_HOPPER, 0, &h[0][0], 5, done);
   EXPECT(!done[0] && done[1] && done[2] && !done[3] && done[4], "hopper faithful %d%d%d%d%d",
          done[0], done[1], done[2], done[3], done[4]);
@@ -410,8 +434,9 @@ static void test_bad_state_is_caught(void) {
 
 /* the v2 full observations contain the truncated ones; contact forces per env.contact_forces */
 static void test_full_observations(void) {
-  struct { int full, trunc, extra_from; } pairs[] = {{ENV_ANT_FULL, ENV_ANT, 27},
-                                                     {ENV_HUMANOID_FULL, ENV_HUMANOID, 45}};
+  struct {
+    int full, trunc, extra_from;
+  } pairs[] = {{ENV_ANT_FULL, ENV_ANT, 27}, {ENV_HUMANOID_FULL, ENV_HUMANOID, 45}};
   for (int k = 0; k < 2; k++) {
     int full = pairs[k].full, trunc = pairs[k].trunc;
     Env *a = make(full, NULL), *b = make(trunc, NULL);

@@ -14,9 +14,19 @@
 #endif
 
 static EnsConfig ecfg(void) {
-  EnsConfig c = {.members = 3, .elites = 2, .obs_dim = 2, .act_dim = 1, .hidden = 6, .layers = 2,
-                 .batch = 8, .lr = 1e-3, .bound_penalty = 0.01, .improve_threshold = 0.01,
-                 .patience = 5, .init_maxlv = 0.5, .init_minlv = -10,
+  EnsConfig c = {.members = 3,
+                 .elites = 2,
+                 .obs_dim = 2,
+                 .act_dim = 1,
+                 .hidden = 6,
+                 .layers = 2,
+                 .batch = 8,
+                 .lr = 1e-3,
+                 .bound_penalty = 0.01,
+                 .improve_threshold = 0.01,
+                 .patience = 5,
+                 .init_maxlv = 0.5,
+                 .init_minlv = -10,
                  .decay = {2.5e-5, 5e-5, 1e-4}};
   return c;
 }
@@ -38,8 +48,13 @@ static void perturb(Ensemble *e, Rng *r, double s) {
 
 static void check_mode(int mode, int same_member, const char *name) {
   EnsConfig ec = ecfg();
-  FtConfig fc = {.mode = mode, .batch = 8, .lr = 1e-4, .threshold = 1e-4, .max_steps = 100,
-                 .patience = 10, .same_member = same_member};
+  FtConfig fc = {.mode = mode,
+                 .batch = 8,
+                 .lr = 1e-4,
+                 .threshold = 1e-4,
+                 .max_steps = 100,
+                 .patience = 10,
+                 .same_member = same_member};
   for (uint32_t seed = 1; seed <= 2; seed++) {
     Ensemble *e = ens_make(&ec, seed);
     Rng r = rng_make(seed, RNG_TEST, 3);
@@ -51,7 +66,8 @@ static void check_mode(int mode, int same_member, const char *name) {
     perturb(e, &r, 0.2);
     for (int d = 0; d < e->c.out_dim; d++) ens_maxlv(e)[d] += 0.1, ens_minlv(e)[d] -= 0.3;
     JCtx c = {f, e, malloc(sizeof(double) * 8 * 3), malloc(sizeof(double) * 8 * 3)};
-    for (int i = 0; i < 24; i++) c.xs[i] = rng_normal(&r), c.xo[i] = mode == FT_W2 ? 0.5 * c.xs[i] + 0.1 : c.xs[i];
+    for (int i = 0; i < 24; i++)
+      c.xs[i] = rng_normal(&r), c.xo[i] = mode == FT_W2 ? 0.5 * c.xs[i] + 0.1 : c.xs[i];
     if (mode != FT_W2) {
       free(c.xo);
       c.xo = c.xs;
@@ -61,12 +77,12 @@ static void check_mode(int mode, int same_member, const char *name) {
     memcpy(g, e->g, sizeof(double) * e->ntotal);
     char what[80];
     snprintf(what, sizeof what, "J %s (weights, biases, bounds)", name);
-    double err = gc_check(what, j_value, &c, e->p, g, e->ntotal, 1, 1e-5,
-                          gc_floor(g, e->ntotal, 1e-4), 1);
+    double err =
+        gc_check(what, j_value, &c, e->p, g, e->ntotal, 1, 1e-5, gc_floor(g, e->ntotal, 1e-4), 1);
     EXPECT(err < 1e-6, "%s seed %u: gradient error %g", name, seed, err);
     snprintf(what, sizeof what, "  of which the bounds");
-    double eb = gc_check(what, j_value, &c, e->p + e->nnet, g + e->nnet, 2 * e->c.out_dim, 1,
-                         1e-5, 1e-9, 1);
+    double eb = gc_check(what, j_value, &c, e->p + e->nnet, g + e->nnet, 2 * e->c.out_dim, 1, 1e-5,
+                         1e-9, 1);
     EXPECT(eb < 1e-6, "%s: bound gradient error %g", name, eb);
     int any_bound = 0;
     for (int d = 0; d < 2 * e->c.out_dim; d++) any_bound |= g[e->nnet + d] != 0;
@@ -123,7 +139,9 @@ static void test_w2_closed_form(void) {
 }
 
 /* local, independent of the library: softplus and the bounded log-variance */
-static double sp(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+static double sp(double x) {
+  return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
+}
 static double sigma_of(double raw, double mx, double mn) {
   double l1 = mx - sp(mx - raw), lv = mn + sp(l1 - mn);
   return exp(lv / 2);
@@ -132,12 +150,26 @@ static double sigma_of(double raw, double mx, double mn) {
 static void test_faithful_by_hand(void) {
   /* obs 1, act 1 (D = 2), 3 members, B = 4. Every weight is 0, so a member outputs its last
    * biases: means m_e, raw log-variances v_e, the same for every row. */
-  EnsConfig ec = {.members = 3, .elites = 2, .obs_dim = 1, .act_dim = 1, .hidden = 2,
-                  .layers = 1, .batch = 4, .lr = 1e-3, .bound_penalty = 0.01,
-                  .improve_threshold = 0.01, .patience = 5, .init_maxlv = 0.5,
-                  .init_minlv = -10, .decay = {0, 0}};
-  FtConfig fc = {.mode = FT_FAITHFUL, .batch = 4, .lr = 1e-4, .threshold = 1e-4,
-                 .max_steps = 100, .patience = 10};
+  EnsConfig ec = {.members = 3,
+                  .elites = 2,
+                  .obs_dim = 1,
+                  .act_dim = 1,
+                  .hidden = 2,
+                  .layers = 1,
+                  .batch = 4,
+                  .lr = 1e-3,
+                  .bound_penalty = 0.01,
+                  .improve_threshold = 0.01,
+                  .patience = 5,
+                  .init_maxlv = 0.5,
+                  .init_minlv = -10,
+                  .decay = {0, 0}};
+  FtConfig fc = {.mode = FT_FAITHFUL,
+                 .batch = 4,
+                 .lr = 1e-4,
+                 .threshold = 1e-4,
+                 .max_steps = 100,
+                 .patience = 10};
   Ensemble *e = ens_make(&ec, 1);
   memset(e->p, 0, sizeof(double) * e->nnet);
   double m[3][2] = {{1.0, 0.0}, {1.5, -0.5}, {0.5, 1.0}};
@@ -169,7 +201,8 @@ static void test_faithful_by_hand(void) {
    *   e=0: 0 + (0.5^2+0.5^2) + (0.5^2+1^2) + 0.5 = 2.25
    *   e=1: (0.5^2+0.5^2) + 0 + (1^2+1.5^2) + 0 = 3.75
    *   e=2: (0.5^2+1^2) + (1^2+1.5^2) + 0 + 3.25 = 7.75
-   * std part of R_e: (sigma[b_0=0] dim0 - sigma[e] dim0)^2 + (sigma[b_1=1] dim1 - sigma[e] dim1)^2 */
+   * std part of R_e: (sigma[b_0=0] dim0 - sigma[e] dim0)^2 + (sigma[b_1=1] dim1 - sigma[e] dim1)^2
+   */
   double R[3] = {2.25, 3.75, 7.75};
   for (int k = 0; k < 3; k++) {
     double a0 = s_00 - sigma_of(v[k][0], 0.5, -10), a1 = s_11 - sigma_of(v[k][1], 0.5, -10);
@@ -189,8 +222,8 @@ static void test_faithful_by_hand(void) {
  * patience + 1 steps; faithful keeps the moved bounds (deviation 6), w2 restores them */
 static void run_pullback(int mode) {
   EnsConfig ec = ecfg();
-  FtConfig fc = {.mode = mode, .batch = 8, .lr = 1e-2, .threshold = 0.99, .max_steps = 100,
-                 .patience = 10};
+  FtConfig fc = {
+      .mode = mode, .batch = 8, .lr = 1e-2, .threshold = 0.99, .max_steps = 100, .patience = 10};
   Ensemble *e = ens_make(&ec, 3);
   Rng r = rng_make(3, RNG_TEST, 5);
   perturb(e, &r, 0.3);
@@ -256,8 +289,13 @@ static void test_old_own_scaler(void) {
   double j[2][2];
   for (int refit = 0; refit < 2; refit++)
     for (int own = 0; own < 2; own++) {
-      FtConfig fc = {.mode = FT_FAITHFUL, .batch = 8, .lr = 1e-4, .threshold = 1e-4,
-                     .max_steps = 0, .patience = 10, .own_scaler = own};
+      FtConfig fc = {.mode = FT_FAITHFUL,
+                     .batch = 8,
+                     .lr = 1e-4,
+                     .threshold = 1e-4,
+                     .max_steps = 0,
+                     .patience = 10,
+                     .own_scaler = own};
       for (int i = 0; i < 3; i++) e->mu[i] = 0.1 * i, e->sd[i] = 1 + 0.2 * i;
       Finetune *f = ft_make(&fc, e, 6);
       ft_keep_scaler(f, e);

@@ -18,8 +18,8 @@ typedef struct {
   NnTape *tape;
   double *param, *grad, *x, *dx, *c; /* c: loss weights, loss = sum c .* y (+ quadratic) */
   int rows, shared;
-  int quad;                          /* loss = 0.5 sum (y - c)^2 instead */
-  int only_member;                   /* >= 0: loss reads that member's outputs only */
+  int quad;        /* loss = 0.5 sum (y - c)^2 instead */
+  int only_member; /* >= 0: loss reads that member's outputs only */
 } Ctx;
 
 static double ctx_loss(void *p) {
@@ -222,13 +222,12 @@ static void test_checker_catches_wrong_gradient(void) {
   int sizes[] = {4, 6, 2};
   ctx_make(&k, 1, 2, sizes, NN_SWISH, NN_IDENTITY, 3, 0, 51);
   ctx_backward(&k);
-  double ok = gc_check("unperturbed", ctx_loss, &k, k.param, k.grad, k.net.nparam, 1, 1e-6, 1e-7,
-                       0);
+  double ok =
+      gc_check("unperturbed", ctx_loss, &k, k.param, k.grad, k.net.nparam, 1, 1e-6, 1e-7, 0);
   EXPECT(ok < TOL, "baseline %g", ok);
   size_t i = k.net.layer[1].w_off + 3;
   k.grad[i] *= 1.001; /* a 0.1 % error in one entry */
-  double bad = gc_check("perturbed", ctx_loss, &k, k.param, k.grad, k.net.nparam, 1, 1e-6, 1e-7,
-                        1);
+  double bad = gc_check("perturbed", ctx_loss, &k, k.param, k.grad, k.net.nparam, 1, 1e-6, 1e-7, 1);
   EXPECT(bad > TOL, "a wrong gradient passed the check (%g)", bad);
   ctx_free(&k);
 }

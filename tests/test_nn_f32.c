@@ -128,9 +128,12 @@ static void test_float_against_reference(void) {
     double *dxr = malloc(sizeof(double) * rows * 14);
     reference(&net, p, x, rows, c, yr, gr, dxr);
     double ey = 0, eg = 0, ex = 0, sy = 0, sg = 0, sx = 0;
-    for (int i = 0; i < rows * 5; i++) ey = fmax(ey, fabs(y[i] - yr[i])), sy = fmax(sy, fabs(yr[i]));
-    for (size_t i = 0; i < net.nparam; i++) eg = fmax(eg, fabs(g[i] - gr[i])), sg = fmax(sg, fabs(gr[i]));
-    for (int i = 0; i < rows * 14; i++) ex = fmax(ex, fabs(dx[i] - dxr[i])), sx = fmax(sx, fabs(dxr[i]));
+    for (int i = 0; i < rows * 5; i++)
+      ey = fmax(ey, fabs(y[i] - yr[i])), sy = fmax(sy, fabs(yr[i]));
+    for (size_t i = 0; i < net.nparam; i++)
+      eg = fmax(eg, fabs(g[i] - gr[i])), sg = fmax(sg, fabs(gr[i]));
+    for (int i = 0; i < rows * 14; i++)
+      ex = fmax(ex, fabs(dx[i] - dxr[i])), sx = fmax(sx, fabs(dxr[i]));
     EXPECT(ey <= 1e-5 * sy, "act %d forward error %g (scale %g)", a, ey, sy);
     EXPECT(eg <= 1e-5 * sg, "act %d parameter gradient error %g (scale %g)", a, eg, sg);
     EXPECT(ex <= 1e-5 * sx, "act %d input gradient error %g (scale %g)", a, ex, sx);
@@ -194,10 +197,20 @@ static void test_swish_paths_agree(void) {
 /* the float NLL kernel (vectorised, shared exp for softplus and sigmoid) against spec 4.3/4.11
  * in double, evaluated on the same float network outputs */
 static void test_ensemble_nll_float(void) {
-  EnsConfig c = {.members = 7, .elites = 5, .obs_dim = 11, .act_dim = 3, .hidden = 32,
-                 .layers = 2, .batch = 37, .lr = 1e-3, .bound_penalty = 0.01,
-                 .improve_threshold = 0.01, .patience = 5, .init_maxlv = 0.5,
-                 .init_minlv = -10, .decay = {2.5e-5, 5e-5, 1e-4}};
+  EnsConfig c = {.members = 7,
+                 .elites = 5,
+                 .obs_dim = 11,
+                 .act_dim = 3,
+                 .hidden = 32,
+                 .layers = 2,
+                 .batch = 37,
+                 .lr = 1e-3,
+                 .bound_penalty = 0.01,
+                 .improve_threshold = 0.01,
+                 .patience = 5,
+                 .init_maxlv = 0.5,
+                 .init_minlv = -10,
+                 .decay = {2.5e-5, 5e-5, 1e-4}};
   Ensemble *e = ens_make(&c, 3);
   Rng r = rng_make(3, RNG_TEST, 5);
   const int n = 37, E = 7, D = e->c.out_dim;
@@ -233,9 +246,11 @@ static void test_ensemble_nll_float(void) {
   double berr = 0;
   for (int d = 0; d < D; d++) {
     berr = fmax(berr, fabs(e->g[e->nnet + d] - (gmax[d] + 0.01)) / (fabs(gmax[d] + 0.01) + 1e-6));
-    berr = fmax(berr, fabs(e->g[e->nnet + D + d] - (gmin[d] - 0.01)) / (fabs(gmin[d] - 0.01) + 1e-6));
+    berr =
+        fmax(berr, fabs(e->g[e->nnet + D + d] - (gmin[d] - 0.01)) / (fabs(gmin[d] - 0.01) + 1e-6));
   }
-  fprintf(stderr, "  NLL float vs double: loss rel %.2g, output grads rel %.2g, bound grads rel %.2g\n",
+  fprintf(stderr,
+          "  NLL float vs double: loss rel %.2g, output grads rel %.2g, bound grads rel %.2g\n",
           fabs(loss - want) / fabs(want), werr, berr);
   EXPECT(fabs(loss - want) < 1e-5 * fabs(want), "loss %.9g, double formula %.9g", loss, want);
   EXPECT(werr < 1e-4, "output gradient relative error %g", werr);

@@ -45,10 +45,9 @@ static void test_reproducible_and_save_load(void) {
 static void test_stream_independence(void) {
   /* every key component changes the stream; correlation between streams is ~0 */
   Rng base = rng_make(1, RNG_ROLLOUT, rng_index2(4, 2));
-  Rng other[4] = {rng_make(2, RNG_ROLLOUT, rng_index2(4, 2)),
-                  rng_make(1, RNG_FINETUNE, rng_index2(4, 2)),
-                  rng_make(1, RNG_ROLLOUT, rng_index2(5, 2)),
-                  rng_make(1, RNG_ROLLOUT, rng_index2(4, 3))};
+  Rng other[4] = {
+      rng_make(2, RNG_ROLLOUT, rng_index2(4, 2)), rng_make(1, RNG_FINETUNE, rng_index2(4, 2)),
+      rng_make(1, RNG_ROLLOUT, rng_index2(5, 2)), rng_make(1, RNG_ROLLOUT, rng_index2(4, 3))};
   const int n = 200000;
   for (int k = 0; k < 4; k++) {
     Rng b = base;

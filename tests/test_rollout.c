@@ -5,7 +5,7 @@
 
 #include "check.h"
 #include "envs/env.h"
-#include "modelsvc.h"
+#include "modeltrain.h"
 #include "rollout.h"
 #include "util.h"
 
@@ -24,41 +24,58 @@ static void test_schedule_and_sizes(void) {
   int ep[] = {0, 20, 29, 30, 100, 149, 150, 400};
   int want[] = {1, 1, 1, 2, 9, 14, 15, 15};
   for (int i = 0; i < 8; i++)
-    EXPECT(modelsvc_rollout_length(&h, ep[i]) == want[i], "hopper epoch %d: k = %d, want %d",
-           ep[i], modelsvc_rollout_length(&h, ep[i]), want[i]);
+    EXPECT(mt_rollout_length(&h, ep[i]) == want[i], "hopper epoch %d: k = %d, want %d", ep[i],
+           mt_rollout_length(&h, ep[i]), want[i]);
   /* spec §3.6 / §7 capacities */
-  struct { const char *env; int64_t per_k; int kmax; } tab[] = {
-      {"hopper", 400000, 15}, {"walker2d", 400000, 1}, {"halfcheetah", 400000, 1},
-      {"ant", 400000, 25}, {"humanoid", 500000, 25}, {"inverted_pendulum", 100000, 1},
-      {"inverted_double_pendulum", 100000, 1}};
+  struct {
+    const char *env;
+    int64_t per_k;
+    int kmax;
+  } tab[] = {{"hopper", 400000, 15},
+             {"walker2d", 400000, 1},
+             {"halfcheetah", 400000, 1},
+             {"ant", 400000, 25},
+             {"humanoid", 500000, 25},
+             {"inverted_pendulum", 100000, 1},
+             {"inverted_double_pendulum", 100000, 1}};
   for (int i = 0; i < 7; i++) {
     Config c = preset(tab[i].env);
     int kmax = 0;
-    for (int e = 0; e < 1000; e++) kmax = imax(kmax, modelsvc_rollout_length(&c, e));
+    for (int e = 0; e < 1000; e++) kmax = imax(kmax, mt_rollout_length(&c, e));
     EXPECT(kmax == tab[i].kmax, "%s: max k %d", tab[i].env, kmax);
     for (int k = 1; k <= kmax; k++)
-      EXPECT(modelsvc_buffer_capacity(&c, k) == tab[i].per_k * k, "%s: capacity at k=%d: %lld",
-             tab[i].env, k, (long long)modelsvc_buffer_capacity(&c, k));
+      EXPECT(mt_buffer_capacity(&c, k) == tab[i].per_k * k, "%s: capacity at k=%d: %lld",
+             tab[i].env, k, (long long)mt_buffer_capacity(&c, k));
   }
   /* the ant reaches 25 at epoch 100, the humanoid at 300 */
   Config a = preset("ant"), u = preset("humanoid");
-  EXPECT(modelsvc_rollout_length(&a, 99) == 24 && modelsvc_rollout_length(&a, 100) == 25, "ant");
-  EXPECT(modelsvc_rollout_length(&u, 299) == 24 && modelsvc_rollout_length(&u, 300) == 25, "humanoid");
+  EXPECT(mt_rollout_length(&a, 99) == 24 && mt_rollout_length(&a, 100) == 25, "ant");
+  EXPECT(mt_rollout_length(&u, 299) == 24 && mt_rollout_length(&u, 300) == 25, "humanoid");
 }
 
 /* a "model" with zero weights: each member predicts its output bias, with a tiny variance */
 static Ensemble *known_model(int od, int ad, double dtheta, double reward) {
-  EnsConfig ec = {.members = 4, .elites = 2, .obs_dim = od, .act_dim = ad, .hidden = 8,
-                  .layers = 2, .batch = 16, .lr = 1e-3, .bound_penalty = 0.01,
-                  .improve_threshold = 0.01, .patience = 5, .init_maxlv = -30,
-                  .init_minlv = -40, .decay = {0, 0, 0}};
+  EnsConfig ec = {.members = 4,
+                  .elites = 2,
+                  .obs_dim = od,
+                  .act_dim = ad,
+                  .hidden = 8,
+                  .layers = 2,
+                  .batch = 16,
+                  .lr = 1e-3,
+                  .bound_penalty = 0.01,
+                  .improve_threshold = 0.01,
+                  .patience = 5,
+                  .init_maxlv = -30,
+                  .init_minlv = -40,
+                  .decay = {0, 0, 0}};
   Ensemble *e = ens_make(&ec, 1);
   memset(e->p, 0, sizeof(real) * e->nnet);
   int D = od + 1, L = e->net.nlayers - 1;
   for (int m = 0; m < 4; m++) {
     real *b = nn_b(&e->net, e->p, L, m);
     b[0] = (real)reward;
-    b[1 + 1] = (real)dtheta; /* state change of obs[1] */
+    b[1 + 1] = (real)dtheta;                    /* state change of obs[1] */
     for (int d = 0; d < D; d++) b[D + d] = -35; /* log-variance near the floor */
   }
   e->elite[0] = 1, e->elite[1] = 3;
@@ -66,7 +83,7 @@ static Ensemble *known_model(int od, int ad, double dtheta, double reward) {
 }
 
 typedef struct {
-  float *rows;  /* next obs, in emission order */
+  float *rows; /* next obs, in emission order */
   float *rew;
   uint8_t *done;
   int n, cap, od;
@@ -87,10 +104,10 @@ static void test_rollout_mechanics(void) {
   const int od = 4, ad = 1; /* inverted pendulum: done unless |o[1]| <= 0.2 */
   Ensemble *e = known_model(od, ad, 0.15, 1.0);
   for (int i = 0; i < od + ad; i++) e->mu[i] = 0, e->sd[i] = 1;
-  SacConfig sc = {.obs_dim = od, .act_dim = ad, .hidden = 8, .layers = 2, .logstd_min = -20,
-                  .logstd_max = 2};
+  PolicyConfig sc = {
+      .obs_dim = od, .act_dim = ad, .hidden = 8, .layers = 2, .logstd_min = -20, .logstd_max = 2};
   NnNet pn;
-  sac_policy_net(&sc, &pn);
+  pol_net(&sc, &pn);
   real *pi = xmalloc(sizeof(real) * pn.nparam);
   Rng ir = rng_make(1, RNG_TEST, 0);
   nn_init_glorot_uniform(&pn, pi, &ir);
@@ -100,10 +117,16 @@ static void test_rollout_mechanics(void) {
     uint8_t d = 0;
     buf_push(env, 1, o, &a, &r, n, &d);
   }
-  RoConfig rc = {.env_id = ENV_INVERTED_PENDULUM, .term_fixed = 0, .obs_dim = od, .act_dim = ad,
-                 .rows = 1000, .shards = 5, .tile = 64};
+  RoConfig rc = {.env_id = ENV_INVERTED_PENDULUM,
+                 .term_fixed = 0,
+                 .obs_dim = od,
+                 .act_dim = ad,
+                 .rows = 1000,
+                 .shards = 5,
+                 .tile = 64};
   Rollout *ro = ro_make(&rc, e, &pn);
-  Sink s = {malloc(sizeof(float) * 4000 * od), malloc(sizeof(float) * 4000), malloc(4000), 0, 4000, od};
+  Sink s = {
+      malloc(sizeof(float) * 4000 * od), malloc(sizeof(float) * 4000), malloc(4000), 0, 4000, od};
   RoStats st = {0};
   ro_begin(ro, env, 7, 3, 0, 5);
   int per_step[3];
@@ -113,13 +136,15 @@ static void test_rollout_mechanics(void) {
     per_step[k] = s.n - before;
   }
   /* step 1: obs[1] 0 -> 0.15, alive; step 2: 0.30, every row ends but is still emitted */
-  EXPECT(per_step[0] == 1000 && per_step[1] == 1000 && per_step[2] == 0,
-         "rows per step %d %d %d", per_step[0], per_step[1], per_step[2]);
+  EXPECT(per_step[0] == 1000 && per_step[1] == 1000 && per_step[2] == 0, "rows per step %d %d %d",
+         per_step[0], per_step[1], per_step[2]);
   int ok1 = 1, ok2 = 1;
-  for (int j = 0; j < 1000; j++) ok1 &= !s.done[j] && fabsf(s.rows[j * od + 1] - 0.15f) < 1e-5f && fabsf(s.rew[j] - 1) < 1e-5f;
+  for (int j = 0; j < 1000; j++)
+    ok1 &= !s.done[j] && fabsf(s.rows[j * od + 1] - 0.15f) < 1e-5f && fabsf(s.rew[j] - 1) < 1e-5f;
   for (int j = 1000; j < 2000; j++) ok2 &= s.done[j] && fabsf(s.rows[j * od + 1] - 0.30f) < 1e-5f;
   EXPECT(ok1 && ok2, "predicted values or terminal flags wrong");
-  EXPECT(st.emitted == 2000 && st.nonfinite == 0, "stats %lld %lld", (long long)st.emitted, (long long)st.nonfinite);
+  EXPECT(st.emitted == 2000 && st.nonfinite == 0, "stats %lld %lld", (long long)st.emitted,
+         (long long)st.nonfinite);
 
   /* non-elite members are never evaluated: poison member 0 (not an elite) */
   nn_b(&e->net, e->p, e->net.nlayers - 1, 0)[1] = NAN;
@@ -150,15 +175,25 @@ static void test_shard_placement(void) {
   /* a trained-looking random model: shards computed together or on "different ranks" (separate
    * Rollout objects owning shard ranges) give identical rows */
   const int od = 11, ad = 3;
-  EnsConfig ec = {.members = 7, .elites = 5, .obs_dim = od, .act_dim = ad, .hidden = 32,
-                  .layers = 2, .batch = 16, .lr = 1e-3, .bound_penalty = 0.01,
-                  .improve_threshold = 0.01, .patience = 5, .init_maxlv = 0.5,
-                  .init_minlv = -10, .decay = {0, 0, 0}};
+  EnsConfig ec = {.members = 7,
+                  .elites = 5,
+                  .obs_dim = od,
+                  .act_dim = ad,
+                  .hidden = 32,
+                  .layers = 2,
+                  .batch = 16,
+                  .lr = 1e-3,
+                  .bound_penalty = 0.01,
+                  .improve_threshold = 0.01,
+                  .patience = 5,
+                  .init_maxlv = 0.5,
+                  .init_minlv = -10,
+                  .decay = {0, 0, 0}};
   Ensemble *e = ens_make(&ec, 2);
-  SacConfig sc = {.obs_dim = od, .act_dim = ad, .hidden = 16, .layers = 2, .logstd_min = -20,
-                  .logstd_max = 2};
+  PolicyConfig sc = {
+      .obs_dim = od, .act_dim = ad, .hidden = 16, .layers = 2, .logstd_min = -20, .logstd_max = 2};
   NnNet pn;
-  sac_policy_net(&sc, &pn);
+  pol_net(&sc, &pn);
   real *pi = xmalloc(sizeof(real) * pn.nparam);
   Rng ir = rng_make(2, RNG_TEST, 0);
   nn_init_glorot_uniform(&pn, pi, &ir);
@@ -170,12 +205,19 @@ static void test_shard_placement(void) {
     o[0] = n[0] = 1.25f;
     buf_push(env, 1, o, a, &r, n, &d);
   }
-  RoConfig rc = {.env_id = ENV_HALFCHEETAH, .term_fixed = 0, .obs_dim = 17 - 6, .act_dim = ad,
-                 .rows = 3000, .shards = 6, .tile = 128};
+  RoConfig rc = {.env_id = ENV_HALFCHEETAH,
+                 .term_fixed = 0,
+                 .obs_dim = 17 - 6,
+                 .act_dim = ad,
+                 .rows = 3000,
+                 .shards = 6,
+                 .tile = 128};
   rc.obs_dim = od;
   Rollout *all = ro_make(&rc, e, &pn), *r1 = ro_make(&rc, e, &pn), *r2 = ro_make(&rc, e, &pn);
-  Sink a = {malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
-  Sink b = {malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
+  Sink a = {
+      malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
+  Sink b = {
+      malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
   RoStats st = {0};
   ro_begin(all, env, 5, 9, 0, 6);
   ro_begin(r1, env, 5, 9, 0, 2);
@@ -186,10 +228,12 @@ static void test_shard_placement(void) {
       ro_step(sh < 2 ? r1 : r2, sh, e, e->p, &pn, pi, &sc, sink_emit, &b, &st);
     }
   EXPECT(a.n == 9000 && b.n == 9000, "rows %d %d", a.n, b.n);
-  EXPECT(!memcmp(a.rows, b.rows, sizeof(float) * a.n * od) && !memcmp(a.rew, b.rew, sizeof(float) * a.n),
+  EXPECT(!memcmp(a.rows, b.rows, sizeof(float) * a.n * od) &&
+             !memcmp(a.rew, b.rew, sizeof(float) * a.n),
          "placement changed the rollouts");
   /* a different training number gives different rollouts */
-  Sink c = {malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
+  Sink c = {
+      malloc(sizeof(float) * 9000 * od), malloc(sizeof(float) * 9000), malloc(9000), 0, 9000, od};
   ro_begin(all, env, 5, 10, 0, 6);
   for (int sh = 0; sh < 6; sh++) ro_step(all, sh, e, e->p, &pn, pi, &sc, sink_emit, &c, &st);
   EXPECT(memcmp(a.rows, c.rows, sizeof(float) * 3000 * od) != 0, "streams not keyed by training");

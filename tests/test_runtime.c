@@ -7,7 +7,8 @@ static void test_placement(void) {
   Placement p;
   /* np = 1: everything on rank 0 */
   REQUIRE(placement_make(1, 1, 0, 16, &p, err, sizeof err) == 0, "%s", err);
-  EXPECT(p.learner == 0 && p.modelsvc == 0 && p.R == 1 && p.rollout[0] == 0 && p.actor[0] == 0, "np=1");
+  EXPECT(p.learner == 0 && p.modelsvc == 0 && p.R == 1 && p.rollout[0] == 0 && p.actor[0] == 0,
+         "np=1");
   EXPECT(p.shard_lo[0] == 0 && p.shard_hi[0] == 16, "np=1 shards");
   /* np = 2: learner alone, the rest on rank 1 */
   placement_make(2, 3, 0, 16, &p, err, sizeof err);

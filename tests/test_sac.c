@@ -15,9 +15,19 @@
 #define TOL 1e-6
 
 static SacConfig small_config(void) {
-  SacConfig c = {.obs_dim = 3, .act_dim = 2, .hidden = 8, .layers = 2, .batch = 6,
-                 .lr = 3e-4, .gamma = 0.99, .tau = 5e-3, .target_entropy = -1,
-                 .reward_scale = 1, .logstd_min = -20, .logstd_max = 2, .init_log_alpha = -0.7};
+  SacConfig c = {.obs_dim = 3,
+                 .act_dim = 2,
+                 .hidden = 8,
+                 .layers = 2,
+                 .batch = 6,
+                 .lr = 3e-4,
+                 .gamma = 0.99,
+                 .tau = 5e-3,
+                 .target_entropy = -1,
+                 .reward_scale = 1,
+                 .logstd_min = -20,
+                 .logstd_max = 2,
+                 .init_log_alpha = -0.7};
   return c;
 }
 
@@ -69,11 +79,11 @@ static void test_gradients(void) {
     double ga = s->g_log_alpha;
     double e1 = gc_check("critic (both Q nets)", loss_q, s, s->q, gq, s->q_net.nparam, 1, 1e-5,
                          gc_floor(gq, s->q_net.nparam, 1e-3), 1);
-    double e2 = gc_check("actor (through min Q, squash)", loss_pi, s, s->pi, gp,
-                         s->pi_net.nparam, 1, 1e-5, gc_floor(gp, s->pi_net.nparam, 1e-3), 1);
+    double e2 = gc_check("actor (through min Q, squash)", loss_pi, s, s->pi, gp, s->pi_net.nparam,
+                         1, 1e-5, gc_floor(gp, s->pi_net.nparam, 1e-3), 1);
     double e3 = gc_check("temperature", loss_alpha, s, &s->log_alpha, &ga, 1, 1, 1e-5, 1e-9, 1);
-    EXPECT(e1 < TOL && e2 < TOL && e3 < TOL, "seed %u: critic %g actor %g alpha %g", seed, e1,
-           e2, e3);
+    EXPECT(e1 < TOL && e2 < TOL && e3 < TOL, "seed %u: critic %g actor %g alpha %g", seed, e1, e2,
+           e3);
     free(gq), free(gp);
     sac_free(s);
   }
@@ -100,9 +110,19 @@ static void test_logstd_clip(void) {
 static void test_hand_computed_losses(void) {
   /* obs 1, act 1, one hidden layer; every weight 0, so each net outputs its last bias:
    * policy mean 0.3, raw log-std -0.5; Q1 = 1.0, Q2 = 1.5; targets 2.0 and 1.8; alpha 0.2 */
-  SacConfig c = {.obs_dim = 1, .act_dim = 1, .hidden = 2, .layers = 1, .batch = 2, .lr = 3e-4,
-                 .gamma = 0.99, .tau = 5e-3, .target_entropy = -1, .reward_scale = 1,
-                 .logstd_min = -20, .logstd_max = 2, .init_log_alpha = log(0.2)};
+  SacConfig c = {.obs_dim = 1,
+                 .act_dim = 1,
+                 .hidden = 2,
+                 .layers = 1,
+                 .batch = 2,
+                 .lr = 3e-4,
+                 .gamma = 0.99,
+                 .tau = 5e-3,
+                 .target_entropy = -1,
+                 .reward_scale = 1,
+                 .logstd_min = -20,
+                 .logstd_max = 2,
+                 .init_log_alpha = log(0.2)};
   Sac *s = sac_make(&c, 1);
   memset(s->pi, 0, sizeof(double) * s->pi_net.nparam);
   memset(s->q, 0, sizeof(double) * s->q_net.nparam);

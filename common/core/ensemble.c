@@ -1,0 +1,343 @@
+/* ensemble — see ensemble.h. Set-up, scaler, loss, evaluation, early stopping, training. */
+#include "ensemble.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util.h"
+
+#define EVAL_ROWS 1024
+
+int ens_net(const EnsConfig *c, NnNet *net) {
+  int sizes[NN_MAX_LAYERS + 1];
+  sizes[0] = c->obs_dim + c->act_dim;
+  for (int l = 1; l <= c->layers; l++) sizes[l] = c->hidden;
+  sizes[c->layers + 1] = 2 * (c->obs_dim + 1);
+  return nn_net_init(net, c->members, c->layers + 1, sizes, NN_SWISH, NN_IDENTITY);
+}
+
+size_t ens_nparam(const EnsConfig *c) {
+  NnNet n;
+  ens_net(c, &n);
+  return n.nparam;
+}
+
+size_t ens_bytes(const EnsConfig *c) {
+  NnNet n;
+  ens_net(c, &n);
+  const int in0 = c->obs_dim + c->act_dim;
+  size_t er = (size_t)c->members * c->batch;
+  size_t reals = 6 * (n.nparam + 4 * (size_t)(c->obs_dim + 1)) +
+                 er * (size_t)(in0 + 3 * (c->obs_dim + 1)) + nn_infer_scratch(&n, EVAL_ROWS) +
+                 (size_t)EVAL_ROWS * (in0 + 2 * (c->obs_dim + 1));
+  return reals * sizeof(real) + nn_tape_bytes(&n, c->batch);
+}
+
+Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
+  CHECK(c->members >= 1 && c->members <= 64 && c->elites >= 1 && c->elites <= c->members,
+        "ensemble: %d members, %d elites", c->members, c->elites);
+  CHECK(c->layers >= 1 && c->layers + 1 <= NN_MAX_LAYERS, "ensemble: %d hidden layers", c->layers);
+  Ensemble *e = xmalloc(sizeof *e);
+  e->c = *c;
+  e->c.in_dim = c->obs_dim + c->act_dim;
+  e->c.out_dim = c->obs_dim + 1;
+  const int D = e->c.out_dim, in = e->c.in_dim;
+  CHECK(ens_net(c, &e->net) == 0, "ensemble shape");
+  for (int l = 0; l <= c->layers; l++) e->net.layer[l].decay = (real)c->decay[l];
+  e->nnet = e->net.nparam;
+  e->ntotal = e->nnet + 2 * (size_t)D;
+  e->p = xmalloc(sizeof(real) * e->ntotal);
+  e->g = xmalloc(sizeof(real) * e->ntotal);
+  Rng init = rng_make(seed, RNG_INIT, 2);
+  nn_init_truncnormal(&e->net, e->p, &init);
+  for (int d = 0; d < D; d++)
+    ens_maxlv(e)[d] = (real)c->init_maxlv, ens_minlv(e)[d] = (real)c->init_minlv;
+  e->mu = xmalloc(sizeof(real) * in);
+  e->sd = xmalloc(sizeof(real) * in);
+  for (int i = 0; i < in; i++) e->sd[i] = 1;
+  adam_init(&e->adam, e->ntotal, c->lr);
+  for (int k = 0; k < c->elites; k++) e->elite[k] = k;
+  const size_t er = (size_t)c->members * c->batch;
+  e->tape = nn_tape_make(&e->net, c->batch);
+  e->xb = xmalloc(sizeof(real) * er * in);
+  e->yb = xmalloc(sizeof(real) * er * D);
+  e->dy = xmalloc(sizeof(real) * er * 2 * D);
+  e->gb = xmalloc(sizeof(double) * 2 * D);
+  e->nll_acc = xmalloc(sizeof(real) * 3 * D);
+  e->eval_rows = EVAL_ROWS;
+  e->scratch = xmalloc(sizeof(real) * ens_predict_work(e, EVAL_ROWS));
+  e->eval_x = xmalloc(sizeof(real) * EVAL_ROWS * in);
+  e->eval_out = xmalloc(sizeof(real) * EVAL_ROWS * D);
+  return e;
+}
+
+void ens_free(Ensemble *e) {
+  if (!e) return;
+  adam_free(&e->adam);
+  nn_tape_free(e->tape);
+  xfree(e->p), xfree(e->g), xfree(e->mu), xfree(e->sd), xfree(e->xb), xfree(e->yb);
+  xfree(e->dy), xfree(e->gb), xfree(e->nll_acc), xfree(e->scratch), xfree(e->eval_x);
+  xfree(e->eval_out);
+  xfree(e);
+}
+
+/* ---- scaler ---- */
+
+void ens_fit_scaler(Ensemble *e, const float *x, int64_t n) {
+  const int in = e->c.in_dim;
+  for (int i = 0; i < in; i++) {
+    double s = 0;
+    for (int64_t r = 0; r < n; r++) s += x[r * in + i];
+    double m = n > 0 ? s / (double)n : 0, v = 0;
+    for (int64_t r = 0; r < n; r++) {
+      double d = x[r * in + i] - m;
+      v += d * d;
+    }
+    double sd = n > 0 ? sqrt(v / (double)n) : 1; /* population std, as numpy's default */
+    e->mu[i] = (real)m;
+    e->sd[i] = sd < 1e-12 ? (real)1 : (real)sd;
+  }
+}
+
+void ens_scale(const Ensemble *e, const float *x, int n, real *out) {
+  const int in = e->c.in_dim;
+  for (int r = 0; r < n; r++)
+    for (int i = 0; i < in; i++)
+      out[(size_t)r * in + i] = ((real)x[(size_t)r * in + i] - e->mu[i]) / e->sd[i];
+}
+
+/* ---- loss ---- */
+
+/* the per-element NLL terms of one member's rows and their gradients: returns the sum of
+ * (diff^2 e^-lv + lv) over the rows. The inner loop runs over the D outputs with no branches
+ * and per-output float accumulators (acc: 3D floats), so it vectorises; the bound gradients
+ * are added to the double accumulator gb once per member. */
+static inline double nll_rows_impl(const real *restrict out, const real *restrict y,
+                                   real *restrict dy, int n, int D, const real *restrict maxlv,
+                                   const real *restrict minlv, real c, int grads,
+                                   double *restrict gb, real *restrict acc) {
+  real *restrict lsum = acc, *restrict gmax = acc + D, *restrict gmin = acc + 2 * D;
+  for (int d = 0; d < 3 * D; d++) acc[d] = 0;
+  for (int j = 0; j < n; j++) {
+    const real *restrict o = out + (size_t)j * 2 * D;
+    const real *restrict yy = y + (size_t)j * D;
+    real *restrict g = dy + (size_t)j * 2 * D;
+    for (int d = 0; d < D; d++) {
+      real sa, sb;
+      real a = maxlv[d] - o[D + d];
+      real l1 = maxlv[d] - r_softplus_sigmoid(a, &sa);
+      real b = l1 - minlv[d];
+      real lv = minlv[d] + r_softplus_sigmoid(b, &sb);
+      real inv = r_exp_fast(-lv);
+      real diff = o[d] - yy[d];
+      real q = diff * diff * inv;
+      lsum[d] += q + lv;
+      if (grads) {
+        real dlv = c * ((real)1 - q);
+        g[d] = (real)2 * c * diff * inv;
+        g[D + d] = dlv * sb * sa;
+        gmax[d] += dlv * sb * ((real)1 - sa);
+        gmin[d] += dlv * ((real)1 - sb);
+      }
+    }
+  }
+  double lm = 0;
+  for (int d = 0; d < D; d++) lm += lsum[d];
+  if (grads)
+    for (int d = 0; d < D; d++) gb[d] += gmax[d], gb[D + d] += gmin[d];
+  return lm;
+}
+
+NN_CLONES
+static double nll_rows_grad(const real *out, const real *y, real *dy, int n, int D,
+                            const real *maxlv, const real *minlv, real c, double *gb, real *acc) {
+  return nll_rows_impl(out, y, dy, n, D, maxlv, minlv, c, 1, gb, acc);
+}
+
+NN_CLONES
+static double nll_rows_loss(const real *out, const real *y, int n, int D, const real *maxlv,
+                            const real *minlv, real *acc) {
+  return nll_rows_impl(out, y, NULL, n, D, maxlv, minlv, 0, 0, NULL, acc);
+}
+
+/* the NLL and bound-penalty part of the loss (no weight decay), with its gradients */
+static double nll_part(Ensemble *e, int n, int grads) {
+  const int E = e->c.members, D = e->c.out_dim;
+  const real *out = nn_forward(&e->net, e->p, e->tape, e->xb, n, 0);
+  const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+  const real c = (real)1 / ((real)n * (real)D);
+  double loss = 0;
+  memset(e->gb, 0, sizeof(double) * 2 * D);
+  for (int m = 0; m < E; m++) {
+    const real *om = out + (size_t)m * n * 2 * D, *ym = e->yb + (size_t)m * n * D;
+    double lm = grads ? nll_rows_grad(om, ym, e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c,
+                                      e->gb, e->nll_acc)
+                      : nll_rows_loss(om, ym, n, D, maxlv, minlv, e->nll_acc);
+    loss += lm * c;
+  }
+  double pen = 0;
+  for (int d = 0; d < D; d++) pen += (double)maxlv[d] - minlv[d];
+  loss += e->c.bound_penalty * pen;
+  if (grads) {
+    nn_backward(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL);
+    for (int d = 0; d < D; d++) {
+      e->g[e->nnet + d] = (real)(e->gb[d] + e->c.bound_penalty);
+      e->g[e->nnet + D + d] = (real)(e->gb[D + d] - e->c.bound_penalty);
+    }
+  }
+  return loss;
+}
+
+double ens_nll(Ensemble *e, int n, int grads) {
+  double loss = nll_part(e, n, grads);
+  return loss + nn_decay(&e->net, e->p, grads ? e->g : NULL);
+}
+
+double ens_train_step(Ensemble *e, int n) {
+  double loss = nll_part(e, n, 1);
+  adam_step_decay(&e->adam, &e->net, e->p, e->g);
+  return loss;
+}
+
+/* ---- evaluation ---- */
+
+size_t ens_predict_work(const Ensemble *e, int n) {
+  return nn_infer_scratch(&e->net, n) + (size_t)n * 2 * e->c.out_dim;
+}
+
+/* split raw outputs (n, 2D) into means and bounded log-variances */
+NN_CLONES
+static void split_bound(const real *restrict raw, int n, int D, const real *restrict maxlv,
+                        const real *restrict minlv, real *restrict mean, real *restrict logvar) {
+  for (int j = 0; j < n; j++) {
+    const real *restrict o = raw + (size_t)j * 2 * D;
+    if (mean)
+      for (int d = 0; d < D; d++) mean[(size_t)j * D + d] = o[d];
+    if (logvar)
+      for (int d = 0; d < D; d++)
+        logvar[(size_t)j * D + d] = ens_logvar(o[D + d], maxlv[d], minlv[d]);
+  }
+}
+
+void ens_predict(const Ensemble *e, const real *param, int member, const real *xs, int n,
+                 real *mean, real *logvar, real *work) {
+  const int D = e->c.out_dim;
+  real *raw = work, *scr = work + (size_t)n * 2 * D;
+  nn_infer_member(&e->net, param, member, xs, n, raw, scr);
+  split_bound(raw, n, D, param + e->nnet, param + e->nnet + D, mean, logvar);
+}
+
+void ens_holdout_mse(Ensemble *e, const float *x, const float *y, int64_t n, double *mse) {
+  const int E = e->c.members, D = e->c.out_dim;
+  double acc[64] = {0};
+  for (int64_t r0 = 0; r0 < n; r0 += e->eval_rows) {
+    int rows = (int)(n - r0 < e->eval_rows ? n - r0 : e->eval_rows);
+    ens_scale(e, x + r0 * e->c.in_dim, rows, e->eval_x);
+    for (int m = 0; m < E; m++) {
+      ens_predict(e, e->p, m, e->eval_x, rows, e->eval_out, NULL, e->scratch);
+      for (int j = 0; j < rows; j++)
+        for (int d = 0; d < D; d++) {
+          double diff = (double)e->eval_out[(size_t)j * D + d] - y[(r0 + j) * D + d];
+          acc[m] += diff * diff;
+        }
+    }
+  }
+  for (int m = 0; m < E; m++) mse[m] = n > 0 ? acc[m] / ((double)n * D) : 0;
+}
+
+/* ---- early stopping and elites ---- */
+
+void es_start(EarlyStop *s, int members) {
+  for (int m = 0; m < members; m++) s->best[m] = 1e10;
+  s->since = 0;
+}
+
+int es_update(EarlyStop *s, const double *mse, int members, double threshold, int patience,
+              int *improved) {
+  int any = 0;
+  for (int m = 0; m < members; m++) {
+    double imp = (s->best[m] - mse[m]) / s->best[m];
+    improved[m] = imp > threshold;
+    if (improved[m]) s->best[m] = mse[m], any = 1;
+  }
+  s->since = any ? 0 : s->since + 1;
+  return s->since > patience;
+}
+
+void ens_select_elites(const double *mse, int members, int k, int *elite) {
+  int order[64];
+  for (int m = 0; m < members; m++) order[m] = m;
+  /* stable insertion sort by MSE (NaN sorts last) */
+  for (int i = 1; i < members; i++) {
+    int v = order[i], j = i - 1;
+    double mv = isnan(mse[v]) ? INFINITY : mse[v];
+    while (j >= 0 && (isnan(mse[order[j]]) ? INFINITY : mse[order[j]]) > mv) {
+      order[j + 1] = order[j];
+      j--;
+    }
+    order[j + 1] = v;
+  }
+  for (int i = 0; i < k; i++) elite[i] = order[i];
+}
+
+/* ---- phase 1 ---- */
+
+void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr, const float *xho,
+                   const float *yho, int64_t nho, Rng *rng, EnsTrainStats *st) {
+  const int E = e->c.members, D = e->c.out_dim, in = e->c.in_dim, bs = e->c.batch;
+  const double t0 = util_now();
+  memset(st, 0, sizeof *st);
+  CHECK(ntr > 0 && ntr < 0x7fffffff, "ensemble: %lld training rows", (long long)ntr);
+  /* bootstrap: each member's list of ntr draws with replacement, fixed for the call */
+  int32_t *idx = xmalloc(sizeof(int32_t) * (size_t)E * ntr);
+  for (int m = 0; m < E; m++)
+    for (int64_t i = 0; i < ntr; i++)
+      idx[(size_t)m * ntr + i] = (int32_t)rng_below(rng, (uint32_t)ntr);
+  real *snap = xmalloc(sizeof(real) * e->nnet);
+  memcpy(snap, e->p, sizeof(real) * e->nnet);
+  EarlyStop es;
+  es_start(&es, E);
+  double mse[64];
+  int improved[64];
+  const int64_t nb = (ntr + bs - 1) / bs;
+  for (int epoch = 0;; epoch++) {
+    for (int64_t b = 0; b < nb; b++) {
+      int rows = (int)(ntr - b * bs < bs ? ntr - b * bs : bs);
+      for (int m = 0; m < E; m++) {
+        const int32_t *li = idx + (size_t)m * ntr + b * bs;
+        for (int j = 0; j < rows; j++) {
+          const float *x = xtr + (size_t)li[j] * in;
+          real *xs = e->xb + ((size_t)m * rows + j) * in;
+          for (int i = 0; i < in; i++) xs[i] = ((real)x[i] - e->mu[i]) / e->sd[i];
+          const float *y = ytr + (size_t)li[j] * D;
+          real *ys = e->yb + ((size_t)m * rows + j) * D;
+          for (int d = 0; d < D; d++) ys[d] = y[d];
+        }
+      }
+      ens_train_step(e, rows);
+      util_tick();
+    }
+    for (int m = 0; m < E; m++) rng_shuffle_i32(rng, idx + (size_t)m * ntr, (size_t)ntr);
+    st->epochs = epoch + 1;
+    ens_holdout_mse(e, xho, yho, nho, mse);
+    int stop = es_update(&es, mse, E, e->c.improve_threshold, e->c.patience, improved);
+    for (int m = 0; m < E; m++)
+      if (improved[m]) nn_copy_member(&e->net, snap, e->p, m);
+    if (stop) break;
+    if (e->c.max_epochs > 0 && st->epochs >= e->c.max_epochs) break;
+    if (e->c.max_train_s > 0 && util_now() - t0 > e->c.max_train_s) break;
+  }
+  memcpy(st->best, es.best, sizeof(double) * E);
+  /* restore each member's best weights and biases; the log-variance bounds keep their values */
+  for (int m = 0; m < E; m++) nn_copy_member(&e->net, e->p, snap, m);
+  ens_holdout_mse(e, xho, yho, nho, e->mse);
+  ens_select_elites(e->mse, E, e->c.elites, e->elite);
+  double s = 0, se = 0;
+  for (int m = 0; m < E; m++) s += e->mse[m];
+  for (int k = 0; k < e->c.elites; k++) se += e->mse[e->elite[k]];
+  st->holdout_mse = s / E;
+  st->holdout_mse_elites = se / e->c.elites;
+  st->seconds = util_now() - t0;
+  xfree(idx);
+  xfree(snap);
+}

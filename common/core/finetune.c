@@ -1,0 +1,364 @@
+/* finetune — see finetune.h. The objective first (values, then gradients), then the loop. */
+#include "finetune.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+size_t ft_bytes(const FtConfig *c, const EnsConfig *ec) {
+  size_t B = (size_t)c->batch, E = (size_t)ec->members, D = (size_t)ec->obs_dim + 1;
+  size_t in = (size_t)(ec->obs_dim + ec->act_dim), H = (size_t)ec->hidden;
+  size_t tape = E * B * (H * (size_t)ec->layers * 2 + 2 * D + 2 * H);
+  return sizeof(real) * (tape + E * B * 8 * D + 6 * B * in + B * (2 * H + 2 * D)) +
+         sizeof(float) * B * in;
+}
+
+Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
+  Finetune *f = xmalloc(sizeof *f);
+  f->c = *c;
+  if (c->mode == FT_W2) f->c.own_scaler = 1;
+  f->E = e->c.members;
+  f->D = e->c.out_dim;
+  f->in = e->c.in_dim;
+  const size_t B = (size_t)c->batch, E = (size_t)f->E, D = (size_t)f->D, in = (size_t)f->in;
+  adam_init(&f->adam, e->ntotal, c->lr);
+  f->inew = xmalloc(sizeof(int32_t) * B);
+  f->iold = xmalloc(sizeof(int32_t) * B);
+  /* faithful: drawn once per run and never redrawn (the graph's constants) */
+  Rng tr = rng_make(seed, RNG_MEMBER_TABLE, 0);
+  for (size_t j = 0; j < B; j++) f->iold[j] = (int32_t)rng_below(&tr, (uint32_t)E);
+  for (size_t j = 0; j < B; j++) f->inew[j] = (int32_t)rng_below(&tr, (uint32_t)E);
+  f->ies = xmalloc(sizeof(int32_t) * B);
+  memcpy(f->ies, f->inew, sizeof(int32_t) * B);
+  f->tab = f->inew;
+  f->old = xmalloc(sizeof(real) * e->ntotal);
+  f->snap = xmalloc(sizeof(real) * e->ntotal);
+  f->old_mu = xmalloc(sizeof(real) * in);
+  f->old_sd = xmalloc(sizeof(real) * in);
+  memcpy(f->old_mu, e->mu, sizeof(real) * in);
+  memcpy(f->old_sd, e->sd, sizeof(real) * in);
+  f->tape = nn_tape_make(&e->net, c->batch);
+  f->xs = xmalloc(sizeof(real) * B * in);
+  f->xs_old = xmalloc(sizeof(real) * B * in);
+  f->m = xmalloc(sizeof(real) * E * B * D);
+  f->lv = xmalloc(sizeof(real) * E * B * D);
+  f->sig = xmalloc(sizeof(real) * E * B * D);
+  f->mo = xmalloc(sizeof(real) * B * D);
+  f->lvo = xmalloc(sizeof(real) * B * D);
+  f->sigo = xmalloc(sizeof(real) * B * D);
+  f->dy = xmalloc(sizeof(real) * E * B * 2 * D);
+  f->xg = xmalloc(sizeof(real) * B * in);
+  f->og = xmalloc(sizeof(real) * B * 2 * D);
+  f->work = xmalloc(sizeof(real) * ens_predict_work(e, c->batch));
+  f->gb = xmalloc(sizeof(double) * 2 * D);
+  f->fx = xmalloc(sizeof(float) * B * in);
+  f->idx = xmalloc(sizeof(int64_t) * B);
+  return f;
+}
+
+void ft_free(Finetune *f) {
+  if (!f) return;
+  adam_free(&f->adam);
+  nn_tape_free(f->tape);
+  real *r[] = {f->old, f->snap, f->old_mu, f->old_sd, f->xs, f->xs_old, f->m,  f->lv,
+               f->sig, f->mo,   f->lvo,    f->sigo,   f->dy, f->xg,     f->og, f->work};
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) xfree(r[i]);
+  xfree(f->inew), xfree(f->iold), xfree(f->ies), xfree(f->gb), xfree(f->fx), xfree(f->idx);
+  xfree(f);
+}
+
+void ft_keep_scaler(Finetune *f, const Ensemble *e) {
+  memcpy(f->old_mu, e->mu, sizeof(real) * f->in);
+  memcpy(f->old_sd, e->sd, sizeof(real) * f->in);
+}
+
+void ft_begin(Finetune *f, const Ensemble *e) {
+  memcpy(f->old, e->p, sizeof(real) * e->ntotal);
+}
+
+/* ---- the objective ---- */
+
+double ft_w2_diag(const real *m1, const real *s1, const real *m2, const real *s2, int D) {
+  double q = 0;
+  for (int d = 0; d < D; d++) {
+    double dm = (double)m1[d] - m2[d], ds = (double)s1[d] - s2[d];
+    q += dm * dm + ds * ds;
+  }
+  return sqrt(q);
+}
+
+/* logvar, its derivative w.r.t. the raw output, and w.r.t. the bounds */
+typedef struct {
+  real lv, d_raw, d_max, d_min;
+} Bound;
+
+static inline Bound bound(real raw, real maxlv, real minlv) {
+  real a = maxlv - raw, l1 = maxlv - r_softplus(a), b = l1 - minlv;
+  real sa = r_sigmoid(a), sb = r_sigmoid(b);
+  Bound o = {minlv + r_softplus(b), sb * sa, sb * ((real)1 - sa), (real)1 - sb};
+  return o;
+}
+
+/* the pre-update model's prediction for row j from member c_j: mo, sigo (B, D) */
+static void old_outputs(Finetune *f, const Ensemble *e, const real *xs_old, const int32_t *c) {
+  const int B = f->c.batch, D = f->D, in = f->in;
+  const real *bounds = f->old + e->nnet;
+  for (int m = 0; m < f->E; m++) {
+    int n = 0;
+    for (int j = 0; j < B; j++)
+      if (c[j] == m) memcpy(f->xg + (size_t)n++ * in, xs_old + (size_t)j * in, sizeof(real) * in);
+    if (!n) continue;
+    /* raw outputs; bounds applied below with the right vectors */
+    nn_infer_member(&e->net, f->old, m, f->xg, n, f->og, f->work);
+    n = 0;
+    for (int j = 0; j < B; j++) {
+      if (c[j] != m) continue;
+      const real *o = f->og + (size_t)n++ * 2 * D;
+      for (int d = 0; d < D; d++) {
+        f->mo[(size_t)j * D + d] = o[d];
+        /* faithful: the current shared bounds; w2: the old model's own */
+        real mx = f->c.mode == FT_W2 ? bounds[d] : ens_maxlv(e)[d];
+        real mn = f->c.mode == FT_W2 ? bounds[D + d] : ens_minlv(e)[d];
+        real lv = ens_logvar(o[D + d], mx, mn);
+        f->lvo[(size_t)j * D + d] = o[D + d]; /* raw, for the bound gradient */
+        f->sigo[(size_t)j * D + d] = R_EXP(lv / 2);
+      }
+    }
+  }
+}
+
+double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old, int grads,
+                    FtTerms *terms) {
+  const int B = f->c.batch, D = f->D, E = f->E;
+  const int w2 = f->c.mode == FT_W2;
+  /* w2 (and faithful with same_member): a member vs its old self */
+  const int32_t *b = f->tab, *c = w2 || f->c.same_member ? f->tab : f->iold;
+  const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+  /* current model, every member on every row */
+  const real *out = nn_forward(&e->net, e->p, f->tape, xs, B, 1);
+  for (int m = 0; m < E; m++)
+    for (int j = 0; j < B; j++)
+      for (int d = 0; d < D; d++) {
+        size_t o = ((size_t)m * B + j) * 2 * D, k = ((size_t)m * B + j) * D + d;
+        f->m[k] = out[o + d];
+        f->lv[k] = ens_logvar(out[o + D + d], maxlv[d], minlv[d]);
+        f->sig[k] = R_EXP(f->lv[k] / 2);
+      }
+  old_outputs(f, e, xs_old, c);
+#define M(mm, jj, dd) f->m[((size_t)(mm)*B + (jj)) * D + (dd)]
+#define S(mm, jj, dd) f->sig[((size_t)(mm)*B + (jj)) * D + (dd)]
+  double shift = 0, bias = 0;
+  double rA = 0, r[64] = {0};
+  if (!w2) {
+    /* batch-level sums; std only on the (row i, dim i) "trace" entries, i < D */
+    double sA = 0, R[64] = {0};
+    for (int j = 0; j < B; j++)
+      for (int d = 0; d < D; d++) {
+        double dm = (double)f->mo[(size_t)j * D + d] - M(b[j], j, d);
+        sA += dm * dm;
+        for (int m = 0; m < E; m++) {
+          double dd = (double)M(b[j], j, d) - M(m, j, d);
+          R[m] += dd * dd;
+        }
+      }
+    for (int i = 0; i < D && i < B; i++) {
+      double ds = (double)f->sigo[(size_t)i * D + i] - S(b[i], i, i);
+      sA += ds * ds;
+      for (int m = 0; m < E; m++) {
+        double dd = (double)S(b[i], i, i) - S(m, i, i);
+        R[m] += dd * dd;
+      }
+    }
+    rA = sqrt(sA);
+    shift = rA / B;
+    for (int m = 0; m < E; m++) r[m] = sqrt(R[m]), bias += r[m];
+    bias /= (double)B * (E - 1);
+  } else {
+    for (int j = 0; j < B; j++) {
+      int p = b[j];
+      shift +=
+          ft_w2_diag(&M(p, j, 0), &S(p, j, 0), f->mo + (size_t)j * D, f->sigo + (size_t)j * D, D);
+      for (int m = 0; m < E; m++)
+        if (m != p) bias += ft_w2_diag(&M(p, j, 0), &S(p, j, 0), &M(m, j, 0), &S(m, j, 0), D);
+    }
+    shift /= B;
+    bias /= (double)B * (E - 1);
+  }
+  if (terms) terms->j = shift + bias, terms->shift = shift, terms->bias = bias;
+  if (!grads) return shift + bias;
+
+  /* ---- gradients: first w.r.t. the means and stds, kept in dy as d/dm and d/dsigma ---- */
+  memset(f->dy, 0, sizeof(real) * (size_t)E * B * 2 * D);
+  memset(f->gb, 0, sizeof(double) * 2 * D);
+#define DM(mm, jj, dd) f->dy[((size_t)(mm)*B + (jj)) * 2 * D + (dd)]
+#define DS(mm, jj, dd) f->dy[((size_t)(mm)*B + (jj)) * 2 * D + D + (dd)]
+  double dso_scale[64] = {0}; /* faithful: d/dsigma_old on row i, dim i */
+  if (!w2) {
+    const double kap = 1.0 / ((double)B * (E - 1));
+    const double ia = rA > 1e-30 ? 1.0 / (B * rA) : 0;
+    for (int j = 0; j < B; j++) {
+      int p = b[j];
+      for (int d = 0; d < D; d++) {
+        double mp = M(p, j, d);
+        DM(p, j, d) += (real)((mp - f->mo[(size_t)j * D + d]) * ia);
+        for (int m = 0; m < E; m++) {
+          if (m == p || r[m] < 1e-30) continue;
+          double g = kap * (mp - M(m, j, d)) / r[m];
+          DM(p, j, d) += (real)g;
+          DM(m, j, d) -= (real)g;
+        }
+      }
+    }
+    for (int i = 0; i < D && i < B; i++) {
+      int p = b[i];
+      double sp = S(p, i, i);
+      double gA = (sp - f->sigo[(size_t)i * D + i]) * ia;
+      DS(p, i, i) += (real)gA;
+      dso_scale[i] = -gA;
+      for (int m = 0; m < E; m++) {
+        if (m == p || r[m] < 1e-30) continue;
+        double g = kap * (sp - S(m, i, i)) / r[m];
+        DS(p, i, i) += (real)g;
+        DS(m, i, i) -= (real)g;
+      }
+    }
+  } else {
+    const double inv = 1.0 / B, kap = 1.0 / ((double)B * (E - 1));
+    for (int j = 0; j < B; j++) {
+      int p = b[j];
+      double q = 0;
+      for (int d = 0; d < D; d++) {
+        double dm = (double)M(p, j, d) - f->mo[(size_t)j * D + d];
+        double ds = (double)S(p, j, d) - f->sigo[(size_t)j * D + d];
+        q += dm * dm + ds * ds;
+      }
+      double w = sqrt(q);
+      if (w > 1e-30)
+        for (int d = 0; d < D; d++) {
+          DM(p, j, d) += (real)(inv * ((double)M(p, j, d) - f->mo[(size_t)j * D + d]) / w);
+          DS(p, j, d) += (real)(inv * ((double)S(p, j, d) - f->sigo[(size_t)j * D + d]) / w);
+        }
+      for (int m = 0; m < E; m++) {
+        if (m == p) continue;
+        double wq = 0;
+        for (int d = 0; d < D; d++) {
+          double dm = (double)M(p, j, d) - M(m, j, d), ds = (double)S(p, j, d) - S(m, j, d);
+          wq += dm * dm + ds * ds;
+        }
+        double wm = sqrt(wq);
+        if (wm < 1e-30) continue;
+        for (int d = 0; d < D; d++) {
+          double gm = kap * ((double)M(p, j, d) - M(m, j, d)) / wm;
+          double gs = kap * ((double)S(p, j, d) - S(m, j, d)) / wm;
+          DM(p, j, d) += (real)gm, DM(m, j, d) -= (real)gm;
+          DS(p, j, d) += (real)gs, DS(m, j, d) -= (real)gs;
+        }
+      }
+    }
+  }
+  /* ---- through sigma = exp(lv / 2) and the bounding to the raw outputs and bounds ---- */
+  for (int m = 0; m < E; m++)
+    for (int j = 0; j < B; j++)
+      for (int d = 0; d < D; d++) {
+        real *ds = &DS(m, j, d);
+        if (*ds == 0) continue;
+        size_t o = ((size_t)m * B + j) * 2 * D;
+        Bound bd = bound(out[o + D + d], maxlv[d], minlv[d]);
+        real dl = *ds * S(m, j, d) / (real)2;
+        *ds = dl * bd.d_raw;
+        f->gb[d] += (double)dl * bd.d_max;
+        f->gb[D + d] += (double)dl * bd.d_min;
+      }
+  if (!w2)
+    for (int i = 0; i < D && i < B; i++) {
+      if (dso_scale[i] == 0) continue;
+      /* the old std shares the current bounds (deviation 4): its gradient reaches them */
+      Bound bd = bound(f->lvo[(size_t)i * D + i], maxlv[i], minlv[i]);
+      double dl = dso_scale[i] * f->sigo[(size_t)i * D + i] / 2;
+      f->gb[i] += dl * bd.d_max;
+      f->gb[D + i] += dl * bd.d_min;
+    }
+#undef M
+#undef S
+#undef DM
+#undef DS
+  nn_backward(&e->net, e->p, f->tape, f->dy, e->g, 0, NULL);
+  for (int d = 0; d < 2 * D; d++) e->g[e->nnet + d] = (real)f->gb[d];
+  return shift + bias;
+}
+
+/* ---- phase 2 ---- */
+
+static void scale_with(const real *mu, const real *sd, const float *x, int n, int in, real *out) {
+  for (int r = 0; r < n; r++)
+    for (int i = 0; i < in; i++)
+      out[(size_t)r * in + i] = ((real)x[(size_t)r * in + i] - mu[i]) / sd[i];
+}
+
+static double es_value(Finetune *f, Ensemble *e, const float *es_x, FtTerms *t) {
+  const int B = f->c.batch, in = f->in;
+  scale_with(e->mu, e->sd, es_x, B, in, f->xs);
+  if (f->c.own_scaler) scale_with(f->old_mu, f->old_sd, es_x, B, in, f->xs_old);
+  f->tab = f->c.mode == FT_W2 ? f->ies : f->inew;
+  double j = ft_objective(f, e, f->xs, f->c.own_scaler ? f->xs_old : f->xs, 0, t);
+  f->tab = f->inew;
+  return j;
+}
+
+void ft_sample_batches(const Buffer *mb, Rng *rng, int steps, int batch, float *out) {
+  const int od = mb->obs_dim, ad = mb->act_dim, in = od + ad;
+  for (int64_t j = 0; j < (int64_t)steps * batch; j++) {
+    int64_t p = buf_phys(mb, rng_below(rng, (uint32_t)mb->size));
+    memcpy(out + j * in, mb->obs + p * od, sizeof(float) * od);
+    memcpy(out + j * in + od, mb->act + p * ad, sizeof(float) * ad);
+  }
+}
+
+void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, Rng *rng,
+            const float *xho, const float *yho, int64_t nho, FtStats *st) {
+  const int B = f->c.batch, in = f->in;
+  const int w2 = f->c.mode == FT_W2;
+  memset(st, 0, sizeof *st);
+  /* the snapshot: weights and biases (faithful), or everything (w2) */
+  const size_t snap_n = w2 ? e->ntotal : e->nnet;
+  if (w2)
+    for (int j = 0; j < B; j++) f->ies[j] = (int32_t)rng_below(rng, (uint32_t)f->E);
+  FtTerms t;
+  double best = es_value(f, e, es_x, &t);
+  st->j_before = best;
+  st->shift = t.shift, st->bias = t.bias;
+  memcpy(f->snap, e->p, sizeof(real) * snap_n);
+  int stall = 0;
+  for (int step = 1; step <= f->c.max_steps; step++) {
+    /* a fresh batch of synthetic (s, a) from the model buffer */
+    memcpy(f->fx, batches + (size_t)(step - 1) * B * in, sizeof(float) * B * in);
+    if (w2)
+      for (int j = 0; j < B; j++) f->inew[j] = (int32_t)rng_below(rng, (uint32_t)f->E);
+    scale_with(e->mu, e->sd, f->fx, B, in, f->xs);
+    if (f->c.own_scaler) scale_with(f->old_mu, f->old_sd, f->fx, B, in, f->xs_old);
+    ft_objective(f, e, f->xs, f->c.own_scaler ? f->xs_old : f->xs, 1, NULL);
+    adam_step(&f->adam, e->p, e->g);
+    util_tick();
+    st->steps = step;
+    double jn = es_value(f, e, es_x, &t);
+    if ((best - jn) / best > f->c.threshold) {
+      best = jn;
+      st->kept_step = step;
+      st->shift = t.shift, st->bias = t.bias;
+      memcpy(f->snap, e->p, sizeof(real) * snap_n);
+      stall = 0;
+    } else {
+      stall++;
+    }
+    if (stall > f->c.patience) break;
+  }
+  /* pull back to the best state: weights and biases; the bounds keep their last values in
+   * faithful mode (deviation 6) */
+  memcpy(e->p, f->snap, sizeof(real) * snap_n);
+  st->j_after = best;
+  st->pulled_back = st->kept_step != st->steps;
+  ens_holdout_mse(e, xho, yho, nho, e->mse);
+  ens_select_elites(e->mse, e->c.members, e->c.elites, e->elite);
+}

@@ -1,0 +1,118 @@
+/* runlog — the run directory a researcher looks at: resolved config.toml, metrics.csv (one row
+ * per epoch), episodes.csv (every real episode), log.txt, and the progress line on stderr.
+ *
+ * Columns are listed once (METRICS_COLUMNS); wall-clock columns are marked so that tests of
+ * the determinism promise can ignore exactly those. */
+#ifndef USBPO_RUNLOG_H
+#define USBPO_RUNLOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* X(name, wall): wall = 1 for columns that depend on timing */
+#define METRICS_COLUMNS                                                                            \
+  X(epoch, 0)                                                                                      \
+  X(env_steps, 0)                                                                                  \
+  X(total_env_steps, 0)                                                                            \
+  X(eval_return, 0)                                                                                \
+  X(eval_return_std, 0)                                                                            \
+  X(eval_length, 0)                                                                                \
+  X(train_return, 0)                                                                               \
+  X(train_episodes, 0)                                                                             \
+  X(sac_updates, 0)                                                                                \
+  X(sac_q_loss, 0)                                                                                 \
+  X(sac_pi_loss, 0)                                                                                \
+  X(alpha, 0)                                                                                      \
+  X(alpha_loss, 0)                                                                                 \
+  X(entropy, 0)                                                                                    \
+  X(q_mean, 0)                                                                                     \
+  X(env_buffer, 0)                                                                                 \
+  X(model_buffer, 0)                                                                               \
+  X(rollout_length, 0)                                                                             \
+  X(model_trainings, 0)                                                                            \
+  X(model_epochs, 0)                                                                               \
+  X(model_holdout_mse, 0)                                                                          \
+  X(model_holdout_mse_elites, 0)                                                                   \
+  X(model_holdout_mse_p1, 0)                                                                       \
+  X(ft_j_before, 0)                                                                                \
+  X(ft_j_after, 0)                                                                                 \
+  X(ft_shift, 0)                                                                                   \
+  X(ft_bias, 0)                                                                                    \
+  X(ft_steps, 0)                                                                                   \
+  X(ft_kept_step, 0)                                                                               \
+  X(ft_pulled_back, 0)                                                                             \
+  X(rollout_rows, 0)                                                                               \
+  X(rollout_nonfinite, 0)                                                                          \
+  X(sim_errors, 0)                                                                                 \
+  X(mj_warnings, 0)                                                                                \
+  X(nan_rollbacks, 0)                                                                              \
+  X(policy_lag, 0)                                                                                 \
+  X(model_lag, 0)                                                                                  \
+  X(dropped_model_rows, 0)                                                                         \
+  X(updates_per_real_step, 0)                                                                      \
+  X(updates_per_s, 1)                                                                              \
+  X(steps_per_s, 1)                                                                                \
+  X(t_sac_s, 1)                                                                                    \
+  X(t_model_s, 1)                                                                                  \
+  X(t_phase2_s, 1)                                                                                 \
+  X(t_rollout_s, 1)                                                                                \
+  X(t_env_s, 1)                                                                                    \
+  X(t_comm_s, 1)                                                                                   \
+  X(wall_s, 1)
+
+typedef struct {
+#define X(name, wall) double name;
+  METRICS_COLUMNS
+#undef X
+} Metrics;
+
+typedef struct RunLog RunLog;
+
+typedef enum { RUNLOG_FRESH = 0, RUNLOG_RESUME = 1 } RunLogMode;
+
+/* the run directory <run.dir>/<name>; refuses to reuse an existing run unless overwrite or
+ * resume. NULL with a message on failure. */
+RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen);
+void runlog_close(RunLog *r);
+const char *runlog_dir(const RunLog *r);
+
+void runlog_metrics(RunLog *r, const Metrics *m);
+void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int kind, double ret,
+                    int length, int terminated);
+enum { EP_EXPLORE = 0, EP_TRAIN = 1, EP_EVAL = 2 };
+
+/* progress line on stderr, at most every cfg log.progress_s seconds unless force */
+void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
+                     int force);
+
+/* flush, and the byte sizes of metrics.csv and episodes.csv (a checkpoint records them; a
+ * resume truncates the files back to them) */
+void runlog_flush(RunLog *r);
+void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
+/* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
+ * leaves metrics.csv alone */
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events);
+
+/* resuming a checkpoint written by a usbpo with another metrics layout (old_n columns): the
+ * run's metrics.csv, cut at the checkpoint's `bytes`, is rewritten in this layout with the cells
+ * matched by column name ("nan" in a column the old version did not have); the original is kept
+ * whole as metrics-<old_n>cols.csv and is the source of any later rewrite */
+int runlog_migrate_metrics(const Config *cfg, int64_t bytes, int old_n, char *err, size_t errlen);
+/* from that kept original: map[i] = the old position of column i of this version, or -1 */
+int metrics_old_map(const char *run_dir, int old_n, int *map, char *err, size_t errlen);
+
+/* write bytes to <run dir>/<name> atomically (temp, fsync, rename, fsync the directory) */
+int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len);
+
+/* column names, for tests and tools */
+int metrics_ncols(void);
+/* the values a checkpoint holds (all columns, or fewer under the upgrade test's hook) */
+int metrics_saved_ncols(void);
+void metrics_pack(const Metrics *m, double *out);
+const char *metrics_col_name(int i);
+int metrics_col_is_wall(int i);
+double metrics_get(const Metrics *m, int i);
+
+#endif

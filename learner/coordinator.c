@@ -1,0 +1,371 @@
+/* coordinator — the learner's moves, which both schedules (sync.c, async.c) are made of:
+ * acting through the actors, SAC updates with the NaN guard, model trainings and rollouts
+ * through the model service and the rollout workers, evaluation and the epoch's row; and
+ * learner_run, which sets the learner up, runs a schedule and shuts the other ranks down.
+ *
+ * Everything random is keyed by logical owner and every merge has a fixed order, so a sync
+ * run's numbers do not depend on the number of ranks. */
+#include "learner.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "envs/env.h"
+#include "finetune.h"
+#include "hooks.h"
+#include "modeltrain.h"
+#include "rolekit.h"
+#include "setup.h"
+#include "util.h"
+
+void lr_reset_metrics(Learner *L) {
+  memset(&L->m, 0, sizeof L->m);
+  L->n_upd_epoch = 0;
+  L->m.eval_return = NAN;
+  L->m.train_return = NAN;
+  L->m.ft_j_before = L->m.ft_j_after = L->m.ft_shift = L->m.ft_bias = NAN;
+}
+
+int64_t lr_policy_version(const Learner *L) {
+  return L->sac->updates;
+}
+
+void lr_publish_policy(Learner *L, int group, int64_t *last) {
+  int64_t v = lr_policy_version(L);
+  if (*last == v) return;
+  Enc *e =
+      rt_begin(L->rt, MSG_POLICY, group == GROUP_ACTORS ? ROLE_ACTOR : ROLE_ROLLOUT, IDX_ALL, 2);
+  enc_int(e, K_VERSION, v);
+  enc_arr(e, A_PARAMS, DT_F32, L->sac->pi, (int64_t)L->sac->pi_net.nparam, 0);
+  rt_publish(L->rt, group);
+  *last = v;
+}
+
+/* memcpy: message data may be unaligned */
+void lr_push_msg(Buffer *b, const Msg *m) {
+  int64_t n = m->i[K_COUNT];
+  if (n > 0)
+    buf_push(b, n, m->a[A_OBS].data, m->a[A_ACT].data, m->a[A_REW].data, m->a[A_NEXT].data,
+             m->a[A_DONE].data);
+}
+
+/* ---- acting ---- */
+
+void lr_on_real(Learner *L, const Msg *m, int explore) {
+  const int a = (int)m->i[K_FROM];
+  lr_push_msg(L->env_buf, m);
+  if (L->cfg->run.algo != ALGO_SAC) {
+    /* never drop real data the model service has not seen: grow instead */
+    if (L->fwd->size + m->i[K_COUNT] > L->fwd->cap)
+      L->fwd = buf_resize(L->fwd, 2 * (L->fwd->cap + m->i[K_COUNT]));
+    lr_push_msg(L->fwd, m);
+  }
+  if (msg_has_a(m, A_METRICS)) {
+    double c[2];
+    memcpy(c, m->a[A_METRICS].data, sizeof c);
+    L->act_sim[a] = (int64_t)c[0];
+    L->act_warn[a] = (int64_t)c[1];
+  }
+  if (msg_has_a(m, A_EPSTATS)) {
+    double ep[3];
+    memcpy(ep, m->a[A_EPSTATS].data, sizeof ep);
+    runlog_episode(L->log, L->episodes++, a, L->steps, explore ? EP_EXPLORE : EP_TRAIN, ep[0],
+                   (int)ep[1], (int)ep[2]);
+    if (!explore) {
+      double n = L->m.train_episodes;
+      L->m.train_return = n == 0 ? ep[0] : (L->m.train_return * n + ep[0]) / (n + 1);
+      L->m.train_episodes = n + 1;
+    }
+  }
+  L->all_steps++;
+}
+
+void lr_act_all(Learner *L, int explore) {
+  const double t0 = util_now();
+  if (!explore) lr_publish_policy(L, GROUP_ACTORS, &L->pv_actors);
+  for (int a = 0; a < L->A; a++) {
+    Enc *e = rt_begin(L->rt, MSG_STEP, ROLE_ACTOR, a, 3);
+    enc_int(e, K_MODE, explore ? STEP_EXPLORE : STEP_POLICY);
+    enc_int(e, K_EPOCH, L->epoch);
+    enc_int(e, K_POLICY_VERSION, explore ? -1 : lr_policy_version(L));
+    rt_send(L->rt);
+  }
+  for (int a = 0; a < L->A; a++) {
+    Msg m;
+    rt_wait(L->rt, MSG_TRANSITIONS, a, &m);
+    lr_on_real(L, &m, explore);
+  }
+  L->m.t_env_s += util_now() - t0;
+}
+
+/* ---- SAC ---- */
+
+void lr_sac_updates(Learner *L, int n) {
+  const double t0 = util_now();
+  const Config *c = L->cfg;
+  int n_real = c->run.algo == ALGO_SAC ? (int)c->sac.batch_size
+                                       : (int)floor(c->sac.batch_size * c->sac.real_ratio);
+  for (int k = 0; k < n; k++) {
+    sac_sample_batch(L->sac, L->env_buf, L->model_buf, n_real);
+    sac_draw_noise(L->sac);
+    sac_compute(L->sac, 1);
+    const SacStats *s = &L->sac->last;
+    if (!isfinite(s->q_loss) || !isfinite(s->pi_loss) || !isfinite(s->alpha_loss)) {
+      /* a diverged update: back to the last good state, skip this batch, go on */
+      sac_snap_restore(L->snap, L->sac);
+      L->sac->updates++; /* versions never repeat */
+      L->nan_rollbacks++;
+      LOG_W("SAC update %lld diverged (Q loss %g, policy loss %g): rolled back to the state of "
+            "update %lld (%lld roll-backs so far)",
+            (long long)L->sac->updates, s->q_loss, s->pi_loss, (long long)L->sac->updates - 1,
+            (long long)L->nan_rollbacks);
+      CHECK(++L->nan_streak <= 20, "SAC keeps diverging after 20 roll-backs in a row: stopping");
+      continue;
+    }
+    L->nan_streak = 0;
+    sac_apply(L->sac);
+    if (L->sac->updates == L->inject_nan_at) L->sac->pi[0] = NAN; /* test hook */
+    if (L->sac->updates % 1000 == 0 && sac_finite(L->sac)) sac_snap_take(L->snap, L->sac);
+    double w = 1.0 / (L->n_upd_epoch + 1);
+    L->m.sac_q_loss += (s->q_loss - L->m.sac_q_loss) * w;
+    L->m.sac_pi_loss += (s->pi_loss - L->m.sac_pi_loss) * w;
+    L->m.alpha_loss += (s->alpha_loss - L->m.alpha_loss) * w;
+    L->m.entropy += (s->entropy - L->m.entropy) * w;
+    L->m.q_mean += (s->q_mean - L->m.q_mean) * w;
+    L->n_upd_epoch++;
+    util_tick();
+  }
+  /* nothing non-finite leaves the learner: check the parameters before they are published */
+  if (n > 0 && !sac_finite(L->sac)) {
+    sac_snap_restore(L->snap, L->sac);
+    L->nan_rollbacks++;
+    LOG_W("SAC parameters became non-finite by update %lld: rolled back to the last good state "
+          "(%lld roll-backs so far)",
+          (long long)L->sac->updates, (long long)L->nan_rollbacks);
+  }
+  L->m.t_sac_s += util_now() - t0;
+}
+
+/* ---- model training and rollouts ---- */
+
+int64_t lr_send_train(Learner *L) {
+  const Config *c = L->cfg;
+  Runtime *rt = L->rt;
+  const int64_t training = L->trainings++;
+  /* the real data the model service has not seen, in arrival order */
+  Buffer *f = L->fwd;
+  Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_MODELSVC, 0, 9);
+  enc_int(e, K_KIND, TR_REAL);
+  enc_int(e, K_COUNT, f->size);
+  enc_int(e, K_POLICY_VERSION, lr_policy_version(L));
+  enc_int(e, K_FROM, 0);
+  enc_arr(e, A_OBS, DT_F32, f->obs, f->size, L->obs_dim);
+  enc_arr(e, A_ACT, DT_F32, f->act, f->size, L->act_dim);
+  enc_arr(e, A_REW, DT_F32, f->rew, f->size, 0);
+  enc_arr(e, A_NEXT, DT_F32, f->next, f->size, L->obs_dim);
+  enc_arr(e, A_DONE, DT_U8, f->done, f->size, 0);
+  rt_send(rt);
+  buf_clear(f);
+  /* phase-2 batches from the model buffer, keyed by the training number */
+  int p2 = setup_phase2_on(c) && training > 0 && L->model_buf && L->model_buf->size > 0;
+  if (p2) {
+    Rng r = rng_make((uint32_t)c->run.seed, RNG_FINETUNE, (uint64_t)training);
+    ft_sample_batches(L->model_buf, &r, (int)c->finetune.max_steps, (int)c->finetune.batch_size,
+                      L->ft_batches);
+  }
+  e = rt_begin(rt, MSG_TRAIN_REQUEST, ROLE_MODELSVC, 0, 2 + p2);
+  enc_int(e, K_EPOCH, L->epoch);
+  enc_int(e, K_TRAINING, training);
+  if (p2) enc_arr(e, A_STATE, DT_F32, L->ft_batches, L->ft_rows, L->in_dim);
+  rt_send(rt);
+  return training;
+}
+
+/* the new model's version and rollout length, its metrics into the epoch row, a diverged
+ * training counted; then the model buffer for this rollout length (spec §3.6) */
+double lr_on_train_done(Learner *L, const Msg *m) {
+  double tm[TM_COUNT];
+  memcpy(tm, m->a[A_METRICS].data, sizeof tm);
+  L->model_version = m->i[K_MODEL_VERSION];
+  L->k = (int)m->i[K_K];
+  Metrics *x = &L->m;
+  x->model_trainings = tm[TM_TRAININGS], x->model_epochs = tm[TM_EPOCHS];
+  x->model_holdout_mse = tm[TM_HOLDOUT_MSE];
+  x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
+  x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
+  if (!isnan(tm[TM_FT_J_BEFORE])) {
+    x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
+    x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
+    x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
+    x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
+  }
+  if (tm[TM_NAN_ROLLBACK] != 0) L->nan_rollbacks++; /* lr_fill_row puts it in the row */
+  x->t_phase2_s += tm[TM_P2_SECONDS];
+  int64_t cap = mt_buffer_capacity(L->cfg, L->k);
+  L->model_buf =
+      L->model_buf ? buf_resize(L->model_buf, cap) : buf_make(L->obs_dim, L->act_dim, cap);
+  return tm[TM_SECONDS];
+}
+
+void lr_model_round(Learner *L) {
+  Runtime *rt = L->rt;
+  const double t0 = util_now();
+  const int64_t training = lr_send_train(L);
+  Msg m;
+  rt_wait(rt, MSG_TRAIN_DONE, -1, &m);
+  CHECK(m.i[K_TRAINING] == training, "train_done for training %lld, expected %lld",
+        (long long)m.i[K_TRAINING], (long long)training);
+  lr_on_train_done(L, &m);
+  Metrics *x = &L->m;
+  const double t1 = util_now();
+  /* rollouts, one step at a time over every worker's shards */
+  lr_publish_policy(L, GROUP_ROLLOUT_POLICY, &L->pv_rollout);
+  const Placement *p = rt_placement(rt);
+  int64_t rows = 0, nonfinite = 0;
+  for (int step = 0; step < L->k; step++) {
+    for (int w = 0; w < L->R; w++) {
+      Enc *e = rt_begin(rt, MSG_ROLLOUT_REQUEST, ROLE_ROLLOUT, w, 4);
+      enc_int(e, K_TRAINING, training);
+      enc_int(e, K_STEPNO, step);
+      enc_int(e, K_POLICY_VERSION, lr_policy_version(L));
+      enc_int(e, K_MODEL_VERSION, L->model_version);
+      rt_send(rt);
+    }
+    int64_t alive = 0;
+    for (int w = 0; w < L->R; w++) {
+      for (int s = p->shard_lo[w]; s < p->shard_hi[w]; s++) {
+        rt_wait(rt, MSG_TRANSITIONS, w, &m);
+        CHECK(m.i[K_KIND] == TR_MODEL && m.i[K_SHARD] == s && m.i[K_STEPNO] == step &&
+                  m.i[K_TRAINING] == training,
+              "rollout %d sent shard %lld step %lld of training %lld, expected %d/%d/%lld", w,
+              (long long)m.i[K_SHARD], (long long)m.i[K_STEPNO], (long long)m.i[K_TRAINING], s,
+              step, (long long)training);
+        lr_push_msg(L->model_buf, &m);
+      }
+      rt_wait(rt, MSG_ROLLOUT_DONE, w, &m);
+      double met[2];
+      memcpy(met, m.a[A_METRICS].data, sizeof met);
+      rows += (int64_t)met[0];
+      nonfinite += (int64_t)met[1];
+      alive += m.i[K_ALIVE];
+    }
+    if (alive == 0) break;
+  }
+  x->rollout_rows = (double)rows;
+  x->rollout_nonfinite += (double)nonfinite;
+  x->rollout_length = L->k;
+  x->t_model_s += t1 - t0;
+  x->t_rollout_s += util_now() - t1;
+}
+
+/* ---- evaluation and the epoch's row ---- */
+
+void lr_request_eval(Learner *L) {
+  lr_publish_policy(L, GROUP_ACTORS, &L->pv_actors);
+  Enc *e = rt_begin(L->rt, MSG_STEP, ROLE_ACTOR, 0, 4);
+  enc_int(e, K_MODE, STEP_EVAL);
+  enc_int(e, K_EPOCH, L->epoch);
+  enc_int(e, K_POLICY_VERSION, lr_policy_version(L));
+  enc_int(e, K_EPISODES, L->cfg->run.eval_episodes);
+  rt_send(L->rt);
+}
+
+void lr_eval_into(Learner *L, Metrics *x, const Msg *m, int64_t steps) {
+  int n = (int)m->a[A_RETURNS].rows;
+  double s = 0, s2 = 0, len = 0;
+  for (int i = 0; i < n; i++) {
+    double r, l;
+    memcpy(&r, (const uint8_t *)m->a[A_RETURNS].data + 8 * i, 8);
+    memcpy(&l, (const uint8_t *)m->a[A_LENGTHS].data + 8 * i, 8);
+    s += r, s2 += r * r, len += l;
+    runlog_episode(L->log, -1, 0, steps, EP_EVAL, r, (int)l, 0);
+  }
+  x->eval_return = s / n;
+  x->eval_return_std = n > 1 ? sqrt(fmax(0, s2 / n - (s / n) * (s / n))) : 0;
+  x->eval_length = len / n;
+  L->last_eval = x->eval_return;
+}
+
+/* the epoch row's counters and timings, both schedules */
+void lr_fill_row(Learner *L, double epoch_t0) {
+  Metrics *m = &L->m;
+  m->epoch = L->epoch;
+  m->env_steps = (double)L->steps;
+  m->total_env_steps = (double)L->all_steps;
+  m->sac_updates = (double)L->sac->updates;
+  m->alpha = exp((double)L->sac->log_alpha);
+  m->env_buffer = (double)L->env_buf->size;
+  m->model_buffer = L->model_buf ? (double)L->model_buf->size : 0;
+  int64_t se = 0, w = 0;
+  for (int a = 0; a < L->A; a++) se += L->act_sim[a], w += L->act_warn[a];
+  m->sim_errors = (double)se;
+  m->mj_warnings = (double)w;
+  m->nan_rollbacks = (double)L->nan_rollbacks; /* cumulative */
+  const double now = util_now(), dt = now - epoch_t0;
+  m->updates_per_s = m->t_sac_s > 0 ? L->n_upd_epoch / m->t_sac_s : 0;
+  m->steps_per_s = dt > 0 ? (m->total_env_steps - L->epoch_all_steps0) / dt : 0;
+  CommStats cs = comm_stats(rt_comm(L->rt));
+  m->t_comm_s = cs.t_comm + rt_codec_seconds(L->rt);
+  m->wall_s = now - L->t0;
+}
+
+/* ---- the role ---- */
+
+int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume) {
+  Learner *L = xmalloc(sizeof *L);
+  L->cfg = cfg;
+  L->rt = rt;
+  L->log = log;
+  const EnvInfo *info = env_info(cfg->env.name);
+  L->obs_dim = info->obs_dim;
+  L->act_dim = info->act_dim;
+  L->in_dim = info->obs_dim + info->act_dim;
+  L->sc = setup_sac(cfg);
+  L->sac = sac_make(&L->sc, (uint32_t)cfg->run.seed);
+  L->env_buf = buf_make(L->obs_dim, L->act_dim, cfg->sac.buffer_size);
+  L->A = rt_placement(rt)->A;
+  L->R = rt_placement(rt)->R;
+  L->act_sim = xmalloc(sizeof(int64_t) * L->A);
+  L->act_warn = xmalloc(sizeof(int64_t) * L->A);
+  L->pv_actors = L->pv_rollout = -1;
+  if (cfg->run.algo != ALGO_SAC) {
+    L->fwd = buf_make(L->obs_dim, L->act_dim,
+                      (cfg->model.train_freq + cfg->env.max_episode_steps) * L->A +
+                          cfg->env.init_steps + cfg->env.max_episode_steps * L->A);
+    L->ft_rows = cfg->finetune.max_steps * cfg->finetune.batch_size;
+    if (setup_phase2_on(cfg)) L->ft_batches = xmalloc(sizeof(float) * L->ft_rows * L->in_dim);
+  }
+  L->last_eval = NAN;
+  L->t0 = util_now();
+  L->snap = sac_snap_make(L->sac);
+  L->inject_nan_at = hook_int("INJECT_SAC_NAN", -1); /* test hook: an update that diverges */
+  rk_run_dir(cfg, L->run_dir, sizeof L->run_dir);
+  L->cfg_hash = cfg_hash(cfg);
+  L->last_ckpt_time = util_now();
+  if (!L->fwd) L->fwd = buf_make(L->obs_dim, L->act_dim, 1);
+  if (resume) lr_load(L, resume);
+  if (cfg->run.mode == MODE_ASYNC)
+    lr_async_run(L);
+  else
+    lr_sync_run(L);
+  int code = L->stop_code;
+  /* the final policy: one float32 block (the layout of pol_net) */
+  if (runlog_write_file(log, "policy_final.bin", L->sac->pi, sizeof(real) * L->sac->pi_net.nparam))
+    LOG_W("could not write policy_final.bin");
+  /* every other rank stops serving */
+  for (int r = 1; r < comm_size(rt_comm(rt)); r++) {
+    Enc *e = rt_begin(rt, MSG_SHUTDOWN, ROLE_ANY, r, 1);
+    enc_int(e, K_CODE, 0);
+    rt_send(rt);
+  }
+  sac_free(L->sac);
+  sac_snap_free(L->snap);
+  buf_free(L->env_buf);
+  buf_free(L->model_buf);
+  buf_free(L->fwd);
+  xfree(L->ft_batches), xfree(L->act_sim), xfree(L->act_warn);
+  xfree(L);
+  return code > 0 ? code : EXIT_OK;
+}
