@@ -61,11 +61,11 @@ static void tick(void *ctx) {
   comm_tick((Comm *)ctx);
 }
 
-/* handlers only set flags; the learner acts at its next safe point. A second SIGINT ends the
- * process at once. */
+/* handlers only set flags; the learner acts at its next safe point. SIGHUP (a closed terminal
+ * or ssh session) is a SIGTERM. A second SIGINT ends the process at once. */
 static void on_signal(int sig) {
   if (sig == SIGUSR1) g_sig_usr1 = 1;
-  if (sig == SIGTERM) g_sig_term = 1;
+  if (sig == SIGTERM || sig == SIGHUP) g_sig_term = 1;
   if (sig == SIGINT) {
     if (g_sig_int) _exit(130);
     g_sig_int = 1;
@@ -80,6 +80,12 @@ static void install_signals(void) {
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  /* a closed pipe (usbpo_dist ... | head) or the file size limit (ulimit -f) must not kill the
+   * run silently: the write fails instead, and a failed write to the run's outputs stops the run
+   * with a message and exit 4 (stderr alone failing does not: log.txt goes on) */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 /* a string from rank 0 to every rank ("" = none) */
@@ -271,43 +277,113 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
     LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
     comm_abort(comm, EXIT_FATAL);
   }
-  if (runlog_truncate(cfg, upgraded ? -1 : mo, eo, to) != 0) {
-    LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, strerror(errno));
+  if (runlog_truncate(cfg, upgraded ? -1 : mo, eo, to, err, sizeof err) != 0) {
+    LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, err);
     comm_abort(comm, EXIT_FATAL);
   }
   ckr_close(f);
 }
 
-/* what an earlier attempt wrote is kept aside, not overwritten */
-static void keep_aside(const char *run_dir) {
+/* what an earlier attempt wrote is kept aside, whole, never overwritten or deleted: the outputs,
+ * its checkpoints and its identity go to <run>/before-restart-<time>/ */
+static int keep_aside(const char *run_dir) {
   char aside[1100], ev[1200];
   snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
-  const char *outs[4] = {"metrics.csv", "episodes.csv", "policy_final.bin", ev};
+  const char *outs[7] = {
+      "metrics.csv", "episodes.csv", "policy_final.bin", "ckpt", "config.toml", "run.id", ev};
   snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
-  for (int i = 0; i < 4; i++) {
+  int bad = 0;
+  for (int i = 0; i < 7; i++) {
     char from[1300], to[1300];
     snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
     snprintf(to, sizeof to, "%s/%s", aside, outs[i]);
-    if (access(from, F_OK) != 0) continue;
-    if (util_mkdirs(aside) == 0 && rename(from, to) == 0) LOG_W("kept %s as %s", from, to);
+    struct stat st;
+    if (lstat(from, &st) != 0) continue;
+    if (util_mkdirs(aside) == 0 && rename(from, to) == 0) {
+      LOG_W("kept %s as %s", from, to);
+    } else {
+      LOG_E("cannot move %s aside to %s: %s", from, to, strerror(errno));
+      bad = 1;
+    }
   }
+  return bad ? -1 : 0;
 }
 
-/* the run directory, fresh or back at its newest valid checkpoint (resume_dir, "" if none) */
+/* does the run directory hold anything a fresh start would replace? */
+static int holds_outputs(const char *run_dir) {
+  const char *outs[3] = {"metrics.csv", "ckpt", "policy_final.bin"};
+  for (int i = 0; i < 3; i++) {
+    char p[1300];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", run_dir, outs[i]);
+    if (lstat(p, &st) == 0) return 1;
+  }
+  return 0;
+}
+
+/* a resume refused for another configuration: which keys differ, from the configuration the
+ * checkpoint recorded (or, for checkpoints older than that, the run's config.toml) */
+static void explain_mismatch(const Config *cfg, const char *ckpt, const char *run_dir) {
+  char *text = ckpt_config_text(ckpt), diff[4096] = "", path[1300];
+  const char *from = "its MANIFEST";
+  if (!text) {
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.toml", run_dir);
+    text = util_read_file(path, &len);
+    from = "the run's config.toml";
+  }
+  Config was;
+  CfgErrors errs = {0};
+  int nd = -1;
+  if (text && cfg_load_text(&was, text, from, NULL, 0, &errs) == 0)
+    nd = cfg_diff(&was, cfg, diff, sizeof diff);
+  cfg_errors_free(&errs);
+  free(text);
+  LOG_E("cannot resume %s: its checkpoint %s was written with another configuration%s%s%s", run_dir,
+        ckpt, nd > 0 ? " (" : "", nd > 0 ? diff : "", nd > 0 ? ")" : "");
+  LOG_E("nothing was written. Resume with the run's own configuration (usbpo_dist --resume %s), "
+        "start a new run under another run.name, or start this one over with --set "
+        "run.overwrite=true (its outputs and checkpoints are then moved aside, not deleted)",
+        run_dir);
+}
+
+/* the run directory, fresh or back at its newest valid checkpoint (resume_dir, "" if none).
+ * Nothing a user has is deleted or overwritten by a run that cannot resume it. */
 static RunLog *open_run(Config *cfg, const Placement *pl, Comm *comm, char *resume_dir, size_t n) {
-  char err[1024];
+  char err[1024], run_dir[1024];
+  rk_run_dir(cfg, run_dir, sizeof run_dir);
   RunLogMode mode = RUNLOG_FRESH;
   if (cfg->run.resume) {
-    char run_dir[1024];
-    rk_run_dir(cfg, run_dir, sizeof run_dir);
-    if (ckpt_find_latest(run_dir, cfg_hash(cfg), resume_dir, n) == 0) {
+    CkptScan sc;
+    if (ckpt_scan(run_dir, cfg_hash(cfg), runlog_read_run_id(run_dir), &sc) != 0) {
+      LOG_E("%s: nothing was written", sc.error);
+      comm_abort(comm, EXIT_FATAL);
+    }
+    if (sc.latest[0]) {
+      snprintf(resume_dir, n, "%s", sc.latest);
       restore_outputs(cfg, resume_dir, comm);
       mode = RUNLOG_RESUME;
+    } else if (sc.other_config[0] && !cfg->run.overwrite) {
+      explain_mismatch(cfg, sc.other_config, run_dir);
+      comm_abort(comm, EXIT_FATAL);
+    } else if (sc.foreign[0] && !cfg->run.overwrite) {
+      LOG_E("cannot resume %s: its checkpoint %s belongs to another run (its run id differs from "
+            "%s/run.id); nothing was written",
+            run_dir, sc.foreign, run_dir);
+      comm_abort(comm, EXIT_FATAL);
     } else {
       LOG_W("no valid checkpoint under %s/ckpt: starting the run from the beginning", run_dir);
-      keep_aside(run_dir);
+      if (keep_aside(run_dir) != 0) comm_abort(comm, EXIT_IO);
       cfg->run.overwrite = true;
     }
+  } else if (!cfg->run.overwrite && holds_outputs(run_dir)) {
+    LOG_E("run directory %s already holds a run: resume it with --resume, start it over with "
+          "--set run.overwrite=true (what it holds is moved aside), or choose another run.name",
+          run_dir);
+    comm_abort(comm, EXIT_FATAL);
+  } else if (cfg->run.overwrite && holds_outputs(run_dir)) {
+    LOG_W("run.overwrite: starting %s over; what it held is moved aside", run_dir);
+    if (keep_aside(run_dir) != 0) comm_abort(comm, EXIT_IO);
   }
   RunLog *log = runlog_open(cfg, mode, err, sizeof err);
   if (!log) {

@@ -238,6 +238,5 @@ void lr_async_run(Learner *L) {
   async_quiesce(L, as);
   runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
   L->stop_code = -1;
-  lr_checkpoint(L, "end of run");
-  L->stop_code = 0;
+  L->stop_code = lr_checkpoint(L, "end of run") != 0 ? EXIT_IO : 0;
 }

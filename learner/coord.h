@@ -62,8 +62,11 @@ typedef struct {
   /* checkpoints */
   char run_dir[1024];
   uint64_t cfg_hash;
+  char *cfg_text; /* the resolved configuration, recorded in every MANIFEST */
   int64_t last_ckpt_all_steps;
   double last_ckpt_time, last_ckpt_seconds;
+  int64_t ckpt_try_all_steps; /* the last attempt (the cadence counts from it) */
+  double ckpt_try_time;
   int stop_code; /* non-zero: stopped at a safe point with this exit code */
   int finished;  /* restored from a checkpoint written at the end of the run */
   /* the NaN guard */
@@ -99,7 +102,7 @@ void lr_fill_row(Learner *L, double epoch_t0);
 
 /* lstate.c */
 void lr_load(Learner *L, const char *dir);
-void lr_checkpoint(Learner *L, const char *why);
+int lr_checkpoint(Learner *L, const char *why); /* 0, or -1 (removed; retried at cadence) */
 int lr_ckpt_due(const Learner *L);
 /* before each tick: the cadence and the signals; 1 when the run stops here */
 int lr_safe_point(Learner *L);

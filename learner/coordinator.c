@@ -343,17 +343,27 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
   L->inject_nan_at = hook_int("INJECT_SAC_NAN", -1); /* test hook: an update that diverges */
   rk_run_dir(cfg, L->run_dir, sizeof L->run_dir);
   L->cfg_hash = cfg_hash(cfg);
+  L->cfg_text = cfg_dump_string(cfg);
   L->last_ckpt_time = util_now();
   if (!L->fwd) L->fwd = buf_make(L->obs_dim, L->act_dim, 1);
   if (resume) lr_load(L, resume);
+  L->ckpt_try_all_steps = L->last_ckpt_all_steps;
+  L->ckpt_try_time = L->last_ckpt_time;
   if (cfg->run.mode == MODE_ASYNC)
     lr_async_run(L);
   else
     lr_sync_run(L);
   int code = L->stop_code;
   /* the final policy: one float32 block (the layout of pol_net) */
-  if (runlog_write_file(log, "policy_final.bin", L->sac->pi, sizeof(real) * L->sac->pi_net.nparam))
-    LOG_W("could not write policy_final.bin");
+  if (runlog_write_file(log, "policy_final.bin", L->sac->pi,
+                        sizeof(real) * L->sac->pi_net.nparam) != 0) {
+    LOG_E("could not write policy_final.bin (exit %d)", EXIT_IO);
+    if (code <= 0) code = EXIT_IO;
+  }
+  if (runlog_flush(log) != 0 && code <= 0) {
+    LOG_E("%s (exit %d)", runlog_failed(log), EXIT_IO);
+    code = EXIT_IO;
+  }
   /* every other rank stops serving */
   for (int r = 1; r < comm_size(rt_comm(rt)); r++) {
     Enc *e = rt_begin(rt, MSG_SHUTDOWN, ROLE_ANY, r, 1);
@@ -366,6 +376,7 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
   buf_free(L->model_buf);
   buf_free(L->fwd);
   xfree(L->ft_batches), xfree(L->act_sim), xfree(L->act_warn);
+  free(L->cfg_text);
   xfree(L);
   return code > 0 ? code : EXIT_OK;
 }

@@ -2,6 +2,7 @@
  * epoch row in progress, the CSV offsets, the async counters) and the checkpoint protocol: every
  * role writes its file for the step, the learner's MANIFEST goes last; the cadence and the
  * signals are acted on at the schedule's safe points. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,16 +151,25 @@ static void ask_checkpoint(Runtime *rt, int role, int idx, int64_t id) {
 }
 
 /* every role writes its file for this step; the MANIFEST goes last */
-void lr_checkpoint(Learner *L, const char *why) {
+int lr_checkpoint(Learner *L, const char *why) {
   const Config *c = L->cfg;
   Runtime *rt = L->rt;
   const int64_t id = L->all_steps;
   char dir[1200], err[512];
   ckpt_dir(L->run_dir, id, dir, sizeof dir);
   const double t0 = util_now();
+  /* whatever happens, the next attempt is at the next cadence point, not the next step */
+  L->ckpt_try_all_steps = id;
+  L->ckpt_try_time = t0;
+  /* the outputs' offsets go into the checkpoint: they must be on disk first */
+  if (runlog_flush(L->log) != 0) {
+    LOG_E("checkpoint %s not written: %s", dir, runlog_failed(L->log));
+    return -1;
+  }
   if (util_mkdirs(dir) != 0) {
-    LOG_E("checkpoint: cannot create %s", dir);
-    return;
+    LOG_E("checkpoint: cannot create %s: %s (the next attempt at the next cadence point)", dir,
+          strerror(errno));
+    return -1;
   }
   const int model = c->run.algo != ALGO_SAC;
   int expect = L->A + (model ? 1 + L->R : 0);
@@ -175,7 +185,6 @@ void lr_checkpoint(Learner *L, const char *why) {
   uint64_t *sums = xmalloc(sizeof(uint64_t) * (expect + 1));
   int ok = 1;
   rk_ckpt_name(ROLE_LEARNER, 0, names[0], 64);
-  runlog_flush(L->log);
   /* saved as the newest checkpoint: a run resumed from it does not write it again at once */
   const int64_t prev_ckpt = L->last_ckpt_all_steps;
   L->last_ckpt_all_steps = id;
@@ -205,11 +214,13 @@ void lr_checkpoint(Learner *L, const char *why) {
                      .np = p->np,
                      .actors = p->A,
                      .rollout_workers = p->R,
-                     .shards = p->S};
+                     .shards = p->S,
+                     .run_id = runlog_run_id(L->log),
+                     .config_text = L->cfg_text};
     ok = ckpt_write_manifest(dir, id, &meta, expect + 1, names, bytes, sums, err, sizeof err) == 0;
   }
   if (ok) {
-    ckpt_prune(L->run_dir, (int)c->checkpoint.keep);
+    ckpt_prune(L->run_dir, (int)c->checkpoint.keep, L->cfg_hash);
     L->last_ckpt_time = util_now();
     L->last_ckpt_seconds = L->last_ckpt_time - t0;
     int64_t total = 0;
@@ -219,26 +230,37 @@ void lr_checkpoint(Learner *L, const char *why) {
           util_fmt_bytes((double)total, b), L->last_ckpt_seconds);
   } else {
     L->last_ckpt_all_steps = prev_ckpt;
-    LOG_E("checkpoint %s failed: the previous checkpoint stays the newest", dir);
+    ckpt_remove_torn(dir);
+    LOG_E("checkpoint %s failed and was removed: the previous checkpoint stays the newest (the "
+          "next attempt at the next cadence point)",
+          dir);
   }
   xfree(names), xfree(bytes), xfree(sums);
+  return ok ? 0 : -1;
 }
 
 int lr_ckpt_due(const Learner *L) {
   const Config *c = L->cfg;
   return (c->checkpoint.every_steps > 0 &&
-          L->all_steps - L->last_ckpt_all_steps >= c->checkpoint.every_steps) ||
+          L->all_steps - L->ckpt_try_all_steps >= c->checkpoint.every_steps) ||
          (c->checkpoint.every_minutes > 0 &&
-          util_now() - L->last_ckpt_time >= c->checkpoint.every_minutes * 60);
+          util_now() - L->ckpt_try_time >= c->checkpoint.every_minutes * 60);
 }
 
 /* handlers only set flags */
 int lr_safe_point(Learner *L) {
   const Config *c = L->cfg;
+  if (runlog_failed(L->log)) {
+    /* an output could not be written: stop here rather than lose rows (a resume from the last
+     * checkpoint writes them again) */
+    LOG_E("%s: stopping (exit %d); the newest checkpoint is intact, resume once there is room",
+          runlog_failed(L->log), EXIT_IO);
+    L->stop_code = EXIT_IO;
+    return 1;
+  }
   if (g_sig_usr1) {
     LOG_I("SIGUSR1: checkpoint, then exit %d for a requeue", EXIT_REQUEUE);
-    lr_checkpoint(L, "SIGUSR1");
-    L->stop_code = EXIT_REQUEUE;
+    L->stop_code = lr_checkpoint(L, "SIGUSR1") == 0 ? EXIT_REQUEUE : EXIT_IO;
     return 1;
   }
   if (g_sig_term || g_sig_int) {
@@ -250,8 +272,8 @@ int lr_safe_point(Learner *L) {
     if (guess <= c->checkpoint.grace_s) {
       LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d",
             g_sig_term ? "SIGTERM" : "SIGINT", guess, c->checkpoint.grace_s, EXIT_REQUEUE);
-      lr_checkpoint(L, g_sig_term ? "SIGTERM" : "SIGINT");
-      L->stop_code = EXIT_REQUEUE;
+      L->stop_code =
+          lr_checkpoint(L, g_sig_term ? "SIGTERM" : "SIGINT") == 0 ? EXIT_REQUEUE : EXIT_IO;
     } else {
       LOG_W("%s: a checkpoint would take about %.1f s, more than checkpoint.grace_s = %g: "
             "exiting without one",

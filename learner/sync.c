@@ -90,6 +90,8 @@ void lr_sync_run(Learner *L) {
   runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
   /* the final state, for --eval and for extending the run (run.total_steps) */
   L->stop_code = -1; /* recorded as finished */
-  if (L->last_ckpt_all_steps != L->all_steps || L->all_steps == 0) lr_checkpoint(L, "end of run");
-  L->stop_code = 0;
+  int failed = 0;
+  if (L->last_ckpt_all_steps != L->all_steps || L->all_steps == 0)
+    failed = lr_checkpoint(L, "end of run") != 0;
+  L->stop_code = failed ? EXIT_IO : 0;
 }

@@ -285,19 +285,23 @@ static void test_damage(void) {
 }
 
 static void test_prune(void) {
-  /* steps 100 (intact), 200 (torn above), 300 (intact), 400, 500 (intact), 600 (torn) */
+  /* steps 100 (intact), 200 (torn above), 300 (intact), 400, 500 (intact), 600 (torn); 50 and
+   * 700 of another configuration, which are never removed */
   make_ckpt(400, HASH);
   make_ckpt(500, HASH);
+  make_ckpt(50, HASH ^ 1);
+  make_ckpt(700, HASH ^ 1);
   char dir[1200], p[1300];
   ckpt_dir(g_root, 600, dir, sizeof dir);
   REQUIRE(util_mkdirs(dir) == 0, "mkdir");
   snprintf(p, sizeof p, "%s/learner-0.ckpt", dir);
   spit(p, "x", 1);
-  ckpt_prune(g_root, 2);
+  ckpt_prune(g_root, 2, HASH);
   struct stat st;
-  for (int s = 100; s <= 600; s += 100) {
+  for (int s = 0; s <= 700; s += 50) {
+    if (s % 100 && s != 50) continue;
     ckpt_dir(g_root, s, dir, sizeof dir);
-    const int there = stat(dir, &st) == 0, want = s == 400 || s == 500;
+    const int there = stat(dir, &st) == 0, want = s == 400 || s == 500 || s == 50 || s == 700;
     EXPECT(there == want, "after prune(2): step %d %s", s, there ? "kept" : "removed");
   }
 }

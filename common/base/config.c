@@ -544,6 +544,39 @@ static size_t key_size(const KeyDef *k) {
   }
 }
 
+static void dump_value(FILE *f, const KeyDef *k, const char *base) {
+  switch (k->type) {
+  case K_INT:
+    fprintf(f, "%lld", (long long)*(const int64_t *)(base + k->off));
+    break;
+  case K_FLOAT:
+    dump_double(f, *(const double *)(base + k->off));
+    break;
+  case K_BOOL:
+    fputs(*(const bool *)(base + k->off) ? "true" : "false", f);
+    break;
+  case K_STR:
+    dump_string(f, base + k->off);
+    break;
+  case K_ENUM: {
+    int v = *(const int *)(base + k->off);
+    dump_string(f, v >= 0 ? k->names[v] : "");
+    break;
+  }
+  case K_FARRAY: {
+    int n = *(const int *)(base + k->len_off);
+    const double *a = (const double *)(base + k->off);
+    fputc('[', f);
+    for (int j = 0; j < n; j++) {
+      if (j) fputs(", ", f);
+      dump_double(f, a[j]);
+    }
+    fputc(']', f);
+    break;
+  }
+  }
+}
+
 static void dump_impl(const Config *c, FILE *f, int hash_only) {
   const char *base = (const char *)c;
   char section[32] = "";
@@ -563,36 +596,7 @@ static void dump_impl(const Config *c, FILE *f, int hash_only) {
       fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
     }
     fprintf(f, "%s = ", dot + 1);
-    switch (k->type) {
-    case K_INT:
-      fprintf(f, "%lld", (long long)*(const int64_t *)(base + k->off));
-      break;
-    case K_FLOAT:
-      dump_double(f, *(const double *)(base + k->off));
-      break;
-    case K_BOOL:
-      fputs(*(const bool *)(base + k->off) ? "true" : "false", f);
-      break;
-    case K_STR:
-      dump_string(f, base + k->off);
-      break;
-    case K_ENUM: {
-      int v = *(const int *)(base + k->off);
-      dump_string(f, v >= 0 ? k->names[v] : "");
-      break;
-    }
-    case K_FARRAY: {
-      int n = *(const int *)(base + k->len_off);
-      const double *a = (const double *)(base + k->off);
-      fputc('[', f);
-      for (int j = 0; j < n; j++) {
-        if (j) fputs(", ", f);
-        dump_double(f, a[j]);
-      }
-      fputc(']', f);
-      break;
-    }
-    }
+    dump_value(f, k, base);
     fputc('\n', f);
   }
 }
@@ -610,6 +614,30 @@ char *cfg_dump_string(const Config *c) {
   cfg_dump(c, f);
   fclose(f);
   return buf;
+}
+
+int cfg_diff(const Config *was, const Config *now, char *out, size_t n) {
+  int count = 0;
+  size_t used = 0;
+  out[0] = 0;
+  for (int i = 0; i < NKEYS; i++) {
+    const KeyDef *k = &KEYS[i];
+    if (k->flags & F_NOHASH) continue;
+    char *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    FILE *fa = open_memstream(&a, &la), *fb = open_memstream(&b, &lb);
+    dump_value(fa, k, (const char *)was);
+    dump_value(fb, k, (const char *)now);
+    fclose(fa), fclose(fb);
+    if (strcmp(a, b) != 0) {
+      int w = snprintf(out + used, used < n ? n - used : 0, "%s%s = %s there, %s now",
+                       count ? "; " : "", k->key, a, b);
+      if (w > 0) used += (size_t)w;
+      count++;
+    }
+    free(a), free(b);
+  }
+  return count;
 }
 
 uint64_t cfg_hash(const Config *c) {

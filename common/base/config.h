@@ -151,6 +151,9 @@ int cfg_load_text(Config *c, const char *text, const char *source, const char *c
 void cfg_dump(const Config *c, FILE *f);
 char *cfg_dump_string(const Config *c);
 uint64_t cfg_hash(const Config *c); /* hash of the dump minus run-identity keys (resume checks) */
+/* the keys that change the numbers (those in the hash) whose values differ, as
+ * "key = A there, B now; ..." in out; returns how many */
+int cfg_diff(const Config *was, const Config *now, char *out, size_t n);
 
 /* names */
 const char *cfg_env_name(int env);

@@ -25,6 +25,9 @@ enum {
   EXIT_FATAL = 1,   /* bad config, bad input, internal error */
   EXIT_USAGE = 2,   /* bad command line */
   EXIT_TIMEOUT = 3, /* a rank went silent past the heartbeat timeout */
+  EXIT_IO = 4,      /* a write failed (disk full, read-only, file size limit): the newest
+                     * checkpoint is intact; resume once there is room */
+  EXIT_NOMEM = 5,   /* out of memory (or over the memory limit) */
   EXIT_REQUEUE = 75 /* stopped at a checkpoint on request (SIGUSR1): requeue me (EX_TEMPFAIL) */
 };
 

@@ -21,6 +21,8 @@
 typedef struct {
   uint64_t config_hash;
   int64_t epoch, np, actors, rollout_workers, shards;
+  uint64_t run_id;         /* the run's identity (runlog.h), 0 = none */
+  const char *config_text; /* the resolved configuration, NULL = none */
 } CkptMeta;
 int ckpt_write_manifest(const char *dir, int64_t step, const CkptMeta *meta, int n,
                         char (*names)[64], const int64_t *bytes, const uint64_t *sums, char *err,
@@ -28,12 +30,33 @@ int ckpt_write_manifest(const char *dir, int64_t step, const CkptMeta *meta, int
 
 /* directory names */
 void ckpt_dir(const char *run_dir, int64_t step, char *out, size_t n);
-/* validate a checkpoint directory against a config hash: 0 and the step, or -1 with the reason */
+/* what a checkpoint directory is to this run */
+enum { CKPT_OK, CKPT_TORN, CKPT_DAMAGED, CKPT_OTHER_CONFIG, CKPT_FOREIGN, CKPT_NSTATUS };
+/* the checks a resume relies on: a regular, sealed MANIFEST whose step is the directory's name,
+ * this configuration's hash, this run's identity (run_id 0: not checked; a MANIFEST without
+ * one, written before run ids, passes), every listed file regular with its size and checksum */
+int ckpt_check(const char *dir, uint64_t config_hash, uint64_t run_id, int64_t *step, char *why,
+               size_t n);
+/* the same, 0 for CKPT_OK else -1 */
 int ckpt_validate(const char *dir, uint64_t config_hash, int64_t *step, char *why, size_t n);
-/* the newest valid checkpoint under run_dir/ckpt (older ones after refusals, each logged);
- * 0 with its directory, -1 if none */
+/* the resolved configuration a MANIFEST records (malloc'ed), or NULL */
+char *ckpt_config_text(const char *dir);
+
+/* every checkpoint under run_dir/ckpt, newest first, until a valid one (each refusal logged) */
+typedef struct {
+  char latest[1200];       /* the newest valid checkpoint, "" if none */
+  char other_config[1200]; /* the newest refused for another configuration, "" if none */
+  char foreign[1200];      /* the newest refused as another run's, "" if none */
+  int refused[CKPT_NSTATUS];
+  char error[1300]; /* when ckpt/ cannot be read */
+} CkptScan;
+int ckpt_scan(const char *run_dir, uint64_t config_hash, uint64_t run_id, CkptScan *sc);
+/* the newest valid checkpoint: 0 with its directory, -1 if none */
 int ckpt_find_latest(const char *run_dir, uint64_t config_hash, char *out, size_t n);
-/* remove all but the newest `keep` complete checkpoints */
-void ckpt_prune(const char *run_dir, int keep);
+/* remove all but the newest `keep` complete checkpoints of this configuration, and torn ones;
+ * a checkpoint of another configuration is never removed */
+void ckpt_prune(const char *run_dir, int keep, uint64_t config_hash);
+/* remove a checkpoint directory that failed to complete */
+void ckpt_remove_torn(const char *dir);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "durable.h"
@@ -19,7 +20,25 @@ struct RunLog {
   double t_start, t_last_progress;
   double progress_s;
   char tag[256];
+  uint64_t run_id;
+  char failed[1400]; /* the first write that failed ("" = none) */
 };
+
+/* a stream's write error, remembered (the learner stops at its next safe point) */
+static int note(RunLog *r, FILE *f, const char *name, int flush) {
+  errno = 0;
+  if ((flush && fflush(f) != 0) || ferror(f)) {
+    int e = errno ? errno : EIO;
+    if (!r->failed[0])
+      snprintf(r->failed, sizeof r->failed, "cannot write %s/%s: %s", r->dir, name, strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+const char *runlog_failed(const RunLog *r) {
+  return r && r->failed[0] ? r->failed : NULL;
+}
 
 static const char *COLS[] = {
 #define X(name, wall) #name,
@@ -100,6 +119,38 @@ int runlog_write_file(RunLog *r, const char *name, const void *data, size_t len)
   return write_atomic_bytes(r->dir, name, data, len);
 }
 
+/* random, never 0: wall clock, pid and the kernel's entropy (not any stream of the run's) */
+static uint64_t new_run_id(void) {
+  uint64_t id = 0;
+  FILE *f = fopen("/dev/urandom", "rb");
+  if (f) {
+    if (fread(&id, sizeof id, 1, f) != 1) id = 0;
+    fclose(f);
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  id ^= (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^
+        ((uint64_t)getpid() << 32);
+  return id ? id : 1;
+}
+
+uint64_t runlog_read_run_id(const char *run_dir) {
+  char path[1200], text[64] = "";
+  snprintf(path, sizeof path, "%s/run.id", run_dir);
+  struct stat st;
+  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  return strtoull(text, NULL, 16);
+}
+
+uint64_t runlog_run_id(const RunLog *r) {
+  return r ? r->run_id : 0;
+}
+
 RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen) {
   RunLog *r = xmalloc(sizeof *r);
   char name[256];
@@ -121,6 +172,18 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     snprintf(err, errlen, "cannot create run directory %s: %s", r->dir, strerror(errno));
     xfree(r);
     return NULL;
+  }
+  /* the run's identity: made at a fresh start, kept by every resume (checkpoints carry it) */
+  r->run_id = mode == RUNLOG_RESUME ? runlog_read_run_id(r->dir) : 0;
+  if (!r->run_id) {
+    char idtext[32];
+    r->run_id = new_run_id();
+    snprintf(idtext, sizeof idtext, "%016llx\n", (unsigned long long)r->run_id);
+    if (write_atomic(r->dir, "run.id", idtext) != 0) {
+      snprintf(err, errlen, "cannot write %s/run.id: %s", r->dir, strerror(errno));
+      xfree(r);
+      return NULL;
+    }
   }
   char *dump = cfg_dump_string(cfg);
   if (write_atomic(r->dir, "config.toml", dump) != 0) {
@@ -201,7 +264,7 @@ void runlog_metrics(RunLog *r, const Metrics *m) {
       fprintf(r->metrics, "%.9g", v[i]);
   }
   fputc('\n', r->metrics);
-  fflush(r->metrics);
+  note(r, r->metrics, "metrics.csv", 1);
   if (r->tb && tfe_scalars(r->tb, util_wall_time(), (int64_t)m->env_steps, NCOLS, COLS, v) != 0)
     LOG_W("could not append to the TensorBoard events file in %s", r->dir);
 }
@@ -211,6 +274,7 @@ void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int 
   static const char *kinds[] = {"explore", "train", "eval"};
   fprintf(r->episodes, "%lld,%d,%lld,%s,%.9g,%d,%d\n", (long long)index, actor,
           (long long)env_steps, kinds[kind], ret, length, terminated);
+  note(r, r->episodes, "episodes.csv", 0);
 }
 
 void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
@@ -231,14 +295,14 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
           r->tag, (long long)steps, (long long)total, total ? 100.0 * steps / total : 0, rate,
           updates_s, evs, (int)(el / 3600), (int)fmod(el / 60, 60), (int)(eta / 3600),
           (int)fmod(eta / 60, 60));
-  fflush(r->episodes);
+  note(r, r->episodes, "episodes.csv", 1);
   r->t_last_progress = now;
 }
 
-void runlog_flush(RunLog *r) {
-  fflush(r->metrics);
-  fflush(r->episodes);
-  fflush(r->log);
+int runlog_flush(RunLog *r) {
+  int a = note(r, r->metrics, "metrics.csv", 1), b = note(r, r->episodes, "episodes.csv", 1);
+  int c = note(r, r->log, "log.txt", 1);
+  return a || b || c ? -1 : 0;
 }
 
 void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events) {
@@ -248,15 +312,38 @@ void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *eve
   *events = r->tb ? tfe_offset(r->tb) : -1;
 }
 
-int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events) {
+/* cut path back to exactly `at` bytes; a file shorter than that is refused, never padded */
+static int cut_to(const char *path, int64_t at, char *err, size_t errlen) {
+  struct stat st;
+  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "not a regular file");
+    return -1;
+  }
+  if (st.st_size < at) {
+    snprintf(err, errlen,
+             "%s has %lld bytes, shorter than the %lld its checkpoint recorded (cut or replaced "
+             "since?)",
+             path, (long long)st.st_size, (long long)at);
+    return -1;
+  }
+  if (truncate(path, at) != 0) {
+    snprintf(err, errlen, "cannot cut %s to %lld bytes: %s", path, (long long)at, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events, char *err,
+                    size_t errlen) {
   char name[256], path[1200], dir[1100];
   cfg_run_name(cfg, name, sizeof name);
   snprintf(dir, sizeof dir, "%s/%s", cfg->run.dir, name);
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  if (metrics >= 0 && truncate(path, metrics) != 0) return -1;
+  if (metrics >= 0 && cut_to(path, metrics, err, errlen) != 0) return -1;
   snprintf(path, sizeof path, "%s/episodes.csv", dir);
-  if (truncate(path, episodes) != 0) return -1;
-  if (events >= 0 && tfe_find(dir, path, sizeof path) == 0 && truncate(path, events) != 0)
+  if (cut_to(path, episodes, err, errlen) != 0) return -1;
+  if (events >= 0 && tfe_find(dir, path, sizeof path) == 0 &&
+      cut_to(path, events, err, errlen) != 0)
     return -1;
   return 0;
 }

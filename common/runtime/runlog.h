@@ -77,6 +77,13 @@ typedef enum { RUNLOG_FRESH = 0, RUNLOG_RESUME = 1 } RunLogMode;
 RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen);
 void runlog_close(RunLog *r);
 const char *runlog_dir(const RunLog *r);
+/* the run's identity (<run>/run.id, made at a fresh start); 0 when the file is absent */
+uint64_t runlog_read_run_id(const char *run_dir);
+uint64_t runlog_run_id(const RunLog *r);
+/* the first write to the run's outputs that failed (disk full, read-only, file size limit), as
+ * a message, or NULL: the run must stop (its rows are not lost: a resume recomputes them from
+ * the last checkpoint) */
+const char *runlog_failed(const RunLog *r);
 
 void runlog_metrics(RunLog *r, const Metrics *m);
 void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int kind, double ret,
@@ -89,11 +96,12 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
 
 /* flush, and the byte sizes of metrics.csv and episodes.csv (a checkpoint records them; a
  * resume truncates the files back to them) */
-void runlog_flush(RunLog *r);
+int runlog_flush(RunLog *r); /* -1 when a write failed (runlog_failed) */
 void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
 /* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
  * leaves metrics.csv alone */
-int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events);
+int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events, char *err,
+                    size_t errlen);
 
 /* resuming a checkpoint written by a usbpo with another metrics layout (old_n columns): the
  * run's metrics.csv, cut at the checkpoint's `bytes`, is rewritten in this layout with the cells
