@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "actors/actors.h"
@@ -165,7 +166,7 @@ static int parse_args(int argc, char **argv, Args *a) {
       printf("usbpo_dist %s\n", USBPO_VERSION);
       return EXIT_OK;
     } else if (!strcmp(s, "--set")) {
-      if (i + 1 >= argc) {
+      if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)) {
         fprintf(stderr, "usbpo: --set needs section.key=value\n");
         return EXIT_USAGE;
       }
@@ -245,6 +246,30 @@ static int shared_config(Comm *comm, const Args *a, Config *cfg) {
 
 /* ---- rank 0: the memory budget and the run directory ---- */
 
+/* the memory one process may use here: the address-space and data rlimits and the cgroup's
+ * memory.max (0 = no limit); and the machine's RAM */
+static double process_limit(void) {
+  double lim = 0;
+  struct rlimit rl;
+  int res[2] = {RLIMIT_AS, RLIMIT_DATA};
+  for (int i = 0; i < 2; i++)
+    if (getrlimit(res[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (lim == 0 || (double)rl.rlim_cur < lim))
+      lim = (double)rl.rlim_cur;
+  FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+  if (f) {
+    double v;
+    if (fscanf(f, "%lf", &v) == 1 && v > 0 && (lim == 0 || v < lim)) lim = v;
+    fclose(f);
+  }
+  return lim;
+}
+
+static double machine_ram(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
 static void check_memory(const Config *cfg, const Placement *pl, Comm *comm) {
   char b1[32], b2[32], b3[32], b4[32];
   double ml = setup_memory_learner(cfg), mm = setup_memory_modelsvc(cfg);
@@ -256,6 +281,34 @@ static void check_memory(const Config *cfg, const Placement *pl, Comm *comm) {
   if (cfg->run.max_memory_gb > 0 && total > cfg->run.max_memory_gb * 1073741824.0) {
     LOG_E("the memory budget %s exceeds run.max_memory_gb = %g", b1, cfg->run.max_memory_gb);
     comm_abort(comm, EXIT_FATAL);
+  }
+  /* per rank: what the roles it hosts need, against what one process may have */
+  double worst = 0;
+  int worst_rank = 0;
+  for (int r = 0; r < pl->np; r++) {
+    double b = (r == pl->learner ? ml : 0) + (r == pl->modelsvc ? mm : 0);
+    for (int i = 0; i < pl->R; i++) b += pl->rollout[i] == r ? mr : 0;
+    for (int i = 0; i < pl->A; i++) b += pl->actor[i] == r ? ma : 0;
+    if (b > worst) worst = b, worst_rank = r;
+  }
+  /* besides the budget: MPI, OpenBLAS's buffers, MuJoCo, thread stacks */
+  const double reserve = 384.0 * 1048576;
+  const double lim = process_limit(), ram = machine_ram();
+  if (lim > 0 && worst + reserve > lim) {
+    LOG_E("rank %d needs %s (and about %s more for MPI, OpenBLAS and MuJoCo), more than this "
+          "process may use (%s: ulimit -v / -d or the cgroup's memory.max): lower the sizes "
+          "(sac.buffer_size, topology.actors) or raise the limit (exit %d)",
+          worst_rank, util_fmt_bytes(worst, b2), util_fmt_bytes(reserve, b4),
+          util_fmt_bytes(lim, b3), EXIT_NOMEM);
+    comm_abort(comm, EXIT_NOMEM);
+  }
+  /* all ranks on this machine (one process, or one node) */
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (ram > 0 && total > ram && (pl->np == 1 || (local && atoi(local) == pl->np))) {
+    LOG_E("the memory budget %s exceeds this machine's memory (%s): lower the sizes "
+          "(sac.buffer_size, topology.actors) or spread the ranks over more nodes",
+          b1, util_fmt_bytes(ram, b2));
+    comm_abort(comm, EXIT_NOMEM);
   }
 }
 
@@ -515,5 +568,5 @@ int main(int argc, char **argv) {
   rt_free(rt);
   comm_finalize(comm);
   free(args.sets);
-  return rc;
+  util_exit(rc);
 }

@@ -6,10 +6,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_keys.h"
 #include "config_toml.h"
 #include "util.h"
+
+#define CFG_MAX_FILE (1 << 20)
 
 /* ---- errors ---- */
 
@@ -213,6 +216,10 @@ static int apply_item(Config *c, const CfgTomlItem *it, const char *file, const 
       err_add(errs, "%s: %s: expected a string, got %s", where, k->key, type_name(it->type));
       return -1;
     }
+    if (strlen(it->s) != it->s_len) {
+      err_add(errs, "%s: %s: the string contains a NUL character", where, k->key);
+      return -1;
+    }
     if (strlen(it->s) >= CFG_STR) {
       err_add(errs, "%s: %s: string longer than %d bytes", where, k->key, CFG_STR - 1);
       return -1;
@@ -346,7 +353,18 @@ static int parse_text(const char *text, const char *source, ItemSet *out, CfgErr
       err_add(errs, "%s: TOML syntax error: %s", source, perr);
     return -1;
   }
-  return 0;
+  /* one key, one value: TOML refuses a key set twice, but a quoted dotted key ("run.seed" = 5)
+   * and a table ([run] seed = 7) name the same config key */
+  int dup = 0;
+  for (int i = 0; i < out->n; i++)
+    for (int j = 0; j < i; j++)
+      if (!strcmp(out->items[i].key, out->items[j].key)) {
+        err_add(errs, "%s:%d:%d: duplicate key '%s' (already set at %d:%d)", source,
+                out->items[i].key_line, out->items[i].key_col, out->items[i].key,
+                out->items[j].key_line, out->items[j].key_col);
+        dup = 1;
+      }
+  return dup ? -1 : 0;
 }
 
 /* the env name a set of items asks for: -2 absent, -1 invalid (reported later), else id */
@@ -399,6 +417,20 @@ static void validate(Config *c, const char *src, char origin[][96], CfgErrors *e
     err_add(errs, "%s: env.min_pool_size = %lld exceeds sac.buffer_size = %lld",
             AT2("env.min_pool_size", "sac.buffer_size"), (long long)c->env.min_pool_size,
             (long long)c->sac.buffer_size);
+  if (s[2] > c->env.max_episode_steps || s[3] > c->env.max_episode_steps)
+    err_add(errs,
+            "%s: rollout.schedule = [%g, %g, %g, %g]: rollout lengths k0, k1 must not exceed "
+            "env.max_episode_steps = %lld",
+            AT("rollout.schedule"), s[0], s[1], s[2], s[3], (long long)c->env.max_episode_steps);
+  if (!(c->model.init_minlv < c->model.init_maxlv))
+    err_add(errs, "%s: model.init_minlv = %g must be below model.init_maxlv = %g",
+            AT2("model.init_minlv", "model.init_maxlv"), c->model.init_minlv, c->model.init_maxlv);
+  if (c->run.name[0] &&
+      (strchr(c->run.name, '/') || !strcmp(c->run.name, ".") || !strcmp(c->run.name, "..")))
+    err_add(errs,
+            "%s: run.name = \"%s\" must be one directory name (no '/', not '.' or '..'): "
+            "run directories live in run.dir",
+            AT("run.name"), c->run.name);
   if (c->model.holdout_ratio > 0 && c->model.max_holdout < 1)
     err_add(errs, "%s: model.max_holdout must be >= 1", AT("model.max_holdout"));
 #undef AT2
@@ -472,6 +504,18 @@ int cfg_load(Config *c, const char *path, const char *const *sets, int nsets, Cf
   char *text = NULL;
   if (path) {
     size_t len;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      err_add(errs, "%s: cannot read config: %s", path, strerror(errno));
+      cfg_defaults(c);
+      return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > CFG_MAX_FILE) {
+      err_add(errs, "%s: a config must be a regular file of at most %d KiB%s", path,
+              CFG_MAX_FILE / 1024, S_ISREG(st.st_mode) ? "" : " (this is not a regular file)");
+      cfg_defaults(c);
+      return -1;
+    }
     text = util_read_file(path, &len);
     if (!text) {
       err_add(errs, "%s: cannot read config: %s", path, strerror(errno));

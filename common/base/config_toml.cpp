@@ -46,6 +46,7 @@ void flatten(const toml::table &tbl, const std::string &prefix, int depth,
       const std::string &str = s->get();
       it.s = static_cast<char *>(std::malloc(str.size() + 1));
       std::memcpy(it.s, str.c_str(), str.size() + 1);
+      it.s_len = str.size();
     } else if (auto a = v.as_array()) {
       it.type = CT_ARRAY;
       it.arr_len = static_cast<int>(a->size());

@@ -26,6 +26,7 @@ typedef struct {
   double f;
   int b;
   char *s;
+  size_t s_len; /* bytes of s (a NUL inside makes strlen(s) shorter) */
   double *arr;
   int arr_len;
   int arr_bad;

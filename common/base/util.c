@@ -1,6 +1,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,26 +13,46 @@ static int g_level = LOG_INFO;
 static FILE *g_logfile;
 static char g_prefix[64] = "usbpo";
 
-_Noreturn void util_fatal(const char *file, int line, const char *fmt, ...) {
+_Noreturn void util_exit(int code) {
+  /* never through exit(): its destructors join OpenBLAS's threads, which spin forever when
+   * memory is short (a limit hit): flush what we wrote, then leave */
+  fflush(NULL);
+  _exit(code);
+}
+
+static _Noreturn void fatal_code(int code, const char *file, int line, const char *fmt,
+                                 va_list ap) {
   char msg[2048];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   fprintf(stderr, "%s: error: %s (%s:%d)\n", g_prefix, msg, file, line);
   if (g_logfile) {
     fprintf(g_logfile, "error: %s (%s:%d)\n", msg, file, line);
     fflush(g_logfile);
   }
-  fflush(stderr);
-  exit(EXIT_FATAL);
+  util_exit(code);
+}
+
+_Noreturn void util_fatal(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fatal_code(EXIT_FATAL, file, line, fmt, ap);
+}
+
+_Noreturn void util_fatal_nomem(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fatal_code(EXIT_NOMEM, file, line, fmt, ap);
 }
 
 void *xmalloc(size_t n) {
   if (n == 0) n = 1;
   size_t rounded = (n + 63) & ~(size_t)63;
   void *p = aligned_alloc(64, rounded);
-  if (!p) FATAL("out of memory allocating %zu bytes", n);
+  if (!p)
+    util_fatal_nomem(__FILE__, __LINE__,
+                     "out of memory allocating %zu bytes (exit %d): lower the sizes or raise "
+                     "the memory limit",
+                     n, EXIT_NOMEM);
   memset(p, 0, rounded);
   return p;
 }

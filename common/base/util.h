@@ -31,6 +31,10 @@ enum {
   EXIT_REQUEUE = 75 /* stopped at a checkpoint on request (SIGUSR1): requeue me (EX_TEMPFAIL) */
 };
 
+/* leave the process now: stdio flushed, no atexit handlers or library destructors */
+_Noreturn void util_exit(int code);
+_Noreturn void util_fatal_nomem(const char *file, int line, const char *fmt, ...);
+
 /* memory: 64-byte aligned, zero-filled; out of memory is fatal */
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t old_n, size_t n); /* aligned realloc (copies min(old_n, n)) */

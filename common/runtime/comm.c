@@ -102,7 +102,7 @@ _Noreturn void comm_abort(Comm *c, int code) {
   fflush(stdout);
   fflush(stderr);
   if (c && c->mpi) MPI_Abort(MPI_COMM_WORLD, code);
-  exit(code);
+  util_exit(code);
 }
 
 int comm_rank(const Comm *c) {

@@ -24,6 +24,15 @@ int placement_make(int np, int actors, int rollout_workers, int shards, Placemen
   p->learner = 0;
   p->modelsvc = np > 1 ? 1 : 0;
   const int W = np - 2; /* worker ranks 2 .. np-1 */
+  const int most = W <= 0 ? 1 : (W < shards ? W : shards);
+  if (rollout_workers > most) {
+    snprintf(err, errlen,
+             "topology.rollout_workers = %d, but %d rank(s) with %d shard(s) allow at most %d "
+             "(rollout workers run on ranks 2.., one shard at least each): use more ranks, or 0 "
+             "for every rank left",
+             rollout_workers, np, shards, most);
+    return -1;
+  }
   if (W <= 0) {
     p->R = 1;
     p->rollout[0] = p->modelsvc;
