@@ -35,6 +35,29 @@ expect "the typo message names the place and suggests" \
 "$BIN" "$T/missing.toml" > "$T/err2" 2>&1
 expect "a missing file is named" "grep -q 'missing.toml: cannot read config' '$T/err2'"
 
+# issue 16: a config must be a regular file of bounded size (no blocking on a FIFO, no reading
+# /dev/zero until memory runs out); --set followed by an option is a command-line error; a
+# topology the ranks cannot hold is refused, not silently shrunk
+mkfifo "$T/fifo.toml"
+timeout 10 "$BIN" "$T/fifo.toml" --check-config > "$T/err3" 2>&1; rc=$?
+expect "a FIFO config is refused at once (exit 1)" "[ $rc -eq 1 ] && grep -q 'not a regular file' '$T/err3'"
+timeout 10 "$BIN" /dev/zero --check-config > "$T/err4" 2>&1; rc=$?
+expect "/dev/zero as config is refused at once (exit 1)" "[ $rc -eq 1 ]"
+"$BIN" "$SRC/configs/hopper.toml" --set --check-config > /dev/null 2>&1; rc=$?
+expect "--set --check-config exits 2" "[ $rc -eq 2 ]"
+"$BIN" "$SRC/configs/inverted_pendulum.toml" --set topology.rollout_workers=10 \
+  --set run.dir="$T/topo" > "$T/err5" 2>&1; rc=$?
+expect "rollout_workers beyond the ranks is refused" \
+  "[ $rc -eq 1 ] && grep -q 'topology.rollout_workers = 10' '$T/err5'"
+"$BIN" "$SRC/configs/inverted_pendulum.toml" --set sac.buffer_size=1000000000 \
+  --set run.dir="$T/topo" > "$T/err6" 2>&1; rc=$?
+expect "a budget beyond the machine is refused (exit 5)" \
+  "[ $rc -eq 5 ] && grep -q \"exceeds this machine's memory\" '$T/err6'"
+(ulimit -v 400000; "$BIN" "$SRC/configs/inverted_pendulum.toml" --set run.dir="$T/topo" \
+  > "$T/err7" 2>&1); rc=$?
+expect "a budget beyond ulimit -v is refused at once (exit 5, no hang)" \
+  "[ $rc -eq 5 ] && grep -q 'more than this process may use' '$T/err7'"
+
 # tiny real runs (small networks, few steps): every algorithm, every output
 TINY="--set run.dir=$T/runs --set run.total_steps=300 --set env.init_steps=150
       --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100

@@ -31,6 +31,18 @@ static void test_malformed(void) {
       "did you mean 'model.ensemble_size'?");
   bad(ENV "[sac.net]\nhidden = 3\n", NULL, 0, "unknown key 'sac.net'", "cfg.toml:3:");
   bad(ENV "[run]\nzzzzqqqq = 1\n", NULL, 0, "cfg.toml:4:1: unknown key 'run.zzzzqqqq'", NULL);
+  /* issue 16: a key set twice through a quoted dotted key, a NUL in a string, a run name that
+   * leaves run.dir, a rollout length beyond an episode, inverted log-variance bounds */
+  bad("\"run.seed\" = 5\n" ENV "[run]\nseed = 7\n", NULL, 0, "duplicate key 'run.seed'",
+      "already set at 1:1");
+  bad(ENV "[run]\nname = \"a\\u0000b\"\n", NULL, 0, "run.name: the string contains a NUL",
+      "cfg.toml:4:8");
+  bad(ENV "[run]\nname = \"../../x\"\n", NULL, 0, "run.name = \"../../x\" must be one directory",
+      "cfg.toml:4:8");
+  bad(ENV "[rollout]\nschedule = [0, 1, 1e9, 1e9]\n", NULL, 0,
+      "must not exceed env.max_episode_steps = 1000", "cfg.toml:4:12");
+  bad(ENV "[model]\ninit_minlv = 1\ninit_maxlv = 0\n", NULL, 0,
+      "model.init_minlv = 1 must be below model.init_maxlv = 0", "cfg.toml:4:");
   /* wrong types: the place is the value */
   bad(ENV "[run]\nseed = \"abc\"\n", NULL, 0,
       "cfg.toml:4:8: run.seed: expected an integer, got a string", NULL);

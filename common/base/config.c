@@ -359,9 +359,10 @@ static int parse_text(const char *text, const char *source, ItemSet *out, CfgErr
   for (int i = 0; i < out->n; i++)
     for (int j = 0; j < i; j++)
       if (!strcmp(out->items[i].key, out->items[j].key)) {
-        err_add(errs, "%s:%d:%d: duplicate key '%s' (already set at %d:%d)", source,
-                out->items[i].key_line, out->items[i].key_col, out->items[i].key,
-                out->items[j].key_line, out->items[j].key_col);
+        const CfgTomlItem *x = &out->items[i], *y = &out->items[j];
+        if (y->key_line > x->key_line) x = &out->items[j], y = &out->items[i];
+        err_add(errs, "%s:%d:%d: duplicate key '%s' (already set at %d:%d)", source, x->key_line,
+                x->key_col, x->key, y->key_line, y->key_col);
         dup = 1;
       }
   return dup ? -1 : 0;
