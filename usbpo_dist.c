@@ -346,7 +346,7 @@ static int keep_aside(const char *run_dir) {
       "metrics.csv", "episodes.csv", "policy_final.bin", "ckpt", "config.toml", "run.id", ev};
   snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
   int bad = 0;
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < 8; i++) {
     char from[1300], to[1300];
     snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
     snprintf(to, sizeof to, "%s/%s", aside, outs[i]);

@@ -1,6 +1,7 @@
 /* evaluate — offline evaluation of a run's policy, and its video (see evaluate.h). */
 #include "evaluate.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,13 +36,21 @@ static void film_frame(void *ctx, Env *env) {
 }
 
 /* the policy parameters: the newest valid checkpoint's, else policy_final.bin */
+/* every parameter finite (a policy of NaN or garbage bits is refused, not evaluated) */
+static int all_finite(const real *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(p[i])) return 0;
+  return 1;
+}
+
 static int load_policy(const char *run, const Config *cfg, const NnNet *pn, real *pi, char *from,
                        size_t n) {
   char dir[1200], path[1300], err[600];
   if (ckpt_find_latest(run, cfg_hash(cfg), dir, sizeof dir) == 0) {
     snprintf(path, sizeof path, "%s/learner-0.ckpt", dir);
     CkptFile *f = ckr_open(path, "learner", 0, err, sizeof err);
-    if (f && ckr_arr(f, "pi", DT_F32, (int64_t)pn->nparam, 1, pi) == 0) {
+    if (f && ckr_arr(f, "pi", DT_F32, (int64_t)pn->nparam, 1, pi) == 0 &&
+        all_finite(pi, pn->nparam)) {
       int64_t upd = -1;
       ckr_int(f, "updates", &upd);
       snprintf(from, n, "checkpoint %s (%lld SAC updates)", dir, (long long)upd);
@@ -52,18 +61,43 @@ static int load_policy(const char *run, const Config *cfg, const NnNet *pn, real
     ckr_close(f);
   }
   snprintf(path, sizeof path, "%s/policy_final.bin", run);
-  size_t len;
-  char *b = util_read_file(path, &len);
-  if (b && len == sizeof(real) * pn->nparam) {
+  size_t len = 0;
+  struct stat st;
+  char *b = lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? util_read_file(path, &len) : NULL;
+  const size_t want = sizeof(real) * pn->nparam;
+  const char *why = NULL;
+  char sum_path[1400], sum_text[64] = "";
+  snprintf(sum_path, sizeof sum_path, "%s.sum", path);
+  size_t slen;
+  char *sum = util_read_file(sum_path, &slen);
+  if (!b)
+    why = "missing or not a regular file";
+  else if (len != want)
+    why = "of the wrong size for this configuration's policy";
+  else if (sum &&
+           (snprintf(sum_text, sizeof sum_text, "%016llx", (unsigned long long)ckpt_sum(b, len)),
+            strncmp(sum, sum_text, 16) != 0))
+    why = "damaged (its checksum in policy_final.bin.sum does not match)";
+  else {
     memcpy(pi, b, len);
-    free(b);
+    if (!all_finite(pi, pn->nparam)) why = "not finite (NaN or infinite parameters)";
+  }
+  free(b);
+  free(sum);
+  if (!why) {
     snprintf(from, n, "%s", path);
     return 0;
   }
-  free(b);
-  LOG_E("%s: no valid checkpoint under %s/ckpt and no policy_final.bin of the right size", run,
-        run);
+  LOG_E("%s: no valid checkpoint under %s/ckpt, and %s is %s", run, run, path, why);
   return -1;
+}
+
+/* a whole decimal number and nothing else */
+static int parse_int(const char *s, long long *v) {
+  char *end;
+  errno = 0;
+  *v = strtoll(s, &end, 10);
+  return end == s || *end != 0 || errno ? -1 : 0;
 }
 
 int eval_main(int argc, char **argv) {
@@ -76,11 +110,20 @@ int eval_main(int argc, char **argv) {
     if (!strcmp(a, "--eval") && more) {
       run = argv[++i];
     } else if (!strcmp(a, "--episodes") && more) {
-      episodes = atoi(argv[++i]);
+      long long v;
+      if (parse_int(argv[++i], &v) != 0 || v < 1 || v > 100000) {
+        fprintf(stderr, "usbpo: --episodes %s: expected a whole number from 1 to 100000\n",
+                argv[i]);
+        return EXIT_USAGE;
+      }
+      episodes = (int)v;
     } else if (!strcmp(a, "--video") && more) {
       video = argv[++i];
     } else if (!strcmp(a, "--as-epoch") && more) {
-      as_epoch = atoll(argv[++i]);
+      if (parse_int(argv[++i], &as_epoch) != 0 || as_epoch < 0) {
+        fprintf(stderr, "usbpo: --as-epoch %s: expected an epoch number (0, 1, ...)\n", argv[i]);
+        return EXIT_USAGE;
+      }
     } else {
       fprintf(stderr,
               "usbpo: --eval RUN_DIR [--episodes N] [--video out.mp4] [--as-epoch E]: "

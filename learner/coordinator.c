@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfile.h"
 #include "coord.h"
 #include "envs/env.h"
 #include "finetune.h"
@@ -355,8 +356,12 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
     lr_sync_run(L);
   int code = L->stop_code;
   /* the final policy: one float32 block (the layout of pol_net) */
-  if (runlog_write_file(log, "policy_final.bin", L->sac->pi,
-                        sizeof(real) * L->sac->pi_net.nparam) != 0) {
+  /* and its checksum beside it, for --eval */
+  const size_t pbytes = sizeof(real) * L->sac->pi_net.nparam;
+  char psum[32];
+  snprintf(psum, sizeof psum, "%016llx\n", (unsigned long long)ckpt_sum(L->sac->pi, pbytes));
+  if (runlog_write_file(log, "policy_final.bin", L->sac->pi, pbytes) != 0 ||
+      runlog_write_file(log, "policy_final.bin.sum", psum, strlen(psum)) != 0) {
     LOG_E("could not write policy_final.bin (exit %d)", EXIT_IO);
     if (code <= 0) code = EXIT_IO;
   }

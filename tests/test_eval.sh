@@ -60,4 +60,26 @@ fi
 [ $rc -eq 1 ] && grep -q "not a run directory" "$T/x.log" && ok "a missing run directory is named" || bad "missing run dir: exit $rc"
 "$BIN" --eval "$R" --episodes 0 > /dev/null 2>&1; [ $? -eq 2 ] && ok "--episodes 0 refused" || bad "--episodes 0"
 "$BIN" --eval "$R" --frobnicate > /dev/null 2>&1; [ $? -eq 2 ] && ok "unknown option refused" || bad "unknown option"
+"$BIN" --eval "$R" --as-epoch abc > /dev/null 2> "$T/ae.log"; [ $? -eq 2 ] && grep -q "abc" "$T/ae.log" &&
+  ok "--as-epoch abc refused" || bad "--as-epoch abc"
+# a garbage policy_final.bin (no checkpoint to fall back on): NaN bits, random bits, wrong size
+mv "$R/ckpt" "$T/ckpt-aside"
+cp "$R/policy_final.bin" "$T/good.bin"
+size=$(stat -c %s "$T/good.bin")
+for kind in nan random short; do
+  case $kind in
+    nan) head -c "$size" /dev/zero | tr '\0' '\377' > "$R/policy_final.bin" ;;
+    random) head -c "$size" /dev/urandom > "$R/policy_final.bin" ;;
+    short) head -c 100 "$T/good.bin" > "$R/policy_final.bin" ;;
+  esac
+  "$BIN" --eval "$R" --episodes 1 > "$T/g.out" 2> "$T/g.log"; rc=$?
+  [ $rc -eq 1 ] && ! grep -q "return mean" "$T/g.out" && grep -q "policy_final.bin is" "$T/g.log" &&
+    ok "a $kind policy_final.bin is refused with the reason" || { bad "$kind policy: exit $rc"; cat "$T/g.log"; }
+done
+# random bits without the checksum beside them: the finite check is the only guard left
+mv "$R/policy_final.bin.sum" "$T/sum-aside"
+head -c "$size" /dev/zero | tr '\0' '\377' > "$R/policy_final.bin"
+"$BIN" --eval "$R" --episodes 1 > /dev/null 2> "$T/g.log"; [ $? -eq 1 ] && grep -q "not finite" "$T/g.log" &&
+  ok "NaN parameters are refused without a checksum file" || bad "NaN without checksum"
+cp "$T/good.bin" "$R/policy_final.bin"; mv "$T/sum-aside" "$R/policy_final.bin.sum"; mv "$T/ckpt-aside" "$R/ckpt"
 exit $fail
