@@ -342,8 +342,8 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
 static int keep_aside(const char *run_dir) {
   char aside[1100], ev[1200];
   snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
-  const char *outs[7] = {
-      "metrics.csv", "episodes.csv", "policy_final.bin", "ckpt", "config.toml", "run.id", ev};
+  const char *outs[8] = {"metrics.csv", "episodes.csv", "policy_final.bin", "policy_final.bin.sum",
+                         "ckpt",        "config.toml",  "run.id",           ev};
   snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
   int bad = 0;
   for (int i = 0; i < 8; i++) {
