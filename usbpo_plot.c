@@ -22,7 +22,6 @@
 #include "config.h"
 #include "util.h"
 
-#define MAX_RUNS   256
 #define MAX_GROUPS 16
 
 typedef struct {
@@ -67,34 +66,47 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* dir itself, or the run directories inside it (sorted) */
-static int expand(const char *dir, char **out, int n, int max) {
+typedef struct {
+  char **v;
+  int n, cap;
+} DirList;
+
+static void dl_push(DirList *l, const char *d) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 64;
+    l->v = realloc(l->v, sizeof *l->v * (size_t)l->cap);
+    if (!l->v) FATAL("out of memory listing run directories");
+  }
+  l->v[l->n++] = strdup(d);
+}
+
+static void expand(const char *dir, DirList *l) {
   char p[1300];
   snprintf(p, sizeof p, "%s/metrics.csv", dir);
   if (is_file(p)) {
-    if (n < max) out[n++] = strdup(dir);
-    return n;
+    dl_push(l, dir);
+    return;
   }
   DIR *dp = opendir(dir);
   if (!dp) {
     fprintf(stderr, "usbpo_plot: %s: %s\n", dir, strerror(errno));
     exit(1);
   }
-  int first = n;
+  const int first = l->n;
   struct dirent *de;
   while ((de = readdir(dp))) {
     if (de->d_name[0] == '.') continue;
     char sub[1200];
     snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
     snprintf(p, sizeof p, "%s/metrics.csv", sub);
-    if (is_file(p) && n < max) out[n++] = strdup(sub);
+    if (is_file(p)) dl_push(l, sub);
   }
   closedir(dp);
-  if (n == first) {
+  if (l->n == first) {
     fprintf(stderr, "usbpo_plot: %s holds no metrics.csv, nor run directories with one\n", dir);
     exit(1);
   }
-  qsort(out + first, (size_t)(n - first), sizeof *out, cmp_str);
-  return n;
+  qsort(l->v + first, (size_t)(l->n - first), sizeof *l->v, cmp_str);
 }
 
 static int col_index(char *header, const char *name) {
@@ -102,6 +114,17 @@ static int col_index(char *header, const char *name) {
   for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
     if (!strcmp(t, name)) return i;
   return -1;
+}
+
+/* a number, or nan / inf (kept, then skipped); anything else names its place */
+static double cell(const char *f, const char *path, int line, const char *col) {
+  char *end;
+  double v = strtod(f, &end);
+  if (end == f || *end != 0) {
+    fprintf(stderr, "usbpo_plot: %s:%d: %s = '%s' is not a number\n", path, line, col, f);
+    exit(1);
+  }
+  return v;
 }
 
 /* the x and y columns (and epoch) of dir/metrics.csv */
@@ -146,9 +169,19 @@ static void read_run(Run *r, const char *xcol, const char *ycol) {
     for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
       comma = strchr(f, ',');
       if (comma) *comma = 0;
-      if (i == ix) x = strtod(f, NULL);
-      if (i == iy) y = strtod(f, NULL);
-      if (i == ie) e = strtoll(f, NULL, 10);
+      if (i == ix) x = cell(f, path, line, xcol);
+      if (i == iy) y = cell(f, path, line, ycol);
+      if (i == ie) {
+        double v = cell(f, path, line, "epoch");
+        if (!(v >= 0 && v <= 9.0e15 && v == floor(v)) || (r->n > 0 && v <= r->epoch[r->n - 1])) {
+          fprintf(stderr,
+                  "usbpo_plot: %s:%d: epoch '%s' is not a whole number above the previous "
+                  "row's\n",
+                  path, line, f);
+          exit(1);
+        }
+        e = (int64_t)v;
+      }
     }
     if (i <= (ix > iy ? ix : iy)) {
       fprintf(stderr, "usbpo_plot: %s:%d: %d fields, the header has more\n", path, line, i);
@@ -174,35 +207,48 @@ static void smooth(double *y, int n, int w) {
   xfree(s);
 }
 
-/* mean / min / max / std over the group's runs, epoch by epoch */
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* mean / min / max / std over the group's runs, epoch by epoch (the epochs any of them has:
+ * memory and time follow the rows, whatever the epoch numbers) */
 static void aggregate(Group *g, Run *runs, int nr, int gi) {
-  int64_t emax = -1;
+  int total = 0;
+  for (int r = 0; r < nr; r++)
+    if (runs[r].group == gi) total += runs[r].n;
+  int64_t *ep = xmalloc(sizeof(int64_t) * (total + 1));
+  int ne = 0;
   for (int r = 0; r < nr; r++)
     if (runs[r].group == gi)
-      for (int i = 0; i < runs[r].n; i++) emax = runs[r].epoch[i] > emax ? runs[r].epoch[i] : emax;
-  const int ne = (int)(emax + 1);
-  g->x = xmalloc(sizeof(double) * (ne + 1)), g->mean = xmalloc(sizeof(double) * (ne + 1));
-  g->lo = xmalloc(sizeof(double) * (ne + 1)), g->hi = xmalloc(sizeof(double) * (ne + 1));
-  g->std = xmalloc(sizeof(double) * (ne + 1)), g->count = xmalloc(sizeof(int) * (ne + 1));
+      for (int i = 0; i < runs[r].n; i++) ep[ne++] = runs[r].epoch[i];
+  qsort(ep, (size_t)ne, sizeof *ep, cmp_i64);
+  int u = 0;
+  for (int i = 0; i < ne; i++)
+    if (u == 0 || ep[i] != ep[u - 1]) ep[u++] = ep[i];
+  g->x = xmalloc(sizeof(double) * (u + 1)), g->mean = xmalloc(sizeof(double) * (u + 1));
+  g->lo = xmalloc(sizeof(double) * (u + 1)), g->hi = xmalloc(sizeof(double) * (u + 1));
+  g->std = xmalloc(sizeof(double) * (u + 1)), g->count = xmalloc(sizeof(int) * (u + 1));
+  int *at = xmalloc(sizeof(int) * (nr + 1)); /* each run's next row (epochs increase) */
   g->n = 0;
-  for (int e = 0; e < ne; e++) {
+  for (int k = 0; k < u; k++) {
     double sx = 0, sy = 0, sy2 = 0, lo = INFINITY, hi = -INFINITY;
     int c = 0;
     for (int r = 0; r < nr; r++) {
       if (runs[r].group != gi) continue;
-      for (int i = 0; i < runs[r].n; i++) {
-        if (runs[r].epoch[i] != e) continue;
-        const double y = runs[r].y[i];
-        sx += runs[r].x[i], sy += y, sy2 += y * y, c++;
-        lo = fmin(lo, y), hi = fmax(hi, y);
-        break;
-      }
+      while (at[r] < runs[r].n && runs[r].epoch[at[r]] < ep[k]) at[r]++;
+      if (at[r] >= runs[r].n || runs[r].epoch[at[r]] != ep[k]) continue;
+      const double y = runs[r].y[at[r]];
+      sx += runs[r].x[at[r]], sy += y, sy2 += y * y, c++;
+      lo = fmin(lo, y), hi = fmax(hi, y);
     }
-    if (!c) continue;
-    const int k = g->n++;
-    g->x[k] = sx / c, g->mean[k] = sy / c, g->lo[k] = lo, g->hi[k] = hi, g->count[k] = c;
-    g->std[k] = sqrt(fmax(0, sy2 / c - g->mean[k] * g->mean[k]));
+    const int m = g->n++;
+    g->x[m] = sx / c, g->mean[m] = sy / c, g->lo[m] = lo, g->hi[m] = hi, g->count[m] = c;
+    g->std[m] = sqrt(fmax(0, sy2 / c - g->mean[m] * g->mean[m]));
   }
+  xfree(at);
+  xfree(ep);
 }
 
 static uint64_t group_key(const Config *c) {
@@ -213,12 +259,36 @@ static uint64_t group_key(const Config *c) {
   return cfg_hash(&k);
 }
 
-int main(int argc, char **argv) {
-  const char *out = "plot.png", *xcol = "env_steps", *ycol = "eval_return", *title = NULL;
-  const char *labels = NULL, *table = NULL, *band = "minmax";
-  int W = 800, H = 500, sm = 1;
-  char *dirs[MAX_RUNS];
-  int nd = 0;
+/* user text inside a gnuplot single-quoted string: a quote is doubled (gnuplot's only escape
+ * there) and line breaks and other control characters become spaces, so no text can end the
+ * string or the command */
+static void gp_quoted(FILE *p, const char *s) {
+  fputc('\'', p);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '\'')
+      fputs("''", p);
+    else
+      fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, p);
+  }
+  fputc('\'', p);
+}
+
+typedef struct {
+  const char *out, *xcol, *ycol, *title, *labels, *table, *band;
+  int W, H, sm, svg;
+  DirList dirs;
+} Opts;
+
+/* -1 to go on, else the exit code */
+static int parse_opts(int argc, char **argv, Opts *o) {
+  *o = (Opts){.out = "plot.png",
+              .xcol = "env_steps",
+              .ycol = "eval_return",
+              .band = "minmax",
+              .W = 800,
+              .H = 500,
+              .sm = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const int more = i + 1 < argc;
@@ -227,31 +297,34 @@ int main(int argc, char **argv) {
       usage(stdout);
       return 0;
     } else if (OPT("-o")) {
-      out = argv[i];
+      o->out = argv[i];
     } else if (OPT("--x")) {
-      xcol = argv[i];
+      o->xcol = argv[i];
     } else if (OPT("--y")) {
-      ycol = argv[i];
+      o->ycol = argv[i];
     } else if (OPT("--smooth")) {
-      sm = atoi(argv[i]);
-      if (sm < 1) {
+      char *end;
+      long v = strtol(argv[i], &end, 10);
+      if (end == argv[i] || *end || v < 1 || v > 100000) {
         fprintf(stderr, "usbpo_plot: --smooth wants a window of 1 or more points\n");
         return 2;
       }
+      o->sm = (int)v;
     } else if (OPT("--band")) {
-      band = argv[i];
-      if (strcmp(band, "minmax") && strcmp(band, "std")) {
-        fprintf(stderr, "usbpo_plot: --band is minmax or std, not '%s'\n", band);
+      o->band = argv[i];
+      if (strcmp(o->band, "minmax") && strcmp(o->band, "std")) {
+        fprintf(stderr, "usbpo_plot: --band is minmax or std, not '%s'\n", o->band);
         return 2;
       }
     } else if (OPT("--title")) {
-      title = argv[i];
+      o->title = argv[i];
     } else if (OPT("--labels")) {
-      labels = argv[i];
+      o->labels = argv[i];
     } else if (OPT("--table")) {
-      table = argv[i];
+      o->table = argv[i];
     } else if (OPT("--size")) {
-      if (sscanf(argv[i], "%dx%d", &W, &H) != 2 || W < 100 || H < 100 || W > 10000 || H > 10000) {
+      if (sscanf(argv[i], "%dx%d", &o->W, &o->H) != 2 || o->W < 100 || o->H < 100 || o->W > 10000 ||
+          o->H > 10000) {
         fprintf(stderr, "usbpo_plot: --size wants WxH in pixels (100..10000), not '%s'\n", argv[i]);
         return 2;
       }
@@ -260,35 +333,36 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     } else {
-      nd = expand(a, dirs, nd, MAX_RUNS);
+      expand(a, &o->dirs);
     }
 #undef OPT
   }
-  if (nd == 0) {
+  if (o->dirs.n == 0) {
     usage(stderr);
     return 2;
   }
-  const char *ext = strrchr(out, '.');
-  const int svg = ext && !strcmp(ext, ".svg");
-  if (!ext || (!svg && strcmp(ext, ".png"))) {
-    fprintf(stderr, "usbpo_plot: -o must name a .png or .svg file, not '%s'\n", out);
+  const char *ext = strrchr(o->out, '.');
+  o->svg = ext && !strcmp(ext, ".svg");
+  if (!ext || (!o->svg && strcmp(ext, ".png"))) {
+    fprintf(stderr, "usbpo_plot: -o must name a .png or .svg file, not '%s'\n", o->out);
     return 2;
   }
-  /* runs, grouped by configuration */
-  Run *runs = xmalloc(sizeof(Run) * nd);
-  Group *groups = xmalloc(sizeof(Group) * MAX_GROUPS);
+  return -1;
+}
+
+/* runs, grouped by configuration (all but the seed); returns the number of groups */
+static int load_runs(const Opts *o, Run *runs, Group *groups) {
   int ng = 0;
-  for (int r = 0; r < nd; r++) {
+  for (int r = 0; r < o->dirs.n; r++) {
     Run *run = &runs[r];
-    snprintf(run->dir, sizeof run->dir, "%s", dirs[r]);
-    free(dirs[r]);
+    snprintf(run->dir, sizeof run->dir, "%s", o->dirs.v[r]);
     char cpath[1200];
     snprintf(cpath, sizeof cpath, "%s/config.toml", run->dir);
     Config c;
     CfgErrors errs = {0};
     if (cfg_load(&c, cpath, NULL, 0, &errs) != 0) {
       fprintf(stderr, "usbpo_plot: %s", errs.text ? errs.text : cpath);
-      return 1;
+      exit(1);
     }
     cfg_errors_free(&errs);
     const uint64_t key = group_key(&c);
@@ -296,8 +370,11 @@ int main(int argc, char **argv) {
     while (g < ng && groups[g].key != key) g++;
     if (g == ng) {
       if (ng == MAX_GROUPS) {
-        fprintf(stderr, "usbpo_plot: more than %d configurations\n", MAX_GROUPS);
-        return 1;
+        fprintf(stderr,
+                "usbpo_plot: the %d run directories hold more than %d configurations; "
+                "one figure draws at most %d curves (pass fewer directories)\n",
+                o->dirs.n, MAX_GROUPS, MAX_GROUPS);
+        exit(1);
       }
       memset(&groups[g], 0, sizeof groups[g]);
       groups[g].key = key;
@@ -307,13 +384,17 @@ int main(int argc, char **argv) {
     }
     groups[g].runs++;
     run->group = g;
-    read_run(run, xcol, ycol);
-    smooth(run->y, run->n, sm);
+    read_run(run, o->xcol, o->ycol);
+    smooth(run->y, run->n, o->sm);
   }
-  /* labels: given, or algorithm (+ environment when they differ, + what else tells apart) */
+  return ng;
+}
+
+/* labels: given, or algorithm (+ environment when they differ, + what else tells apart) */
+static void label_groups(const Opts *o, Group *groups, int ng) {
   int envs_differ = 0;
   for (int g = 1; g < ng; g++) envs_differ |= groups[g].env != groups[0].env;
-  const char *lp = labels;
+  const char *lp = o->labels;
   for (int g = 0; g < ng; g++) {
     Group *G = &groups[g];
     char base[200];
@@ -332,44 +413,53 @@ int main(int argc, char **argv) {
       if (same) snprintf(base + strlen(base), sizeof base - strlen(base), " #%d", same + 1);
     }
     snprintf(G->label, sizeof G->label, "%s (%d seed%s)", base, G->runs, G->runs == 1 ? "" : "s");
-    aggregate(G, runs, nd, g);
   }
-  const int use_std = !strcmp(band, "std");
-  if (table) {
-    FILE *f = fopen(table, "w");
-    if (!f) {
-      fprintf(stderr, "usbpo_plot: cannot write %s: %s\n", table, strerror(errno));
-      return 1;
-    }
-    fprintf(f, "group,label,x,mean,min,max,std,seeds\n");
-    for (int g = 0; g < ng; g++)
-      for (int i = 0; i < groups[g].n; i++)
-        fprintf(f, "%d,%s,%.10g,%.10g,%.10g,%.10g,%.10g,%d\n", g, groups[g].label, groups[g].x[i],
-                groups[g].mean[i], groups[g].lo[i], groups[g].hi[i], groups[g].std[i],
-                groups[g].count[i]);
-    fclose(f);
+}
+
+/* a label as one CSV cell (its commas would split it) */
+static const char *csv_label(const char *label) {
+  static char buf[256];
+  snprintf(buf, sizeof buf, "%s", label);
+  for (char *c = buf; *c; c++)
+    if (*c == ',' || *c == '\n' || *c == '"') *c = ';';
+  return buf;
+}
+
+static int write_table(const char *table, const Group *groups, int ng) {
+  FILE *f = fopen(table, "w");
+  if (!f) {
+    fprintf(stderr, "usbpo_plot: cannot write %s: %s\n", table, strerror(errno));
+    return -1;
   }
-  /* the gnuplot program, data inline */
-  char *prog = NULL;
-  size_t plen = 0;
-  FILE *p = open_memstream(&prog, &plen);
-  if (svg)
+  fprintf(f, "group,label,x,mean,min,max,std,seeds\n");
+  for (int g = 0; g < ng; g++)
+    for (int i = 0; i < groups[g].n; i++)
+      fprintf(f, "%d,%s,%.10g,%.10g,%.10g,%.10g,%.10g,%d\n", g, csv_label(groups[g].label),
+              groups[g].x[i], groups[g].mean[i], groups[g].lo[i], groups[g].hi[i], groups[g].std[i],
+              groups[g].count[i]);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+/* the gnuplot program, data inline; every user text quoted (gp_quoted) */
+static void gnuplot_program(FILE *p, const Opts *o, const Group *groups, int ng) {
+  if (o->svg)
     fprintf(p, "set terminal svg size %d,%d dynamic enhanced font 'sans,12' background '#ffffff'\n",
-            W, H);
+            o->W, o->H);
   else
-    fprintf(p, "set terminal pngcairo size %d,%d enhanced font 'sans,10' background '#ffffff'\n", W,
-            H);
-  fprintf(p, "set output '%s'\nset datafile separator ','\nset grid lc rgb '#dddddd'\n", out);
-  fprintf(
-      p,
-      "set key bottom right box opaque\nset xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\n",
-      xcol, ycol);
+    fprintf(p, "set terminal pngcairo size %d,%d enhanced font 'sans,10' background '#ffffff'\n",
+            o->W, o->H);
+  fputs("set output ", p), gp_quoted(p, o->out);
+  fputs("\nset datafile separator ','\nset grid lc rgb '#dddddd'\n", p);
+  fputs("set key bottom right box opaque\nset xlabel ", p), gp_quoted(p, o->xcol);
+  fputs(" noenhanced\nset ylabel ", p), gp_quoted(p, o->ycol);
+  fputs(" noenhanced\n", p);
   double xmax = 0;
   for (int g = 0; g < ng; g++)
     for (int i = 0; i < groups[g].n; i++) xmax = fmax(xmax, fabs(groups[g].x[i]));
   if (xmax >= 20000) fprintf(p, "set format x '%%.0s%%c'\n"); /* 100k, 1M */
   fprintf(p, "set style fill transparent solid 0.2 noborder\n");
-  if (title) fprintf(p, "set title '%s' noenhanced\n", title);
+  if (o->title) fputs("set title ", p), gp_quoted(p, o->title), fputs(" noenhanced\n", p);
+  const int use_std = !strcmp(o->band, "std");
   for (int g = 0; g < ng; g++) {
     fprintf(p, "$g%d << EOD\n", g);
     for (int i = 0; i < groups[g].n; i++) {
@@ -385,10 +475,28 @@ int main(int argc, char **argv) {
     const char *col = COLORS[g % (int)(sizeof COLORS / sizeof COLORS[0])];
     fprintf(p,
             "%s$g%d using 1:3:4 with filledcurves lc rgb '%s' notitle, "
-            "$g%d using 1:2 with lines lw 2 lc rgb '%s' title '%s' noenhanced",
-            g ? ", " : "", g, col, g, col, groups[g].label);
+            "$g%d using 1:2 with lines lw 2 lc rgb '%s' title ",
+            g ? ", " : "", g, col, g, col);
+    gp_quoted(p, groups[g].label);
+    fputs(" noenhanced", p);
   }
   fprintf(p, "\n");
+}
+
+int main(int argc, char **argv) {
+  Opts o;
+  int code = parse_opts(argc, argv, &o);
+  if (code >= 0) return code;
+  Run *runs = xmalloc(sizeof(Run) * o.dirs.n);
+  Group *groups = xmalloc(sizeof(Group) * MAX_GROUPS);
+  const int ng = load_runs(&o, runs, groups);
+  label_groups(&o, groups, ng);
+  for (int g = 0; g < ng; g++) aggregate(&groups[g], runs, o.dirs.n, g);
+  if (o.table && write_table(o.table, groups, ng) != 0) return 1;
+  char *prog = NULL;
+  size_t plen = 0;
+  FILE *p = open_memstream(&prog, &plen);
+  gnuplot_program(p, &o, groups, ng);
   fclose(p);
   FILE *gp = popen("gnuplot", "w");
   if (!gp) {
@@ -407,6 +515,6 @@ int main(int argc, char **argv) {
   }
   for (int g = 0; g < ng; g++)
     fprintf(stderr, "usbpo_plot: %s: %d points\n", groups[g].label, groups[g].n);
-  fprintf(stderr, "usbpo_plot: wrote %s\n", out);
+  fprintf(stderr, "usbpo_plot: wrote %s (%d run%s)\n", o.out, o.dirs.n, o.dirs.n == 1 ? "" : "s");
   return 0;
 }

@@ -58,4 +58,25 @@ grep -q '<svg' "$T/d.svg" && grep -q 'USB-PO (3 seeds)' "$T/d.svg" && ok "SVG wi
 "$PLOT" "$T/nowhere" 2> "$T/f.log"; rc=$?
 [ $rc -eq 1 ] && grep -q "nowhere" "$T/f.log" && ok "a missing directory is named" || bad "missing directory"
 "$PLOT" "$T/runs" -o "$T/x.jpg" 2> /dev/null; [ $? -eq 2 ] && ok "-o must be .png or .svg" || bad "-o extension"
+# issue 16: user text reaches gnuplot quoted (an apostrophe works, nothing runs); every run is
+# drawn however many; epoch numbers do not size memory; a bad cell is named with file:line
+"$PLOT" "$T/runs" -o "$T/it's.png" --title "x' ; system('touch $T/PWNED') ; set title 'y" \
+  --labels "Bob's sac,usbpo" 2> "$T/q.log"; rc=$?
+[ $rc = 0 ] && [ -s "$T/it's.png" ] && [ ! -e "$T/PWNED" ] &&
+  ok "a title with quotes and a command is drawn as text, nothing runs" ||
+  { bad "quoting: exit $rc, PWNED $( [ -e "$T/PWNED" ] && echo exists)"; cat "$T/q.log"; }
+mkdir -p "$T/many"
+for s in $(seq 0 299); do d="$T/many/r$s"; mkdir -p "$d"; cp "$T/runs/sac-s0/config.toml" "$d/"
+  printf 'epoch,env_steps,eval_return\n0,250,%d\n' "$s" > "$d/metrics.csv"; done
+"$PLOT" "$T/many" -o "$T/m.png" --table "$T/m.csv" 2> "$T/m.log"; rc=$?
+[ $rc = 0 ] && grep -q "(300 seeds)" "$T/m.csv" && grep -q "149.5" "$T/m.csv" &&
+  ok "300 run directories are all drawn (300 seeds, mean 149.5)" || { bad "300 runs: exit $rc"; head -3 "$T/m.csv"; }
+d="$T/big/r0"; mkdir -p "$d"; cp "$T/runs/sac-s0/config.toml" "$d/"
+printf 'epoch,env_steps,eval_return\n0,250,1\n2147483647,500,2\n' > "$d/metrics.csv"
+timeout 10 "$PLOT" "$d" -o "$T/b.png" 2> "$T/b.log"; rc=$?
+[ $rc = 0 ] && ok "an epoch of 2147483647 costs nothing" || { bad "huge epoch: exit $rc"; cat "$T/b.log"; }
+printf 'epoch,env_steps,eval_return\n0,250,1\n1,500,abc\n' > "$d/metrics.csv"
+"$PLOT" "$d" -o "$T/b.png" 2> "$T/c.log"; rc=$?
+[ $rc = 1 ] && grep -q "metrics.csv:3: eval_return = 'abc' is not a number" "$T/c.log" &&
+  ok "a non-numeric cell is refused with file:line" || { bad "bad cell: exit $rc"; cat "$T/c.log"; }
 exit $fail
