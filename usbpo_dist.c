@@ -544,6 +544,10 @@ int main(int argc, char **argv) {
   Runtime *rt = rt_make(comm, &pl, &ctx);
   comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
   util_set_tick(tick, comm);
+  char log_path[1100];
+  rk_run_dir(&cfg, log_path, sizeof log_path - 8);
+  strcat(log_path, "/log.txt");
+  comm_set_log_path(comm, log_path);
 
   RunLog *log = NULL;
   char resume_dir[1200] = "";

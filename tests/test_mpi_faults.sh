@@ -23,6 +23,28 @@ if [ $rc -eq 3 ]; then echo "ok: exit code 3 after ${took}s"; else echo "FAILED:
 if [ $took -lt 60 ]; then echo "ok: detected in ${took}s (stall was 120 s)"; else echo "FAILED: took ${took}s"; fail=1; fi
 if grep -q "rank 2 (rollout 0, actor 0) has been silent" "$T/a.log"; then echo "ok: the silent rank is named"; else
   echo "FAILED: no naming of rank 2"; tail -20 "$T/a.log"; fail=1; fi
+# rank 0 (the learner, the writer of log.txt) stopped past the timeout: the log names rank 0 as
+# the silent one, and no other rank is blamed for rank 0's own gap
+timeout 100 mpirun -np 3 -x USBPO_READY_FILE="$T/c.ready" "$BIN" \
+  "$SRC/configs/inverted_pendulum.toml" $TINY --set run.total_steps=3000 --set run.dir="$T/c" \
+  --set runtime.heartbeat_timeout_s=3 > "$T/c.log" 2>&1 &
+MP=$!
+for i in $(seq 100); do [ -f "$T/c.ready" ] && break; sleep 0.1; done
+sleep 1
+pid0=""
+for p in $(pgrep -P $MP) $(pgrep -P "$(pgrep -P $MP | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
+  if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=0"; then pid0=$p; fi
+done
+if [ -n "$pid0" ]; then
+  kill -STOP "$pid0"; sleep 8; kill -CONT "$pid0" 2> /dev/null
+  wait $MP; rc=$?
+  L="$T/c/inverted_pendulum-usbpo-s0/log.txt"
+  if [ $rc -eq 3 ] && grep -q "rank 0 (learner.*) has been silent" "$L" &&
+     ! grep -q "rank [12] (.*) has been silent" "$L"; then
+    echo "ok: rank 0 stopped: log.txt names rank 0, blames no other rank (exit 3)"
+  else echo "FAILED: rank 0 stopped: exit $rc"; grep -i silent "$L" "$T/c.log" | head -5; fail=1; fi
+else echo "FAILED: rank 0 of the run not found"; kill $MP; fail=1; fi
+
 printf '[env]\nname = "hopper"\n[sac]\nlrr = 1\n' > "$T/bad.toml"
 timeout 60 mpirun -np 2 "$BIN" "$T/bad.toml" > "$T/b.log" 2>&1
 rc=$?

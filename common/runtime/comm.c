@@ -1,10 +1,13 @@
 /* comm — see comm.h. */
 #include "comm.h"
 
+#include <fcntl.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "util.h"
@@ -48,6 +51,8 @@ struct Comm {
   Group g[MAX_GROUPS];
   int ngroups;
   double timeout, hb_every, last_hb, *last_seen;
+  double last_tick;    /* when this rank last ran comm_tick (its own gaps are not others') */
+  char log_path[1200]; /* the run's log.txt, for a rank that is not its writer */
   int *last_type;
   int64_t *last_seq;
   CommDescribe describe;
@@ -187,9 +192,30 @@ void comm_send(Comm *c, int rank, const uint8_t *buf, size_t len) {
 
 /* ---- liveness ---- */
 
+void comm_set_log_path(Comm *c, const char *path) {
+  snprintf(c->log_path, sizeof c->log_path, "%s", path ? path : "");
+}
+
+/* a line into the run's log.txt from a rank that does not own it (one O_APPEND write) */
+static void append_log(const Comm *c, const char *line) {
+  if (!c->log_path[0] || c->rank == 0) return;
+  int fd = open(c->log_path, O_WRONLY | O_APPEND);
+  if (fd < 0) return;
+  ssize_t w = write(fd, line, strlen(line));
+  (void)w;
+  close(fd);
+}
+
 static _Noreturn void silent(Comm *c, int r, double age) {
   char who[256] = "";
   if (c->describe) c->describe(c->dctx, r, who, sizeof who);
+  /* the log's owner (rank 0) may be the silent one: the accusing rank writes it there itself */
+  char line[768];
+  snprintf(line, sizeof line,
+           "error: rank %d: rank %d (%s) has been silent for %.1f s "
+           "(runtime.heartbeat_timeout_s = %g): aborting the job (exit code %d)\n",
+           c->rank, r, who, age, c->timeout, EXIT_TIMEOUT);
+  append_log(c, line);
   if (c->last_seq[r] >= 0)
     LOG_E("rank %d (%s) has been silent for %.1f s (runtime.heartbeat_timeout_s = %g); last "
           "message from it: '%s' #%lld. Aborting the job (exit code %d).",
@@ -225,6 +251,15 @@ static void drain_heartbeats(Comm *c) {
 void comm_tick(Comm *c) {
   if (!c || !c->mpi || c->size == 1 || c->timeout <= 0) return;
   double now = util_now();
+  if (c->last_tick > 0 && now - c->last_tick > c->timeout) {
+    /* this rank was not running (stopped, suspended, starved of CPU): the silence it sees over
+     * that time is its own, so the others get a fresh window before anyone is blamed */
+    LOG_W("this rank (%d) did not run for %.1f s, more than runtime.heartbeat_timeout_s = %g "
+          "(stopped or starved of CPU); the other ranks may have given up on it",
+          c->rank, now - c->last_tick, c->timeout);
+    for (int r = 0; r < c->size; r++) c->last_seen[r] = now;
+  }
+  c->last_tick = now;
   if (now - c->last_hb < c->hb_every) return;
   c->last_hb = now;
   enc_begin(&c->hb, MSG_HEARTBEAT, c->rank, ROLE_ANY, 0, c->hb_seq++, 0, 0);

@@ -31,6 +31,8 @@ int comm_size(const Comm *c);
 int comm_is_mpi(const Comm *c);
 
 void comm_set_timeout(Comm *c, double seconds, CommDescribe describe, void *ctx);
+/* the run's log.txt: a rank that finds rank 0 (its writer) silent records it there too */
+void comm_set_log_path(Comm *c, const char *path);
 
 /* send len bytes to rank (self: the loopback queue) */
 void comm_send(Comm *c, int rank, const uint8_t *buf, size_t len);
