@@ -24,6 +24,7 @@
 #include "ckpt.h"
 #include "comm.h"
 #include "config.h"
+#include "durable.h"
 #include "hooks.h"
 #include "learner/learner.h"
 #include "modelsvc/modelsvc.h"
@@ -143,6 +144,17 @@ static char *share_config(Comm *c, char *text) {
   if (comm_rank(c) != 0) text = malloc((size_t)n);
   MPI_Bcast(text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
   return text;
+}
+
+/* the run's outcome, for launchers that cannot see the exit code: mpirun signalled by Slurm
+ * may itself exit 1 although every rank stopped cleanly at a checkpoint with 75. Rank 0 writes
+ * its exit code (one line) into $USBPO_STATUS_FILE; deploy/slurm/usbpo.sbatch reads it. */
+static void record_status(int rank, int code) {
+  const char *path = getenv("USBPO_STATUS_FILE");
+  if (rank != 0 || !path || !*path) return;
+  char text[32], err[512];
+  snprintf(text, sizeof text, "%d\n", code);
+  if (dur_write_file(path, text, strlen(text), err, sizeof err) != 0) LOG_W("%s", err);
 }
 
 /* ---- the command line ---- */
@@ -566,6 +578,7 @@ int main(int argc, char **argv) {
     rc = learner_run(&cfg, rt, log, resume_from);
   else
     rt_serve(rt);
+  record_status(rank, rc);
 
   free_roles(&roles);
   runlog_close(log);

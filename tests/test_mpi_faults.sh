@@ -45,6 +45,25 @@ if [ -n "$pid0" ]; then
   else echo "FAILED: rank 0 stopped: exit $rc"; grep -i silent "$L" "$T/c.log" | head -5; fail=1; fi
 else echo "FAILED: rank 0 of the run not found"; kill $MP; fail=1; fi
 
+# TERM, INT and HUP to mpirun: every one ends in a checkpoint and the recorded outcome 75 in
+# $USBPO_STATUS_FILE (mpirun itself exits 1 once signalled), which usbpo.sbatch reads
+for sig in TERM INT HUP; do
+  rm -rf "$T/s" "$T/s.ready" "$T/s.status"
+  timeout 100 mpirun -np 4 -x USBPO_READY_FILE="$T/s.ready" -x USBPO_STATUS_FILE="$T/s.status" \
+    "$BIN" "$SRC/configs/inverted_pendulum.toml" $TINY --set run.total_steps=3000 \
+    --set run.dir="$T/s" > "$T/s.log" 2>&1 &
+  MP=$!
+  for i in $(seq 100); do [ -f "$T/s.ready" ] && break; sleep 0.1; done
+  sleep 1
+  kill -$sig $MP
+  wait $MP; rc=$?
+  n=$(ls "$T/s/inverted_pendulum-usbpo-s0/ckpt" 2>/dev/null | wc -l)
+  if [ "$(cat "$T/s.status" 2>/dev/null)" = 75 ] && [ "$n" -ge 1 ]; then
+    echo "ok: SIG$sig to mpirun at np 4: checkpoint written, outcome 75 recorded (mpirun exit $rc)"
+  else echo "FAILED: SIG$sig to mpirun: status '$(cat "$T/s.status" 2>/dev/null)', $n checkpoints, exit $rc"
+    tail -5 "$T/s.log"; fail=1; fi
+done
+
 printf '[env]\nname = "hopper"\n[sac]\nlrr = 1\n' > "$T/bad.toml"
 timeout 60 mpirun -np 2 "$BIN" "$T/bad.toml" > "$T/b.log" 2>&1
 rc=$?

@@ -146,4 +146,17 @@ snapshot "$L" > "$T/la.txt"
 [ $rc = 1 ] && grep -q "symbolic links" "$T/l.log" && cmp -s "$T/lb.txt" "$T/la.txt" &&
   ok "a ckpt symlink loop is an error and nothing is written" ||
   { bad "symlink loop: exit $rc"; tail -3 "$T/l.log"; }
+
+# ---- 4. signals at np 1: SIGHUP checkpoints and exits 75; a closed stdout/stderr pipe
+# (usbpo_dist ... | head) does not kill the run
+"$BIN" $ARGS --set run.dir="$T/h" --set run.total_steps=5000 > "$T/h.log" 2>&1 &
+P=$!
+sleep 3
+kill -HUP $P; wait $P; rc=$?
+[ $rc = 75 ] && ls "$T/h/$RUN/ckpt" > /dev/null 2>&1 && ok "SIGHUP: checkpoint, exit 75" ||
+  bad "SIGHUP: exit $rc"
+( run --set run.dir="$T/pp" --set log.progress_s=0.01 2>&1; echo "rc=$?" > "$T/pp.rc" ) | head -3 > /dev/null
+sleep 0.5
+[ "$(cat "$T/pp.rc" 2>/dev/null)" = "rc=0" ] && [ -f "$T/pp/$RUN/policy_final.bin" ] &&
+  ok "a closed output pipe: the run finishes (exit 0)" || bad "pipe: $(cat "$T/pp.rc" 2>/dev/null)"
 exit $fail
