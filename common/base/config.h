@@ -16,6 +16,7 @@
 typedef enum { ALGO_SAC = 0, ALGO_MBPO = 1, ALGO_USBPO = 2 } Algo;
 typedef enum { MODE_SYNC = 0, MODE_ASYNC = 1 } RunMode;
 typedef enum { FT_FAITHFUL = 0, FT_W2 = 1, FT_OFF = 2 } FtMode;
+typedef enum { FT_TERMS_BOTH = 0, FT_TERMS_BIAS = 1, FT_TERMS_SHIFT = 2 } FtTerm;
 typedef enum { CF_ZERO = 0, CF_RNE_POST = 1 } ContactForces;
 typedef enum { TERM_FAITHFUL = 0, TERM_FIXED = 1 } TermMode;
 typedef enum {
@@ -101,6 +102,7 @@ typedef struct {
     double threshold;
     bool old_own_scaler;    /* faithful: evaluate the pre-update model under its own scaler */
     bool shift_same_member; /* faithful: the shift term compares each member with its old self */
+    int terms;              /* FtTerm: what phase 2 minimises */
   } finetune;
   struct {
     int64_t batch_size; /* N_roll */

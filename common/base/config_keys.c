@@ -23,6 +23,7 @@ const char *const ENV_NAMES[] = {"hopper",
 const char *const ALGO_NAMES[] = {"sac", "mbpo", "usbpo", NULL};
 const char *const MODE_NAMES[] = {"sync", "async", NULL};
 const char *const FT_NAMES[] = {"faithful", "w2", "off", NULL};
+const char *const FT_TERMS_NAMES[] = {"shift+bias", "bias", "shift", NULL};
 const char *const CF_NAMES[] = {"zero", "rne_post", NULL};
 const char *const TERM_NAMES[] = {"faithful", "fixed", NULL};
 const char *const LEVEL_NAMES[] = {"error", "warning", "info", "debug", NULL};
@@ -123,6 +124,9 @@ const KeyDef KEYS[] = {
        "faithful: pre-update model under its own input scaler (w2 always)"),
     KB("finetune.shift_same_member", finetune.shift_same_member, F_HASH_IF_SET,
        "faithful: shift term compares a member with its own old self (w2 always)"),
+    KE("finetune.terms", finetune.terms, FT_TERMS_NAMES, F_HASH_IF_SET,
+       "shift+bias (the published code) | bias (its first version) | shift: what phase 2 "
+       "minimises"),
 
     KI("rollout.batch_size", rollout.batch_size, 1, 100000000, 0, "start states per training"),
     KA("rollout.schedule", rollout.schedule, rollout.schedule_len, 0, 1e9, 4, 4, 0,

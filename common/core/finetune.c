@@ -133,6 +133,9 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
                     FtTerms *terms) {
   const int B = f->c.batch, D = f->D, E = f->E;
   const int w2 = f->c.mode == FT_W2;
+  /* the terms J minimises (weights 1 or 0: the default's arithmetic is unchanged) */
+  const double ws = f->c.terms == FT_TERMS_BIAS ? 0.0 : 1.0;
+  const double wb = f->c.terms == FT_TERMS_SHIFT ? 0.0 : 1.0;
   /* w2 (and faithful with same_member): a member vs its old self */
   const int32_t *b = f->tab, *c = w2 || f->c.same_member ? f->tab : f->iold;
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
@@ -186,8 +189,9 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
     shift /= B;
     bias /= (double)B * (E - 1);
   }
-  if (terms) terms->j = shift + bias, terms->shift = shift, terms->bias = bias;
-  if (!grads) return shift + bias;
+  const double J = ws * shift + wb * bias;
+  if (terms) terms->j = J, terms->shift = shift, terms->bias = bias;
+  if (!grads) return J;
 
   /* ---- gradients: first w.r.t. the means and stds, kept in dy as d/dm and d/dsigma ---- */
   memset(f->dy, 0, sizeof(real) * (size_t)E * B * 2 * D);
@@ -196,8 +200,8 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
 #define DS(mm, jj, dd) f->dy[((size_t)(mm)*B + (jj)) * 2 * D + D + (dd)]
   double dso_scale[64] = {0}; /* faithful: d/dsigma_old on row i, dim i */
   if (!w2) {
-    const double kap = 1.0 / ((double)B * (E - 1));
-    const double ia = rA > 1e-30 ? 1.0 / (B * rA) : 0;
+    const double kap = wb / ((double)B * (E - 1));
+    const double ia = rA > 1e-30 ? ws / (B * rA) : 0;
     for (int j = 0; j < B; j++) {
       int p = b[j];
       for (int d = 0; d < D; d++) {
@@ -225,7 +229,7 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
       }
     }
   } else {
-    const double inv = 1.0 / B, kap = 1.0 / ((double)B * (E - 1));
+    const double inv = ws / B, kap = wb / ((double)B * (E - 1));
     for (int j = 0; j < B; j++) {
       int p = b[j];
       double q = 0;
@@ -286,7 +290,7 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
 #undef DS
   nn_backward(&e->net, e->p, f->tape, f->dy, e->g, 0, NULL);
   for (int d = 0; d < 2 * D; d++) e->g[e->nnet + d] = (real)f->gb[d];
-  return shift + bias;
+  return J;
 }
 
 /* ---- phase 2 ---- */

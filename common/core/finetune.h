@@ -28,6 +28,8 @@ typedef struct {
   int max_steps, patience;
   int own_scaler;  /* the pre-update model sees inputs under its own scaler (always in w2) */
   int same_member; /* faithful: shift compares member b_j with old b_j, not old c_j */
+  int terms;       /* FtTerm: the objective J = shift + bias (the published code), bias alone (its
+                    * first version), or shift alone; terms reports both either way */
 } FtConfig;
 
 typedef struct {

@@ -60,7 +60,8 @@ FtConfig setup_ft(const Config *c) {
                 .max_steps = (int)c->finetune.max_steps,
                 .patience = (int)c->finetune.patience,
                 .own_scaler = c->finetune.mode == FT_W2 || c->finetune.old_own_scaler,
-                .same_member = c->finetune.shift_same_member};
+                .same_member = c->finetune.shift_same_member,
+                .terms = c->finetune.terms};
   return f;
 }
 
