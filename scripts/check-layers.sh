@@ -55,7 +55,7 @@ resolve() { # file name -> path or ""
 
 bad=0
 files=$(find common learner modelsvc actors -name '*.[ch]' -o -name '*.cpp' | sort)
-files="$files usbpo_dist.c usbpo_plot.c"
+files="$files $(ls ./*.c ./*.h | sed 's|^\./||')"
 current=""
 for f in $files; do
   from=$(layer_of "$f")

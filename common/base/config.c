@@ -117,6 +117,8 @@ static const char *type_name(int t) {
     return "an array";
   case CT_TABLE:
     return "a table";
+  case CT_STRARRAY:
+    return "an array of strings";
   default:
     return "a date/time or mixed array";
   }

@@ -27,6 +27,13 @@ void flatten(const toml::table &tbl, const std::string &prefix, int depth,
       flatten(*v.as_table(), path, depth + 1, out);
       continue;
     }
+    if (v.is_array_of_tables() && depth == 0) {
+      // [[name]]: one section per element, "name.<index>"
+      int i = 0;
+      for (auto &&el : *v.as_array())
+        flatten(*el.as_table(), path + "." + std::to_string(i++), 1, out);
+      continue;
+    }
     CfgTomlItem it;
     std::memset(&it, 0, sizeof it);
     std::snprintf(it.key, sizeof it.key, "%s", path.c_str());
@@ -47,6 +54,17 @@ void flatten(const toml::table &tbl, const std::string &prefix, int depth,
       it.s = static_cast<char *>(std::malloc(str.size() + 1));
       std::memcpy(it.s, str.c_str(), str.size() + 1);
       it.s_len = str.size();
+    } else if (auto a = v.as_array();
+               a && !a->empty() && a->is_homogeneous(toml::node_type::string)) {
+      it.type = CT_STRARRAY;
+      it.nstrs = static_cast<int>(a->size());
+      it.strs = static_cast<char **>(std::malloc(sizeof(char *) * (a->size() + 1)));
+      int n = 0;
+      for (auto &&el : *a) {
+        const std::string &str = el.as_string()->get();
+        it.strs[n] = static_cast<char *>(std::malloc(str.size() + 1));
+        std::memcpy(it.strs[n++], str.c_str(), str.size() + 1);
+      }
     } else if (auto a = v.as_array()) {
       it.type = CT_ARRAY;
       it.arr_len = static_cast<int>(a->size());
@@ -103,6 +121,8 @@ extern "C" void cfg_toml_free(CfgTomlItem *items, int nitems) {
   for (int i = 0; i < nitems; i++) {
     std::free(items[i].s);
     std::free(items[i].arr);
+    for (int k = 0; k < items[i].nstrs; k++) std::free(items[i].strs[k]);
+    std::free(items[i].strs);
   }
   std::free(items);
 }

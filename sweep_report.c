@@ -1,0 +1,387 @@
+/* sweep_report — see sweep_report.h. */
+#include "sweep_report.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rng.h"
+#include "util.h"
+
+#define BOOT      10000
+#define BOOT_SEED 20261128u
+
+/* ---- reading ---- */
+
+static int col(char *header, const char *name) {
+  int i = 0;
+  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+    if (!strcmp(t, name)) return i;
+  return -1;
+}
+
+int sweep_read_run(const char *path, SweepRun *r, int strict) {
+  memset(r, 0, sizeof *r);
+  size_t len;
+  char *text = util_read_file(path, &len);
+  if (!text) return -1;
+  char *nl = strchr(text, '\n');
+  if (!nl) {
+    free(text);
+    return -1;
+  }
+  *nl = 0;
+  char *h = strdup(text);
+  const int is = col(strcpy(h, text), "env_steps"), ir = col(strcpy(h, text), "eval_return"),
+            iw = col(strcpy(h, text), "wall_s");
+  free(h);
+  if (is < 0 || ir < 0) {
+    if (strict) fprintf(stderr, "usbpo_sweep: %s: no env_steps / eval_return column\n", path);
+    free(text);
+    return -1;
+  }
+  int rows = 0;
+  for (char *p = nl + 1; *p; p++) rows += *p == '\n';
+  r->steps = xmalloc(sizeof(double) * (rows + 1));
+  r->ret = xmalloc(sizeof(double) * (rows + 1));
+  r->wall = xmalloc(sizeof(double) * (rows + 1));
+  int line = 2, bad = 0;
+  for (char *row = nl + 1; *row; line++) {
+    char *end = strchr(row, '\n');
+    if (!end) break; /* a row still being written */
+    *end = 0;
+    double s = NAN, v = NAN, w = NAN;
+    int i = 0;
+    for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
+      comma = strchr(f, ',');
+      if (comma) *comma = 0;
+      if (i != is && i != ir && i != iw) continue;
+      char *e;
+      double x = strtod(f, &e);
+      if (e == f || *e) {
+        if (strict) fprintf(stderr, "usbpo_sweep: %s:%d: '%s' is not a number\n", path, line, f);
+        bad = 1;
+      }
+      if (i == is) s = x;
+      if (i == ir) v = x;
+      if (i == iw) w = x;
+    }
+    if (isfinite(s) && isfinite(v)) r->steps[r->n] = s, r->ret[r->n] = v, r->wall[r->n++] = w;
+    row = end + 1;
+  }
+  free(text);
+  if (bad && strict) {
+    sweep_free_run(r);
+    return -1;
+  }
+  return 0;
+}
+
+void sweep_free_run(SweepRun *r) {
+  xfree(r->steps), xfree(r->ret), xfree(r->wall);
+  memset(r, 0, sizeof *r);
+}
+
+/* ---- statistics ---- */
+
+double st_mean(const double *v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += v[i];
+  return n ? s / n : NAN;
+}
+
+double st_std(const double *v, int n) {
+  if (n == 0) return NAN;
+  const double m = st_mean(v, n);
+  double s = 0;
+  for (int i = 0; i < n; i++) s += (v[i] - m) * (v[i] - m);
+  return sqrt(s / n);
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double st_iqm(const double *v, int n) {
+  if (n == 0) return NAN;
+  double *s = xmalloc(sizeof(double) * n);
+  memcpy(s, v, sizeof(double) * n);
+  qsort(s, (size_t)n, sizeof *s, cmp_d);
+  const int cut = n / 4;
+  const double m = st_mean(s + cut, n - 2 * cut);
+  xfree(s);
+  return m;
+}
+
+/* the 2.5 and 97.5 percentiles of B sorted values (linear interpolation, numpy's default) */
+static void percentiles(double *v, int B, double *lo, double *hi) {
+  qsort(v, (size_t)B, sizeof *v, cmp_d);
+  double q[2] = {0.025, 0.975}, *out[2] = {lo, hi};
+  for (int k = 0; k < 2; k++) {
+    double pos = q[k] * (B - 1);
+    int i = (int)floor(pos);
+    double f = pos - i;
+    *out[k] = i + 1 < B ? v[i] + f * (v[i + 1] - v[i]) : v[i];
+  }
+}
+
+static double resample_mean(const double *v, int n, Rng *r) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += v[rng_below(r, (uint32_t)n)];
+  return s / n;
+}
+
+void st_boot_ci(const double *v, int n, uint32_t seed, int B, double *lo, double *hi) {
+  if (n == 0) {
+    *lo = *hi = NAN;
+    return;
+  }
+  Rng r = rng_make(seed, RNG_TEST, 1);
+  double *m = xmalloc(sizeof(double) * B);
+  for (int b = 0; b < B; b++) m[b] = resample_mean(v, n, &r);
+  percentiles(m, B, lo, hi);
+  xfree(m);
+}
+
+void st_boot_diff_ci(const double *a, int na, const double *b, int nb, uint32_t seed, int B,
+                     double *lo, double *hi) {
+  if (na == 0 || nb == 0) {
+    *lo = *hi = NAN;
+    return;
+  }
+  Rng r = rng_make(seed, RNG_TEST, 2);
+  double *m = xmalloc(sizeof(double) * B);
+  for (int k = 0; k < B; k++) m[k] = resample_mean(a, na, &r) - resample_mean(b, nb, &r);
+  percentiles(m, B, lo, hi);
+  xfree(m);
+}
+
+double st_final(const SweepRun *r, double at, int k) {
+  int last = -1;
+  for (int i = 0; i < r->n; i++)
+    if (r->steps[i] <= at) last = i;
+  if (last < 0) return NAN;
+  int first = last - k + 1 < 0 ? 0 : last - k + 1;
+  return st_mean(r->ret + first, last - first + 1);
+}
+
+double st_auc(const SweepRun *r, double budget) {
+  if (r->n == 0 || budget <= 0) return NAN;
+  double area = 0, px = 0, py = r->ret[0];
+  for (int i = 0; i < r->n && px < budget; i++) {
+    double x = fmin(r->steps[i], budget), y = r->ret[i];
+    if (x > px) area += (x - px) * (py + y) / 2;
+    px = x, py = y;
+  }
+  if (px < budget) area += (budget - px) * py;
+  return area / budget;
+}
+
+double st_steps_to(const SweepRun *r, double thr) {
+  for (int i = 0; i < r->n; i++)
+    if (r->ret[i] >= thr) return r->steps[i];
+  return NAN;
+}
+
+int sweep_published(const char *csv, double total_steps, double *out, int max) {
+  size_t len;
+  char *text = util_read_file(csv, &len);
+  if (!text) return 0;
+  /* per seed: its evaluations in file order (steps increase within a seed) */
+  double last[64][3];
+  int cnt[64] = {0}, seeds = 0, ids[64];
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    double step, t, rew, sd;
+    if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &t, &rew, &sd) != 4 || step > total_steps) continue;
+    int k = 0;
+    while (k < seeds && ids[k] != (int)sd) k++;
+    if (k == seeds) {
+      if (seeds == 64) continue;
+      ids[seeds++] = (int)sd;
+    }
+    last[k][cnt[k] % 3] = rew, cnt[k]++;
+  }
+  free(text);
+  int n = 0;
+  for (int k = 0; k < seeds && n < max; k++) {
+    const int m = cnt[k] < 3 ? cnt[k] : 3;
+    if (m) out[n++] = st_mean(last[k], m);
+  }
+  return n;
+}
+
+/* ---- the page ---- */
+
+static const char *published_name(const char *env) {
+  static const char *map[][2] = {{"hopper", "Hopper"},
+                                 {"walker2d", "Walker2d"},
+                                 {"halfcheetah", "HalfCheetah"},
+                                 {"ant", "Ant"},
+                                 {"humanoid", "Humanoid"}};
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(env, map[i][0])) return map[i][1];
+  return NULL;
+}
+
+static void cell_fmt(char *b, size_t n, double v) {
+  if (isfinite(v))
+    snprintf(b, n, "%.1f", v);
+  else
+    snprintf(b, n, "–");
+}
+
+/* the figure: usbpo_plot over the variants' run directories */
+static void figure(const SweepGrid *g, const char *env, char *png, size_t n) {
+  snprintf(png, n, "%s/%s.png", g->root, env);
+  char **av = xmalloc(sizeof(char *) * (g->nvar + 16));
+  char(*dirs)[PATH_MAX * 2] = xmalloc((size_t)g->nvar * PATH_MAX * 2);
+  char labels[4096] = "", title[256];
+  int k = 0, used = 0;
+  av[k++] = (char *)g->plot;
+  for (int v = 0; v < g->nvar; v++) {
+    snprintf(dirs[v], PATH_MAX * 2, "%s/%s/%s", g->root, env, g->labels[v]);
+    struct stat st;
+    if (stat(dirs[v], &st) != 0) continue;
+    av[k++] = dirs[v];
+    used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
+                     g->labels[v]);
+  }
+  snprintf(title, sizeof title, "%s", env);
+  av[k++] = "-o", av[k++] = png, av[k++] = "--labels", av[k++] = labels;
+  av[k++] = "--title", av[k++] = title, av[k++] = "--band", av[k++] = "std";
+  av[k] = NULL;
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(av[0], av);
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "usbpo_sweep: the figure %s could not be drawn\n", png);
+    png[0] = 0;
+  }
+  xfree(av), xfree(dirs);
+}
+
+static void env_section(FILE *f, const SweepGrid *g, const char *env) {
+  const int nv = g->nvar, ns = g->nseeds;
+  const double B = (double)g->total_steps;
+  double(*fin)[256] = xmalloc(sizeof(double) * 256 * nv);
+  int *nfin = xmalloc(sizeof(int) * nv);
+  char png[PATH_MAX * 2 + 64];
+  figure(g, env, png, sizeof png);
+  fprintf(f, "\n## %s\n\n", env);
+  if (png[0]) fprintf(f, "![%s](%s.png)\n\n", env, env);
+  fprintf(f, "| variant | seeds | final return (mean ± std) | 95 %% CI of the mean | IQM | ");
+  if (g->has_threshold) fprintf(f, "steps to %g (seeds reaching) | ", g->threshold);
+  fprintf(f, "AUC (mean return over the run) |\n|---|---|---|---|---|%s---|\n",
+          g->has_threshold ? "---|" : "");
+  for (int v = 0; v < nv; v++) {
+    double auc[256], to[256];
+    int na = 0, nt = 0;
+    nfin[v] = 0;
+    for (int s = 0; s < ns; s++) {
+      char path[PATH_MAX * 3];
+      snprintf(path, sizeof path, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
+               (long long)g->seeds[s]);
+      SweepRun r;
+      if (sweep_read_run(path, &r, 1) != 0) continue;
+      if (r.n > 0 && r.steps[r.n - 1] >= B) {
+        fin[v][nfin[v]++] = st_final(&r, B, 3);
+        auc[na++] = st_auc(&r, B);
+        double t = st_steps_to(&r, g->threshold);
+        if (g->has_threshold && isfinite(t)) to[nt++] = t;
+      }
+      sweep_free_run(&r);
+    }
+    double lo, hi;
+    st_boot_ci(fin[v], nfin[v], BOOT_SEED, BOOT, &lo, &hi);
+    char m[32], sd[32], l[32], h[32], iq[32], a[32], t[32];
+    cell_fmt(m, sizeof m, st_mean(fin[v], nfin[v])),
+        cell_fmt(sd, sizeof sd, st_std(fin[v], nfin[v]));
+    cell_fmt(l, sizeof l, lo), cell_fmt(h, sizeof h, hi);
+    cell_fmt(iq, sizeof iq, nfin[v] >= 5 ? st_iqm(fin[v], nfin[v]) : NAN);
+    cell_fmt(a, sizeof a, st_mean(auc, na)), cell_fmt(t, sizeof t, st_mean(to, nt));
+    fprintf(f, "| %s | %d of %d finished | %s ± %s | [%s, %s] | %s | ", g->labels[v], nfin[v], ns,
+            m, sd, l, h, iq);
+    if (g->has_threshold) fprintf(f, "%s (%d of %d) | ", t, nt, nfin[v]);
+    fprintf(f, "%s |\n", a);
+  }
+  /* published, at the same total env steps (their axis counts the exploration) */
+  const char *pn = published_name(env);
+  const double total = B + (double)g->init_steps;
+  for (int a = 0; pn && a < 4; a++) {
+    static const char *algos[] = {"mbpo", "sac", "macura", "esvg"};
+    static const char *names[] = {"MBPO", "SAC", "MACURA", "DHMBPO"};
+    char csv[PATH_MAX * 2];
+    snprintf(csv, sizeof csv, "%s/docs/reference/published/%s_%s.csv", g->srcroot, algos[a], pn);
+    double v[64];
+    int n = sweep_published(csv, total, v, 64);
+    if (!n) continue;
+    double lo, hi;
+    st_boot_ci(v, n, BOOT_SEED, BOOT, &lo, &hi);
+    char m[32], sd[32], l[32], h[32];
+    cell_fmt(m, sizeof m, st_mean(v, n)), cell_fmt(sd, sizeof sd, st_std(v, n));
+    cell_fmt(l, sizeof l, lo), cell_fmt(h, sizeof h, hi);
+    fprintf(f,
+            "| *published %s* (DHMBPO paper's result files, at %.0f total env steps) | %d | "
+            "%s ± %s | [%s, %s] | – | %s– |\n",
+            names[a], total, n, m, sd, l, h, g->has_threshold ? "– | " : "");
+  }
+  /* against the baseline */
+  int base = -1;
+  for (int v = 0; v < nv; v++)
+    if (g->baseline && !strcmp(g->labels[v], g->baseline)) base = v;
+  if (base >= 0 && nfin[base] > 0) {
+    fprintf(f,
+            "\nAgainst `%s` (difference of final means, 95 %% bootstrap interval):\n\n"
+            "| variant | difference | 95 %% CI | verdict |\n|---|---|---|---|\n",
+            g->baseline);
+    for (int v = 0; v < nv; v++) {
+      if (v == base || nfin[v] == 0) continue;
+      double lo, hi, d = st_mean(fin[v], nfin[v]) - st_mean(fin[base], nfin[base]);
+      st_boot_diff_ci(fin[v], nfin[v], fin[base], nfin[base], BOOT_SEED, BOOT, &lo, &hi);
+      const char *verdict = lo <= 0 && hi >= 0 ? "not distinguishable"
+                            : lo > 0           ? "better"
+                                               : "worse";
+      fprintf(f, "| %s | %+.1f | [%+.1f, %+.1f] | %s |\n", g->labels[v], d, lo, hi, verdict);
+    }
+  }
+  xfree(fin), xfree(nfin);
+}
+
+int sweep_report(const SweepGrid *g) {
+  char path[PATH_MAX * 2];
+  snprintf(path, sizeof path, "%s/report.md", g->root);
+  if (util_mkdirs(g->root) != 0) {
+    fprintf(stderr, "usbpo_sweep: cannot create %s: %s\n", g->root, strerror(errno));
+    return -1;
+  }
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "usbpo_sweep: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  fprintf(f,
+          "# %s\n\nBudget: %lld env steps per run (the official axis: exploration, %lld steps, "
+          "not counted). Final return: each seed's mean of its last three evaluations at or "
+          "before the budget; mean ± std over seeds (ddof 0); 95 %% intervals are percentile "
+          "bootstraps of the mean (%d resamples, fixed seed); IQM (5 seeds or more) trims a "
+          "quarter of the seeds at each end; AUC is the mean evaluation return over the budget. "
+          "Published rows: the same statistic from the per-seed result files of the DHMBPO "
+          "paper (gymnasium v4 tasks; docs/reference/published/), at the same total env steps.\n",
+          g->root, (long long)g->total_steps, (long long)g->init_steps, BOOT);
+  for (int e = 0; e < g->nenvs; e++) env_section(f, g, g->envs[e]);
+  if (fclose(f) != 0) return -1;
+  fprintf(stderr, "usbpo_sweep: wrote %s\n", path);
+  return 0;
+}

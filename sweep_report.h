@@ -1,0 +1,58 @@
+/* sweep_report — the numbers and the page of an experiment (usbpo_sweep --report): per
+ * environment and variant, the final return (each seed: the mean of its last three evaluations
+ * at or before the budget) as mean, std over seeds (numpy's default, ddof 0), a 95 % bootstrap
+ * interval of the mean, the interquartile mean (5 seeds or more), steps to a threshold and the
+ * area under the curve; each variant against the baseline as a difference of means with its
+ * bootstrap interval; the published curves of the same task (docs/reference/published/) with
+ * the same statistic at the same total env steps. The statistics are exposed for the tests. */
+#ifndef USBPO_SWEEP_REPORT_H
+#define USBPO_SWEEP_REPORT_H
+
+#include <stdint.h>
+
+/* a run's curve from its metrics.csv: env_steps, eval_return, wall_s per row (rows with a
+ * non-finite eval skipped); 0, or -1 with a message (strict: every cell must be a number) */
+typedef struct {
+  double *steps, *ret, *wall;
+  int n;
+} SweepRun;
+int sweep_read_run(const char *metrics_csv, SweepRun *r, int strict);
+void sweep_free_run(SweepRun *r);
+
+/* statistics */
+double st_mean(const double *v, int n);
+double st_std(const double *v, int n); /* population (ddof 0) */
+/* the mean of the middle half: floor(n / 4) values trimmed from each end (scipy trim_mean) */
+double st_iqm(const double *v, int n);
+/* 95 % percentile bootstrap interval of the mean (B resamples, a fixed stream per seed) */
+void st_boot_ci(const double *v, int n, uint32_t seed, int B, double *lo, double *hi);
+/* the same for mean(a) - mean(b), each resampled within itself */
+void st_boot_diff_ci(const double *a, int na, const double *b, int nb, uint32_t seed, int B,
+                     double *lo, double *hi);
+/* the mean of the last k evaluations at or before `at` (NAN if none) */
+double st_final(const SweepRun *r, double at, int k);
+/* the mean return over [0, budget]: trapezoids between evaluations, the first held from 0 */
+double st_auc(const SweepRun *r, double budget);
+/* the first env step whose evaluation reaches thr (NAN if never) */
+double st_steps_to(const SweepRun *r, double thr);
+
+/* the published per-seed curves (columns step,time,reward,seed; step counts every env step):
+ * each seed's mean of its last three evaluations at or before total_steps; returns the number
+ * of seeds (values in out), 0 if the file is absent */
+int sweep_published(const char *csv, double total_steps, double *out, int max);
+
+typedef struct {
+  const char *root, *baseline, *plot, *srcroot;
+  double threshold;
+  int has_threshold;
+  int64_t total_steps, init_steps;
+  const char *envs[16];
+  int nenvs;
+  const char *labels[64];
+  int nvar;
+  int64_t seeds[256];
+  int nseeds;
+} SweepGrid;
+int sweep_report(const SweepGrid *g);
+
+#endif

@@ -1,0 +1,136 @@
+#!/bin/bash
+# test_sweep — usbpo_sweep on a tiny experiment (2 variants x 2 seeds, InvertedPendulum):
+#  * the sweep, killed mid-way (one of its runs SIGKILLed, then the sweep SIGTERMed), is
+#    finished by running it again; --status tells the truth at each stage; every cell ends
+#    bit-identical to the same run launched directly (metrics minus wall-clock columns,
+#    episodes, final policy);
+#  * --report on fixture metrics: means, stds, IQM, AUC and steps-to-threshold as computed by
+#    hand, a degenerate bootstrap interval exact, verdicts "better" / "not distinguishable";
+#  * --slurm --dry-run writes one array task per cell;
+#  * bad experiment files are refused before anything starts, naming file, line and key.
+#   test_sweep.sh USBPO_DIST USBPO_SWEEP SOURCE_ROOT
+set -u
+DIST=$(readlink -f "$1"); SWEEP=$(readlink -f "$2"); SRC=$(readlink -f "$3")
+. "$SRC/tests/mpi_env.sh"
+T=$(mktemp -d)
+trap 'pkill -P $$ 2>/dev/null; rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAILED: $*"; fail=1; }
+cd "$T" || exit 1
+cp "$SRC/tests/data/sweep/tiny-base.toml" .
+sed 's/total_steps = 400/total_steps = 1500/' "$SRC/tests/data/sweep/tiny.toml" > tiny.toml
+ROOT=exp/tiny/inverted_pendulum
+
+# ---- 1. interrupted twice, finished by running it again
+USBPO_DIST="$DIST" "$SWEEP" tiny.toml --jobs 2 > s1.log 2>&1 &
+SP=$!
+for i in $(seq 300); do ls $ROOT/*/s*/ckpt/0* > /dev/null 2>&1 && break; sleep 0.1; done
+victim=$(pgrep -P $SP | head -1)
+[ -n "$victim" ] && kill -9 "$victim" && echo "  killed one run (pid $victim)"
+sleep 1
+kill -TERM $SP; wait $SP; rc=$?
+[ $rc = 75 ] && ok "a stopped sweep exits 75" || { bad "stopped sweep: exit $rc"; cat s1.log; }
+"$SWEEP" tiny.toml --status > st1.txt 2>&1
+grep -q "total: 4 cells" st1.txt && ! grep -q " 4 done" st1.txt && grep -q -E "partial|failed|new" st1.txt &&
+  ok "--status after the interruption: $(tail -1 st1.txt | cut -d';' -f1)" || { bad "--status"; cat st1.txt; }
+grep -q "failed(137)" st1.txt && ok "--status shows the killed run" || bad "the killed run is not shown"
+USBPO_DIST="$DIST" "$SWEEP" tiny.toml --jobs 2 > s2.log 2>&1; rc=$?
+"$SWEEP" tiny.toml --status > st2.txt 2>&1
+[ $rc = 0 ] && grep -q "4 done" st2.txt && ok "run again: the sweep completes (4 done)" ||
+  { bad "second sweep: exit $rc"; cat s2.log st2.txt; }
+USBPO_DIST="$DIST" "$SWEEP" tiny.toml > s3.log 2>&1; rc=$?
+[ $rc = 0 ] && grep -q "4 done, 0 to run" s3.log && ok "a finished sweep re-runs nothing" || bad "third sweep: $rc"
+# every cell equals the run launched directly
+for v in mbpo usbpo-bias; do
+  for s in 0 1; do
+    set_v="--set run.algo=mbpo"; [ $v = usbpo-bias ] && set_v="--set run.algo=usbpo --set finetune.terms=bias"
+    "$DIST" tiny-base.toml $set_v --set run.total_steps=1500 --set run.seed=$s --set run.dir=direct/$v \
+      --set run.name=s$s > /dev/null 2>&1 || bad "direct run $v s$s"
+    a=$ROOT/$v/s$s; b=direct/$v/s$s
+    det_cols $a/metrics.csv > a.csv; det_cols $b/metrics.csv > b.csv
+    if cmp -s a.csv b.csv && cmp -s $a/episodes.csv $b/episodes.csv && cmp -s $a/policy_final.bin $b/policy_final.bin; then
+      ok "cell $v/s$s is bit-identical to the direct run ($(($(wc -l < a.csv) - 1)) rows)"
+    else bad "cell $v/s$s differs from the direct run"; fi
+  done
+done
+
+# ---- 2. --report on fixture metrics (variant a: finals 100..500; b: a + 1000; c: a shuffled)
+mkdir -p fx
+cat > fx/exp.toml <<EOT
+[experiment]
+name = "fx"
+base = "../tiny-base.toml"
+seeds = [0, 1, 2, 3, 4]
+total_steps = 300
+baseline = "a"
+threshold = 150
+[[variant]]
+label = "a"
+set = []
+[[variant]]
+label = "b"
+set = ["sac.lr=0.001"]
+[[variant]]
+label = "c"
+set = ["sac.lr=0.002"]
+[[variant]]
+label = "d"
+set = ["sac.lr=0.003"]
+EOT
+sed -i 's/^set = \[\]$/set = ["run.algo=usbpo"]/' fx/exp.toml
+mkrow() { # dir: rows "env_steps eval" ...
+  local d=$1; shift; mkdir -p "$d"; echo "epoch,env_steps,eval_return,wall_s" > "$d/metrics.csv"
+  local e=0; while [ $# -gt 1 ]; do echo "$e,$1,$2,1" >> "$d/metrics.csv"; e=$((e+1)); shift 2; done
+  : > "$d/policy_final.bin"; }
+for s in 0 1 2 3 4; do
+  f=$((100 * (s + 1)))
+  # evaluations at 100, 200, 300: 0, f, f -> final (last three) = 2f/3; AUC = (0+f)/2/3 + f/3 = f/2
+  mkrow fx/exp/fx/inverted_pendulum/a/s$s 100 0 200 $f 300 $f
+  mkrow fx/exp/fx/inverted_pendulum/b/s$s 100 1000 200 $((f + 1000)) 300 $((f + 1000))
+  mkrow fx/exp/fx/inverted_pendulum/c/s$s 100 0 200 $((600 - f)) 300 $((600 - f))
+  mkrow fx/exp/fx/inverted_pendulum/d/s$s 100 7 200 7 300 7
+done
+(cd fx && USBPO_DIST="$DIST" "$SWEEP" exp.toml --report > r.log 2>&1) || { bad "--report failed"; cat fx/r.log; }
+R=fx/exp/fx/report.md
+# a: finals 66.7,133.3,200,266.7,333.3: mean 200, std sqrt(2/9*(100^2+... )) = 94.3, IQM (trim 1 each
+# side) = 200, AUC mean 150, steps to 150: seeds 1..4 at 200 (f >= 150), seed 0 never
+grep -q "^| a | 5 of 5 finished | 200.0 ± 94.3 | \[.*\] | 200.0 | 200.0 (4 of 5) | 150.0 |" $R &&
+  ok "variant a: mean, std, IQM, steps to threshold, AUC as computed by hand" || { bad "row a"; grep '^| a ' $R; }
+grep -q "^| d | 5 of 5 finished | 7.0 ± 0.0 | \[7.0, 7.0\] | 7.0 |" $R &&
+  ok "equal seeds: the bootstrap interval is the point" || { bad "row d"; grep '^| d ' $R; }
+grep -q "^| b | +1000.0 | \[+.*\] | better |" $R && ok "b - a: +1000, better" || { bad "b vs a"; grep '^| b ' $R; }
+grep -q "^| c | +0.0 | \[-.*, +.*\] | not distinguishable |" $R &&
+  ok "c - a: 0, not distinguishable" || { bad "c vs a"; grep '^| c ' $R; }
+cp $R r1.md; (cd fx && "$SWEEP" exp.toml --report > /dev/null 2>&1); cmp -s $R r1.md &&
+  ok "the report is reproducible (fixed bootstrap seed)" || bad "report not reproducible"
+
+# ---- 3. --slurm --dry-run
+"$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null
+[ "$(grep -c '^  [0-9]) ARGS=' sb.txt)" = 4 ] && grep -q -- "--array=0-3" sb.txt &&
+  grep -q "usbpo.sbatch" sb.txt && ok "--slurm --dry-run: one array task per cell through usbpo.sbatch" ||
+  { bad "--slurm --dry-run"; head -20 sb.txt; }
+
+# ---- 4. bad experiment files: refused before anything starts
+refuse() { # name, expected text, file contents on stdin
+  cat > bad-$1.toml
+  rm -rf exp/bad
+  "$SWEEP" bad-$1.toml > bad-$1.log 2>&1; local rc=$?
+  if [ $rc = 1 ] && grep -q -- "$2" bad-$1.log && [ ! -d exp/bad ]; then ok "refused: $1"
+  else bad "$1: exit $rc"; cat bad-$1.log; fi
+}
+HDR='[experiment]
+name = "bad"
+base = "tiny-base.toml"
+total_steps = 400'
+printf '%s\nseeds = [0]\nfrobnicate = 1\n[[variant]]\nlabel = "x"\nset = []\n' "$HDR" |
+  refuse unknown-key "bad-unknown-key.toml:6:1: unknown key 'experiment.frobnicate'"
+printf '%s\nseeds = []\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n' "$HDR" |
+  refuse empty-grid "empty grid"
+printf '%s\nseeds = [0]\n[[variant]]\nlabel = "x"\nset = ["sac.lrr=1"]\n' "$HDR" |
+  refuse rejected-override "bad-rejected-override.toml:7:1: variant 'x'.*refuses"
+printf '%s\nseeds = [0]\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n[[variant]]\nlabel = "x"\nset = ["run.algo=mbpo"]\n' "$HDR" |
+  refuse duplicate-label "bad-duplicate-label.toml:10:1: duplicate variant label 'x' (also at line 7)"
+printf '%s\nseeds = [0]\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n' "$HDR" | sed 's/total_steps = 400/total_steps = 450/' |
+  refuse budget "bad-budget.toml:4:1: experiment.total_steps = 450 is not a whole number of epochs"
+exit $fail

@@ -1,0 +1,776 @@
+/* usbpo_sweep — an experiment (variants x seeds x environments) as one command.
+ *
+ *   usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] [--slurm [--dry-run]]
+ *
+ * An experiment file names a base config, the environments, the seeds, a step budget and a list
+ * of [[variant]] tables (a label and `set`, a list of --set overrides):
+ *
+ *   [experiment]
+ *   name = "ip-variants"              # default: the file's name
+ *   base = "../configs/inverted_pendulum.toml"   # relative to the experiment file
+ *   envs = ["inverted_pendulum"]      # optional: env.name of each cell (default: the base's)
+ *   seeds = [0, 1, 2, 3, 4]
+ *   total_steps = 5000                # run.total_steps of every cell
+ *   baseline = "mbpo"                 # the variant the others are compared with (--report)
+ *   threshold = 950                   # optional: steps to reach this eval return (--report)
+ *   ranks = 1                         # mpirun -np of each cell (1: no mpirun)
+ *   dir = "exp"                       # where cells live: <dir>/<name>/<env>/<label>/s<seed>/
+ *
+ *   [[variant]]
+ *   label = "mbpo"
+ *   set = ["run.algo=mbpo"]
+ *
+ * Every cell is an ordinary run directory. A local sweep runs --jobs cells at a time (default:
+ * the cores, one per cell), resumes unfinished cells from their newest checkpoint (--resume),
+ * never re-runs a finished one, and is finished by running the same command again after an
+ * interruption: a signal to the sweep is passed on to its cells (each checkpoints and stops), and
+ * a cell whose sweep died gets SIGTERM too (PR_SET_PDEATHSIG). A cell is locked while it runs
+ * (<cell>/.sweep.lock, held by the cell's own process), so two sweeps never run one cell.
+ * Everything is checked before anything starts: unknown keys, an empty grid, duplicate labels,
+ * a variant override the config refuses, a budget that is not a whole number of epochs. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_toml.h"
+#include "sweep_report.h"
+#include "util.h"
+
+#define MAX_VARIANTS 64
+#define MAX_SETS     64
+#define MAX_ENVS     16
+#define MAX_SEEDS    256
+
+typedef struct {
+  char label[64];
+  char *sets[MAX_SETS];
+  int nsets, line;
+} Variant;
+
+typedef struct {
+  char file[PATH_MAX], name[128], base[PATH_MAX * 2], dir[PATH_MAX], root[PATH_MAX * 2];
+  char envs[MAX_ENVS][64];
+  int nenvs; /* 0: the base config's own environment */
+  int64_t seeds[MAX_SEEDS];
+  int nseeds;
+  int64_t total_steps;
+  int steps_line, ranks;
+  char baseline[64];
+  double threshold;
+  int has_threshold;
+  Variant var[MAX_VARIANTS];
+  int nvar;
+} Exp;
+
+typedef struct {
+  int e, v, s;
+  char parent[PATH_MAX * 2 + 256], dir[PATH_MAX * 2 + 300], env[64];
+  int64_t init_steps, epoch_length;
+  pid_t pid;
+  int lockfd;
+} Cell;
+
+static char g_dist[PATH_MAX + 32], g_plot[PATH_MAX + 32], g_srcroot[PATH_MAX + 32];
+static volatile sig_atomic_t g_stop;
+
+/* ---- the experiment file ---- */
+
+static int fail_at(const char *file, int line, int col, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (line > 0)
+    fprintf(stderr, "%s:%d:%d: ", file, line, col);
+  else
+    fprintf(stderr, "%s: ", file);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return -1;
+}
+
+static int label_ok(const char *s) {
+  if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
+  for (; *s; s++)
+    if (!(*s == '-' || *s == '_' || *s == '.' || *s == '+' || (*s >= 'a' && *s <= 'z') ||
+          (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+      return 0;
+  return 1;
+}
+
+static int apply_key(Exp *x, const CfgTomlItem *it) {
+  const char *k = it->key, *f = x->file;
+  const int L = it->key_line, C = it->key_col;
+#define WANT(t, what)                                                                              \
+  if (it->type != (t)) return fail_at(f, it->val_line, it->val_col, "%s: expected %s", k, what)
+  if (!strcmp(k, "experiment.name")) {
+    WANT(CT_STRING, "a string");
+    if (!label_ok(it->s)) return fail_at(f, L, C, "%s: one directory name, [A-Za-z0-9._+-]", k);
+    snprintf(x->name, sizeof x->name, "%s", it->s);
+  } else if (!strcmp(k, "experiment.base")) {
+    WANT(CT_STRING, "a string (a config file)");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", PATH_MAX - 1, x->file);
+    char *slash = strrchr(dir, '/');
+    if (it->s[0] == '/' || !slash)
+      snprintf(x->base, sizeof x->base, "%s", it->s);
+    else
+      *slash = 0, snprintf(x->base, sizeof x->base, "%s/%s", dir, it->s);
+  } else if (!strcmp(k, "experiment.envs")) {
+    WANT(CT_STRARRAY, "an array of environment names");
+    if (it->nstrs > MAX_ENVS) return fail_at(f, L, C, "%s: at most %d", k, MAX_ENVS);
+    for (int i = 0; i < it->nstrs; i++) {
+      if (cfg_env_from_name(it->strs[i]) < 0)
+        return fail_at(f, it->val_line, it->val_col, "%s: unknown environment '%s'", k,
+                       it->strs[i]);
+      snprintf(x->envs[x->nenvs++], 64, "%s", it->strs[i]);
+    }
+  } else if (!strcmp(k, "experiment.seeds")) {
+    WANT(CT_ARRAY, "an array of seeds");
+    if (it->arr_bad || it->arr_len > MAX_SEEDS)
+      return fail_at(f, it->val_line, it->val_col, "%s: up to %d whole numbers", k, MAX_SEEDS);
+    for (int i = 0; i < it->arr_len; i++) {
+      double v = it->arr[i];
+      if (v < 0 || v > 2147483647 || v != floor(v))
+        return fail_at(f, it->val_line, it->val_col, "%s: seed %g is not a whole number >= 0", k,
+                       v);
+      for (int j = 0; j < x->nseeds; j++)
+        if (x->seeds[j] == (int64_t)v)
+          return fail_at(f, it->val_line, it->val_col, "%s: seed %g twice", k, v);
+      x->seeds[x->nseeds++] = (int64_t)v;
+    }
+  } else if (!strcmp(k, "experiment.total_steps")) {
+    WANT(CT_INT, "a whole number of env steps");
+    if (it->i < 1) return fail_at(f, it->val_line, it->val_col, "%s must be >= 1", k);
+    x->total_steps = it->i, x->steps_line = it->val_line;
+  } else if (!strcmp(k, "experiment.baseline")) {
+    WANT(CT_STRING, "a variant label");
+    snprintf(x->baseline, sizeof x->baseline, "%s", it->s);
+  } else if (!strcmp(k, "experiment.threshold")) {
+    if (it->type != CT_INT && it->type != CT_FLOAT)
+      return fail_at(f, it->val_line, it->val_col, "%s: expected a number", k);
+    x->threshold = it->type == CT_INT ? (double)it->i : it->f, x->has_threshold = 1;
+  } else if (!strcmp(k, "experiment.ranks")) {
+    WANT(CT_INT, "a whole number");
+    if (it->i < 1 || it->i > 4096) return fail_at(f, it->val_line, it->val_col, "%s: 1..4096", k);
+    x->ranks = (int)it->i;
+  } else if (!strcmp(k, "experiment.dir")) {
+    WANT(CT_STRING, "a directory");
+    snprintf(x->dir, sizeof x->dir, "%s", it->s);
+  } else if (!strncmp(k, "variant.", 8)) {
+    char *end;
+    long i = strtol(k + 8, &end, 10);
+    if (end == k + 8 || *end != '.' || i < 0 || i >= MAX_VARIANTS)
+      return fail_at(f, L, C, "unknown key '%s'", k);
+    if (i + 1 > x->nvar) x->nvar = (int)i + 1;
+    Variant *v = &x->var[i];
+    if (!v->line) v->line = L;
+    if (!strcmp(end + 1, "label")) {
+      WANT(CT_STRING, "a string");
+      if (!label_ok(it->s))
+        return fail_at(f, it->val_line, it->val_col,
+                       "variant label '%s': one directory name, [A-Za-z0-9._+-]", it->s);
+      snprintf(v->label, sizeof v->label, "%s", it->s);
+      v->line = L;
+    } else if (!strcmp(end + 1, "set")) {
+      WANT(CT_STRARRAY, "an array of \"section.key=value\" strings");
+      if (it->nstrs > MAX_SETS) return fail_at(f, L, C, "%s: at most %d overrides", k, MAX_SETS);
+      for (int j = 0; j < it->nstrs; j++) {
+        if (!strchr(it->strs[j], '='))
+          return fail_at(f, it->val_line, it->val_col, "%s: '%s' is not section.key=value", k,
+                         it->strs[j]);
+        v->sets[v->nsets++] = strdup(it->strs[j]);
+      }
+    } else {
+      return fail_at(f, L, C, "unknown key 'variant.%s' (a variant has label and set)", end + 1);
+    }
+  } else {
+    return fail_at(f, L, C,
+                   "unknown key '%s' (experiment.name, base, envs, seeds, total_steps, baseline, "
+                   "threshold, ranks, dir; [[variant]] label, set)",
+                   k);
+  }
+#undef WANT
+  return 0;
+}
+
+static int load_exp(const char *file, Exp *x) {
+  memset(x, 0, sizeof *x);
+  snprintf(x->file, sizeof x->file, "%s", file);
+  snprintf(x->dir, sizeof x->dir, "exp");
+  x->ranks = 1;
+  struct stat st;
+  if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+    return fail_at(file, 0, 0, "cannot read the experiment (a regular file of at most 1 MiB)");
+  size_t len;
+  char *text = util_read_file(file, &len);
+  if (!text) return fail_at(file, 0, 0, "cannot read: %s", strerror(errno));
+  CfgTomlItem *items;
+  int n, el = 0, ec = 0;
+  char err[512];
+  int rc = cfg_toml_parse(text, file, &items, &n, err, sizeof err, &el, &ec);
+  free(text);
+  if (rc != 0) return fail_at(file, el, ec, "TOML syntax error: %s", err);
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad |= apply_key(x, &items[i]) != 0;
+  cfg_toml_free(items, n);
+  if (bad) return -1;
+  if (!x->name[0]) {
+    const char *b = strrchr(file, '/');
+    snprintf(x->name, sizeof x->name, "%s", b ? b + 1 : file);
+    char *dot = strrchr(x->name, '.');
+    if (dot) *dot = 0;
+  }
+  if (!x->base[0])
+    return fail_at(file, 0, 0, "missing experiment.base (the config every cell starts from)");
+  if (!x->nseeds) return fail_at(file, 0, 0, "empty grid: experiment.seeds has no seed");
+  if (!x->nvar) return fail_at(file, 0, 0, "empty grid: no [[variant]]");
+  if (!x->total_steps) return fail_at(file, 0, 0, "missing experiment.total_steps");
+  for (int i = 0; i < x->nvar; i++) {
+    if (!x->var[i].label[0])
+      return fail_at(file, x->var[i].line, 1, "variant %d has no label", i + 1);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(x->var[i].label, x->var[j].label))
+        return fail_at(file, x->var[i].line, 1, "duplicate variant label '%s' (also at line %d)",
+                       x->var[i].label, x->var[j].line);
+  }
+  int found = !x->baseline[0];
+  for (int i = 0; i < x->nvar; i++) found |= !strcmp(x->var[i].label, x->baseline);
+  if (!found)
+    return fail_at(file, 0, 0, "experiment.baseline '%s' is no variant's label", x->baseline);
+  snprintf(x->root, sizeof x->root, "%s/%s", x->dir, x->name);
+  return 0;
+}
+
+/* ---- cells ---- */
+
+/* usbpo_dist's argument list for a cell (NULL-terminated, static storage until the next call);
+ * extra: NULL, "--check-config" or "--resume" */
+static char **cell_argv(const Exp *x, const Cell *c, const char *extra) {
+  static char *av[2 * MAX_SETS + 32];
+  static char buf[16][PATH_MAX * 2 + 400];
+  int n = 0, b = 0;
+  if (x->ranks > 1 && (!extra || strcmp(extra, "--check-config") != 0)) {
+    av[n++] = "mpirun";
+    av[n++] = "-np";
+    snprintf(buf[b], sizeof buf[b], "%d", x->ranks), av[n++] = buf[b++];
+  }
+  av[n++] = g_dist;
+  av[n++] = (char *)x->base;
+  if (c->env[0]) {
+    snprintf(buf[b], sizeof buf[b], "env.name=%s", c->env);
+    av[n++] = "--set", av[n++] = buf[b++];
+  }
+  for (int i = 0; i < x->var[c->v].nsets; i++) av[n++] = "--set", av[n++] = x->var[c->v].sets[i];
+  snprintf(buf[b], sizeof buf[b], "run.total_steps=%lld", (long long)x->total_steps);
+  av[n++] = "--set", av[n++] = buf[b++];
+  snprintf(buf[b], sizeof buf[b], "run.seed=%lld", (long long)x->seeds[c->s]);
+  av[n++] = "--set", av[n++] = buf[b++];
+  snprintf(buf[b], sizeof buf[b], "run.dir=%s", c->parent);
+  av[n++] = "--set", av[n++] = buf[b++];
+  snprintf(buf[b], sizeof buf[b], "run.name=s%lld", (long long)x->seeds[c->s]);
+  av[n++] = "--set", av[n++] = buf[b++];
+  if (extra) av[n++] = (char *)extra;
+  av[n] = NULL;
+  return av;
+}
+
+static Cell *make_cells(const Exp *x, int *ncells) {
+  const int ne = x->nenvs ? x->nenvs : 1;
+  Cell *cells = xmalloc(sizeof(Cell) * (size_t)ne * x->nvar * x->nseeds);
+  int n = 0;
+  for (int e = 0; e < ne; e++)
+    for (int v = 0; v < x->nvar; v++)
+      for (int s = 0; s < x->nseeds; s++) {
+        Cell *c = &cells[n++];
+        c->e = e, c->v = v, c->s = s, c->lockfd = -1;
+        snprintf(c->env, sizeof c->env, "%s", x->nenvs ? x->envs[e] : "");
+      }
+  *ncells = n;
+  return cells;
+}
+
+/* run a command, its output into *out (malloc'd); returns its exit status */
+static int capture(char **av, char **out) {
+  int fd[2];
+  if (pipe(fd) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd[1], 1), dup2(fd[1], 2);
+    close(fd[0]), close(fd[1]);
+    execvp(av[0], av);
+    fprintf(stderr, "cannot run %s: %s\n", av[0], strerror(errno));
+    _exit(127);
+  }
+  close(fd[1]);
+  size_t cap = 1 << 16, len = 0;
+  char *b = xmalloc(cap);
+  ssize_t r;
+  while ((r = read(fd[0], b + len, cap - len - 1)) > 0) {
+    len += (size_t)r;
+    if (len + 1 >= cap) {
+      char *nb = xmalloc(cap * 2);
+      memcpy(nb, b, len);
+      xfree(b);
+      b = nb, cap *= 2;
+    }
+  }
+  b[len] = 0;
+  close(fd[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  *out = b;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int64_t dump_int(const char *dump, const char *section, const char *key) {
+  char hdr[80];
+  snprintf(hdr, sizeof hdr, "[%s]\n", section);
+  const char *s = strstr(dump, hdr);
+  if (!s) return -1;
+  char k[80];
+  snprintf(k, sizeof k, "\n%s = ", key);
+  const char *p = strstr(s, k);
+  return p ? atoll(p + strlen(k)) : -1;
+}
+
+/* every (env, variant) resolved by usbpo_dist --check-config before anything starts */
+static int check_cells(const Exp *x, Cell *cells, int n) {
+  int bad = 0;
+  for (int i = 0; i < n; i++) {
+    Cell *c = &cells[i];
+    const char *envname = c->env;
+    snprintf(c->parent, sizeof c->parent, "%s/%s/%s", x->root, "?", x->var[c->v].label);
+    if (c->s > 0 && cells[i - 1].e == c->e && cells[i - 1].v == c->v) {
+      *c = (Cell){.e = c->e,
+                  .v = c->v,
+                  .s = c->s,
+                  .lockfd = -1,
+                  .init_steps = cells[i - 1].init_steps,
+                  .epoch_length = cells[i - 1].epoch_length};
+      snprintf(c->env, sizeof c->env, "%s", cells[i - 1].env);
+    } else {
+      char *out = NULL;
+      int rc = capture(cell_argv(x, c, "--check-config"), &out);
+      if (rc != 0) {
+        fail_at(x->file, x->var[c->v].line, 1,
+                "variant '%s'%s%s: the config refuses it:", x->var[c->v].label,
+                envname[0] ? " on " : "", envname);
+        fprintf(stderr, "%s", out);
+        bad = 1;
+        xfree(out);
+        continue;
+      }
+      c->epoch_length = dump_int(out, "env", "epoch_length");
+      c->init_steps = dump_int(out, "env", "init_steps");
+      if (!envname[0]) {
+        const char *p = strstr(out, "[env]\nname = \"");
+        if (p) sscanf(p + 14, "%63[^\"]", c->env);
+      }
+      xfree(out);
+      if (c->epoch_length > 0 && x->total_steps % c->epoch_length != 0) {
+        fail_at(x->file, x->steps_line, 1,
+                "experiment.total_steps = %lld is not a whole number of epochs (env.epoch_length "
+                "= %lld for variant '%s' on %s)",
+                (long long)x->total_steps, (long long)c->epoch_length, x->var[c->v].label, c->env);
+        bad = 1;
+      }
+    }
+    snprintf(c->parent, sizeof c->parent, "%s/%s/%s", x->root, c->env, x->var[c->v].label);
+    snprintf(c->dir, sizeof c->dir, "%s/s%lld", c->parent, (long long)x->seeds[c->s]);
+  }
+  return bad ? -1 : 0;
+}
+
+/* ---- the state of a cell ---- */
+
+typedef enum { C_NEW, C_PARTIAL, C_RUNNING, C_DONE, C_FAILED } CellState;
+static const char *const STATE[] = {"new", "partial", "running", "done", "failed"};
+
+typedef struct {
+  CellState state;
+  int64_t steps;
+  double eval, wall;
+  int last_exit;
+} CellInfo;
+
+/* the last row of metrics.csv: env_steps, eval_return, wall_s */
+static void last_row(const char *dir, int64_t *steps, double *eval, double *wall) {
+  char path[PATH_MAX * 3];
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  *steps = 0, *eval = NAN, *wall = NAN;
+  SweepRun r;
+  if (sweep_read_run(path, &r, 0) != 0 || r.n == 0) return;
+  *steps = (int64_t)r.steps[r.n - 1];
+  *eval = r.ret[r.n - 1];
+  *wall = r.wall[r.n - 1];
+  sweep_free_run(&r);
+}
+
+static CellInfo cell_info(const Exp *x, const Cell *c) {
+  CellInfo in = {C_NEW, 0, NAN, NAN, -1};
+  char p[PATH_MAX * 3];
+  struct stat st;
+  last_row(c->dir, &in.steps, &in.eval, &in.wall);
+  snprintf(p, sizeof p, "%s/sweep.exit", c->dir);
+  FILE *f = fopen(p, "r");
+  if (f) {
+    if (fscanf(f, "%d", &in.last_exit) != 1) in.last_exit = -1;
+    fclose(f);
+  }
+  snprintf(p, sizeof p, "%s/policy_final.bin", c->dir);
+  const int has_final = stat(p, &st) == 0;
+  snprintf(p, sizeof p, "%s/ckpt", c->dir);
+  const int has_ckpt = stat(p, &st) == 0;
+  if (has_final && in.steps >= x->total_steps)
+    in.state = C_DONE;
+  else if (in.last_exit > 0 && in.last_exit != EXIT_REQUEUE)
+    in.state = C_FAILED;
+  else if (has_ckpt || in.steps > 0)
+    in.state = C_PARTIAL;
+  /* running: someone holds its lock */
+  snprintf(p, sizeof p, "%s/.sweep.lock", c->dir);
+  int fd = open(p, O_RDONLY);
+  if (fd >= 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) in.state = C_RUNNING;
+    close(fd);
+  }
+  return in;
+}
+
+/* ---- local runs ---- */
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static int launch(const Exp *x, Cell *c) {
+  if (util_mkdirs(c->dir) != 0) {
+    fprintf(stderr, "usbpo_sweep: cannot create %s: %s\n", c->dir, strerror(errno));
+    return -1;
+  }
+  char p[PATH_MAX * 3];
+  snprintf(p, sizeof p, "%s/.sweep.lock", c->dir);
+  c->lockfd = open(p, O_RDWR | O_CREAT, 0644);
+  if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    if (c->lockfd >= 0) close(c->lockfd);
+    c->lockfd = -1;
+    return 1; /* in use: try again later */
+  }
+  char **av = cell_argv(x, c, "--resume");
+  snprintf(p, sizeof p, "%s/sweep.out", c->dir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* the child holds the lock (an inherited descriptor) for as long as it runs, and stops at a
+     * checkpoint if the sweep dies */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the sweep, which passes on a SIGTERM */
+    int fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+    execvp(av[0], av);
+    fprintf(stderr, "usbpo_sweep: cannot run %s: %s\n", av[0], strerror(errno));
+    _exit(127);
+  }
+  c->pid = pid;
+  return 0;
+}
+
+static void record_exit(const Cell *c, int code) {
+  char p[PATH_MAX * 3], t[32];
+  snprintf(p, sizeof p, "%s/sweep.exit", c->dir);
+  snprintf(t, sizeof t, "%d\n", code);
+  FILE *f = fopen(p, "w");
+  if (f) fputs(t, f), fclose(f);
+}
+
+static const char *cell_name(const Exp *x, const Cell *c) {
+  static char b[256];
+  snprintf(b, sizeof b, "%s/%s/s%lld", c->env, x->var[c->v].label, (long long)x->seeds[c->s]);
+  return b;
+}
+
+static int run_local(const Exp *x, Cell *cells, int n, int jobs) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL), sigaction(SIGINT, &sa, NULL), sigaction(SIGHUP, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  int *queue = xmalloc(sizeof(int) * (n + 1)), nq = 0, running = 0, failed = 0, done = 0;
+  for (int i = 0; i < n; i++) {
+    CellInfo in = cell_info(x, &cells[i]);
+    if (in.state == C_DONE)
+      done++;
+    else
+      queue[nq++] = i;
+  }
+  fprintf(stderr, "usbpo_sweep: %s: %d cells, %d done, %d to run, %d at a time\n", x->name, n, done,
+          nq, jobs);
+  int stopping = 0, head = 0;
+  while (head < nq || running > 0) {
+    if (g_stop && !stopping) {
+      stopping = 1;
+      fprintf(stderr, "usbpo_sweep: stopping: each running cell checkpoints and stops\n");
+      for (int i = 0; i < n; i++)
+        if (cells[i].pid > 0) kill(cells[i].pid, SIGTERM);
+    }
+    int waiting = 0;
+    while (!stopping && running < jobs && head < nq) {
+      Cell *c = &cells[queue[head]];
+      int rc = launch(x, c);
+      if (rc == 1) { /* in use by another sweep: to the back of the queue */
+        if (++waiting > nq - head) break;
+        int t = queue[head];
+        memmove(queue + head, queue + head + 1, sizeof(int) * (size_t)(nq - head - 1));
+        queue[nq - 1] = t;
+        continue;
+      }
+      head++;
+      if (rc != 0) {
+        failed++;
+        continue;
+      }
+      running++;
+      fprintf(stderr, "usbpo_sweep: start %s (pid %d)\n", cell_name(x, c), (int)c->pid);
+    }
+    if (stopping && running == 0) break;
+    if (running == 0) {
+      sleep(1); /* every cell left is in use by another sweep */
+      continue;
+    }
+    int st;
+    pid_t pid = waitpid(-1, &st, 0);
+    if (pid < 0) continue; /* a signal: go round */
+    for (int i = 0; i < n; i++) {
+      Cell *c = &cells[i];
+      if (c->pid != pid) continue;
+      const int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      record_exit(c, code);
+      close(c->lockfd);
+      c->lockfd = -1, c->pid = 0;
+      running--;
+      CellInfo in = cell_info(x, c);
+      fprintf(stderr, "usbpo_sweep: %s: exit %d, %lld/%lld steps%s\n", cell_name(x, c), code,
+              (long long)in.steps, (long long)x->total_steps,
+              code == 0              ? ""
+              : code == EXIT_REQUEUE ? " (stopped at a checkpoint)"
+                                     : " (FAILED)");
+      if (code != 0 && code != EXIT_REQUEUE) failed++;
+    }
+  }
+  xfree(queue);
+  if (stopping) {
+    fprintf(stderr, "usbpo_sweep: stopped; run the same command again to finish\n");
+    return EXIT_REQUEUE;
+  }
+  return failed ? EXIT_FATAL : EXIT_OK;
+}
+
+/* ---- --status ---- */
+
+static void fmt_dur(double s, char *b, size_t n) {
+  if (!isfinite(s) || s < 0)
+    snprintf(b, n, "-");
+  else
+    snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static int status(const Exp *x, Cell *cells, int n) {
+  int count[5] = {0};
+  int64_t steps = 0;
+  double left = 0;
+  printf("%-44s %15s %10s %-9s %8s\n", "cell", "steps", "eval", "state", "ETA");
+  for (int i = 0; i < n; i++) {
+    CellInfo in = cell_info(x, &cells[i]);
+    count[in.state]++;
+    steps += in.steps < x->total_steps ? in.steps : x->total_steps;
+    double eta = NAN;
+    if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
+      eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
+    char st[48], e[16], ev[24];
+    snprintf(st, sizeof st, "%lld/%lld", (long long)in.steps, (long long)x->total_steps);
+    fmt_dur(eta, e, sizeof e);
+    if (isfinite(in.eval))
+      snprintf(ev, sizeof ev, "%.1f", in.eval);
+    else
+      snprintf(ev, sizeof ev, "-");
+    char state[32];
+    if (in.state == C_FAILED)
+      snprintf(state, sizeof state, "failed(%d)", in.last_exit);
+    else
+      snprintf(state, sizeof state, "%s", STATE[in.state]);
+    printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
+  }
+  char e[16];
+  fmt_dur(left, e, sizeof e);
+  printf("total: %d cells: %d done, %d running, %d partial, %d new, %d failed; %lld of %lld "
+         "steps (%.1f%%); %s of single-cell work left\n",
+         n, count[C_DONE], count[C_RUNNING], count[C_PARTIAL], count[C_NEW], count[C_FAILED],
+         (long long)steps, (long long)x->total_steps * n,
+         100.0 * (double)steps / ((double)x->total_steps * n), e);
+  return 0;
+}
+
+/* ---- --slurm ---- */
+
+static int slurm(const Exp *x, Cell *cells, int n, int dry) {
+  char sb[PATH_MAX + 64], path[PATH_MAX * 2 + 64];
+  snprintf(sb, sizeof sb, "%s/deploy/slurm/usbpo.sbatch", g_srcroot);
+  const char *env_sb = getenv("USBPO_SBATCH");
+  if (env_sb) snprintf(sb, sizeof sb, "%s", env_sb);
+  char *abs_sb = realpath(sb, NULL);
+  if (!abs_sb) {
+    fprintf(stderr, "usbpo_sweep: no %s (set USBPO_SBATCH)\n", sb);
+    return EXIT_FATAL;
+  }
+  char *prog = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&prog, &len);
+  fprintf(f,
+          "#!/bin/bash\n# usbpo_sweep %s: one array task per cell, each through usbpo.sbatch "
+          "(signals, requeue, resume)\n#SBATCH -J usbpo-%s\n#SBATCH --array=0-%d\n#SBATCH -n %d\n"
+          "#SBATCH -o %s/slurm-%%A_%%a.out\n#SBATCH --open-mode=append\n#SBATCH --requeue\n"
+          "#SBATCH --signal=B:USR1@300\nset -u\ncase \"$SLURM_ARRAY_TASK_ID\" in\n",
+          x->file, x->name, n - 1, x->ranks, x->root);
+  for (int i = 0; i < n; i++) {
+    util_mkdirs(cells[i].parent);
+    char **av = cell_argv(x, &cells[i], "--resume");
+    while (*av && strcmp(*av, g_dist) != 0) av++; /* usbpo.sbatch runs mpirun itself */
+    fprintf(f, "  %d) ARGS=(", i);
+    for (char **a = av + 1; *a; a++) fprintf(f, "%s'%s'", a == av + 1 ? "" : " ", *a);
+    fprintf(f, ") ;; # %s\n", cell_name(x, &cells[i]));
+  }
+  fprintf(f,
+          "  *) echo \"no cell $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n"
+          "export USBPO_BIN='%s' USBPO_NP=%d\nexec bash '%s' \"${ARGS[@]}\"\n",
+          g_dist, x->ranks, abs_sb);
+  fclose(f);
+  free(abs_sb);
+  util_mkdirs(x->root);
+  snprintf(path, sizeof path, "%s/sweep.sbatch", x->root);
+  FILE *o = fopen(path, "w");
+  if (!o || fwrite(prog, 1, len, o) != len || fclose(o) != 0) {
+    fprintf(stderr, "usbpo_sweep: cannot write %s\n", path);
+    free(prog);
+    return EXIT_FATAL;
+  }
+  if (dry) {
+    fputs(prog, stdout);
+    fprintf(stderr, "usbpo_sweep: wrote %s (not submitted: --dry-run)\n", path);
+    free(prog);
+    return 0;
+  }
+  free(prog);
+  char *av[] = {"sbatch", "--parsable", path, NULL}, *out = NULL;
+  int rc = capture(av, &out);
+  fprintf(stderr, "usbpo_sweep: sbatch %s: %s", path, out ? out : "");
+  xfree(out);
+  return rc == 0 ? 0 : EXIT_FATAL;
+}
+
+/* ---- main ---- */
+
+static void find_programs(void) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : 0] = 0;
+  char *slash = strrchr(self, '/');
+  if (slash) *slash = 0;
+  const char *d = getenv("USBPO_DIST");
+  snprintf(g_dist, sizeof g_dist, "%s", d ? d : "");
+  if (!d) snprintf(g_dist, sizeof g_dist, "%s/usbpo_dist", self);
+  snprintf(g_plot, sizeof g_plot, "%s/usbpo_plot", self);
+  snprintf(g_srcroot, sizeof g_srcroot, "%s/..", self);
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] "
+             "[--slurm [--dry-run]]\n"
+             "  (none)     run every unfinished cell here, N at a time (default: the cores)\n"
+             "  --status   a table of cells: steps, last evaluation, state, ETA\n"
+             "  --report   <dir>/<name>/report.md with figures and confidence intervals\n"
+             "  --slurm    one array job, a task per cell (--dry-run: print it only)\n");
+}
+
+int main(int argc, char **argv) {
+  const char *file = NULL;
+  int jobs = 0, do_status = 0, do_report = 0, do_slurm = 0, dry = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--jobs") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 4096) {
+        fprintf(stderr, "usbpo_sweep: --jobs wants 1..4096\n");
+        return EXIT_USAGE;
+      }
+      jobs = (int)v;
+    } else if (!strcmp(a, "--status")) {
+      do_status = 1;
+    } else if (!strcmp(a, "--report")) {
+      do_report = 1;
+    } else if (!strcmp(a, "--slurm")) {
+      do_slurm = 1;
+    } else if (!strcmp(a, "--dry-run")) {
+      dry = 1;
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    } else if (a[0] == '-' || file) {
+      usage(stderr);
+      return EXIT_USAGE;
+    } else {
+      file = a;
+    }
+  }
+  if (!file || (dry && !do_slurm)) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  find_programs();
+  Exp *x = xmalloc(sizeof *x);
+  if (load_exp(file, x) != 0) return EXIT_FATAL;
+  int n;
+  Cell *cells = make_cells(x, &n);
+  if (check_cells(x, cells, n) != 0) {
+    fprintf(stderr, "usbpo_sweep: %s refused; nothing was started\n", file);
+    return EXIT_FATAL;
+  }
+  if (do_status) return status(x, cells, n);
+  if (do_report) {
+    SweepGrid g = {.root = x->root,
+                   .baseline = x->baseline,
+                   .threshold = x->threshold,
+                   .has_threshold = x->has_threshold,
+                   .total_steps = x->total_steps,
+                   .plot = g_plot,
+                   .srcroot = g_srcroot,
+                   .nvar = x->nvar,
+                   .nseeds = x->nseeds};
+    const int ne = x->nenvs ? x->nenvs : 1;
+    for (int e = 0; e < ne; e++) g.envs[g.nenvs++] = cells[e * x->nvar * x->nseeds].env;
+    for (int v = 0; v < x->nvar; v++) g.labels[v] = x->var[v].label;
+    for (int s = 0; s < x->nseeds; s++) g.seeds[s] = x->seeds[s];
+    g.init_steps = cells[0].init_steps;
+    return sweep_report(&g) == 0 ? 0 : EXIT_FATAL;
+  }
+  if (do_slurm) return slurm(x, cells, n, dry);
+  if (!jobs) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = (int)(cores / x->ranks);
+    if (jobs < 1) jobs = 1;
+  }
+  return run_local(x, cells, n, jobs);
+}
