@@ -1,6 +1,7 @@
 /* usbpo_sweep — an experiment (variants x seeds x environments) as one command.
  *
  *   usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] [--slurm [--dry-run]]
+ *               [--envs a,b] [--steps N] [--set section.key=value]...
  *
  * An experiment file names a base config, the environments, the seeds, a step budget and a list
  * of [[variant]] tables (a label and `set`, a list of --set overrides):
@@ -82,6 +83,10 @@ typedef struct {
   pid_t pid;
   int lockfd;
 } Cell;
+
+/* --set overrides for every cell (after each variant's own) */
+static char *g_sets[MAX_SETS];
+static int g_nsets;
 
 static char g_dist[PATH_MAX + 32], g_plot[PATH_MAX + 32], g_srcroot[PATH_MAX + 32];
 static volatile sig_atomic_t g_stop;
@@ -274,6 +279,7 @@ static char **cell_argv(const Exp *x, const Cell *c, const char *extra) {
     av[n++] = "--set", av[n++] = buf[b++];
   }
   for (int i = 0; i < x->var[c->v].nsets; i++) av[n++] = "--set", av[n++] = x->var[c->v].sets[i];
+  for (int i = 0; i < g_nsets; i++) av[n++] = "--set", av[n++] = g_sets[i];
   snprintf(buf[b], sizeof buf[b], "run.total_steps=%lld", (long long)x->total_steps);
   av[n++] = "--set", av[n++] = buf[b++];
   snprintf(buf[b], sizeof buf[b], "run.seed=%lld", (long long)x->seeds[c->s]);
@@ -698,6 +704,9 @@ static void find_programs(void) {
 static void usage(FILE *f) {
   fprintf(f, "usage: usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] "
              "[--slurm [--dry-run]]\n"
+             "                   [--envs a,b] [--steps N] [--set section.key=value]...\n"
+             "  --envs, --steps   the experiment on other environments, with another budget\n"
+             "  --set             an override for every cell (after the variant's own)\n"
              "  (none)     run every unfinished cell here, N at a time (default: the cores)\n"
              "  --status   a table of cells: steps, last evaluation, state, ETA\n"
              "  --report   <dir>/<name>/report.md with figures and confidence intervals\n"
@@ -707,6 +716,8 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   const char *file = NULL;
   int jobs = 0, do_status = 0, do_report = 0, do_slurm = 0, dry = 0;
+  long long steps = 0;
+  const char *envs = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--jobs") && i + 1 < argc) {
@@ -717,6 +728,32 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
       }
       jobs = (int)v;
+    } else if (!strcmp(a, "--set") && i + 1 < argc) {
+      const char *v = argv[++i];
+      static const char *own[] = {
+          "run.seed=", "run.dir=", "run.name=", "run.total_steps=", "env.name="};
+      for (int k = 0; k < 5; k++)
+        if (!strncmp(v, own[k], strlen(own[k]))) {
+          fprintf(stderr,
+                  "usbpo_sweep: --set %s: the experiment sets this (experiment.seeds, dir, "
+                  "total_steps, envs; or --steps)\n",
+                  v);
+          return EXIT_USAGE;
+        }
+      if (g_nsets == MAX_SETS || !strchr(v, '=')) {
+        fprintf(stderr, "usbpo_sweep: --set wants section.key=value (at most %d)\n", MAX_SETS);
+        return EXIT_USAGE;
+      }
+      g_sets[g_nsets++] = (char *)v;
+    } else if (!strcmp(a, "--steps") && i + 1 < argc) {
+      char *end;
+      steps = strtoll(argv[++i], &end, 10);
+      if (*end || steps < 1) {
+        fprintf(stderr, "usbpo_sweep: --steps wants a budget of 1 or more env steps\n");
+        return EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--envs") && i + 1 < argc) {
+      envs = argv[++i];
     } else if (!strcmp(a, "--status")) {
       do_status = 1;
     } else if (!strcmp(a, "--report")) {
@@ -742,6 +779,19 @@ int main(int argc, char **argv) {
   find_programs();
   Exp *x = xmalloc(sizeof *x);
   if (load_exp(file, x) != 0) return EXIT_FATAL;
+  if (steps) x->total_steps = steps;
+  if (envs) { /* --envs a,b: the experiment on other environments */
+    x->nenvs = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", envs);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+      if (cfg_env_from_name(t) < 0 || x->nenvs == MAX_ENVS) {
+        fprintf(stderr, "usbpo_sweep: --envs: unknown environment '%s'\n", t);
+        return EXIT_USAGE;
+      }
+      snprintf(x->envs[x->nenvs++], 64, "%s", t);
+    }
+  }
   int n;
   Cell *cells = make_cells(x, &n);
   if (check_cells(x, cells, n) != 0) {
