@@ -28,6 +28,7 @@
 #include "hooks.h"
 #include "learner/learner.h"
 #include "modelsvc/modelsvc.h"
+#include "modelsvc/probe.h"
 #include "modeltrain.h"
 #include "rolekit.h"
 #include "runlog.h"
@@ -49,6 +50,9 @@ static void usage(FILE *f) {
           "  --eval RUN_DIR [--episodes N] [--video out.mp4] [--as-epoch E]\n"
           "                           evaluate the run's latest policy (deterministic episodes);\n"
           "                           film the best one (offscreen EGL + ffmpeg)\n"
+          "  --probe-model RUN_DIR [--variants faithful,w2,faithful+old_own_scaler+bias,...]\n"
+          "                           one model training from the run's newest checkpoint with\n"
+          "                           each phase-2 variant: holdout MSE, J, shift, bias\n"
           "  --help                   this text and the list of config keys\n"
           "  --version                print the version\n"
           "\n"
@@ -513,6 +517,8 @@ static void maybe_stall(int rank) {
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--probe-model")) return probe_main(argc, argv);
   Args args = {0};
   int code = parse_args(argc, argv, &args);
   if (code >= 0) return code;

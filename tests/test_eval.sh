@@ -82,4 +82,17 @@ head -c "$size" /dev/zero | tr '\0' '\377' > "$R/policy_final.bin"
 "$BIN" --eval "$R" --episodes 1 > /dev/null 2> "$T/g.log"; [ $? -eq 1 ] && grep -q "not finite" "$T/g.log" &&
   ok "NaN parameters are refused without a checksum file" || bad "NaN without checksum"
 cp "$T/good.bin" "$R/policy_final.bin"; mv "$T/sum-aside" "$R/policy_final.bin.sum"; mv "$T/ckpt-aside" "$R/ckpt"
+
+# --probe-model: one model training per phase-2 variant from the newest checkpoint
+"$BIN" --probe-model "$R" --variants mbpo,faithful,faithful+old_own_scaler,w2,faithful+bias > "$T/p.md" 2> "$T/p.log"; rc=$?
+rows=$(grep -c '^| [a-z]' "$T/p.md")
+if [ $rc -eq 0 ] && [ "$rows" = 6 ] && grep -q '^| mbpo | .* | 1.00 | – |' "$T/p.md" &&
+   grep -q '^| faithful+bias | ' "$T/p.md"; then ok "--probe-model: 5 variants (mbpo: ratio 1, no phase 2)"
+else bad "--probe-model: exit $rc, $rows rows"; cat "$T/p.md" "$T/p.log"; fi
+# the bias-only variant minimises the bias term alone: its J equals its bias, before and after
+awk -F'|' '$2 ~ /faithful\+bias/ {gsub(/ /, "", $6); gsub(/ /, "", $8); exit !($6 == $8)}' "$T/p.md" &&
+  ok "--probe-model: bias only: J is the bias term" || bad "bias-only J"
+"$BIN" --probe-model "$R" --variants faithful+frob > /dev/null 2> "$T/p2.log"; rc=$?
+[ $rc -eq 2 ] && grep -q "unknown variant 'faithful+frob'" "$T/p2.log" && ok "--probe-model: an unknown variant is refused" ||
+  bad "unknown variant: exit $rc"
 exit $fail

@@ -333,6 +333,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   double best = es_value(f, e, es_x, &t);
   st->j_before = best;
   st->shift = t.shift, st->bias = t.bias;
+  st->shift_before = t.shift, st->bias_before = t.bias;
   memcpy(f->snap, e->p, sizeof(real) * snap_n);
   int stall = 0;
   for (int step = 1; step <= f->c.max_steps; step++) {

@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct {
   double j_before, j_after, shift, bias; /* on the early-stopping set; after = kept state */
+  double shift_before, bias_before;      /* the terms before the first step */
   int steps;                             /* phase-2 steps taken */
   int kept_step;                         /* the step whose state was kept (0: the phase-1 result) */
   int pulled_back;                       /* the kept state is not the last step's */

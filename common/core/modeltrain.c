@@ -210,6 +210,8 @@ void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double
   out[TM_FT_J_AFTER] = p2 ? p2s.j_after : NAN;
   out[TM_FT_SHIFT] = p2 ? p2s.shift : NAN;
   out[TM_FT_BIAS] = p2 ? p2s.bias : NAN;
+  out[TM_FT_SHIFT_BEFORE] = p2 ? p2s.shift_before : NAN;
+  out[TM_FT_BIAS_BEFORE] = p2 ? p2s.bias_before : NAN;
   out[TM_FT_STEPS] = p2s.steps;
   out[TM_FT_KEPT] = p2s.kept_step;
   out[TM_FT_PULLED_BACK] = p2s.pulled_back;
@@ -250,12 +252,16 @@ void mt_ckpt_save(const ModelTrain *m, CkptWriter *w) {
 }
 
 void mt_ckpt_load(ModelTrain *m, CkptFile *f, const char *path) {
+  mt_ckpt_load_ex(m, f, path, 1);
+}
+
+void mt_ckpt_load_ex(ModelTrain *m, CkptFile *f, const char *path, int strict) {
   Ensemble *e = m->ens;
   const int64_t n = (int64_t)e->ntotal, E = e->c.members, K = e->c.elites;
   int64_t p2;
   ckr_need_int(f, path, "phase2", &p2);
-  CHECK(p2 == (m->ft != NULL), "%s: phase 2 %s in the checkpoint, %s now", path, p2 ? "on" : "off",
-        m->ft ? "on" : "off");
+  CHECK(!strict || p2 == (m->ft != NULL), "%s: phase 2 %s in the checkpoint, %s now", path,
+        p2 ? "on" : "off", m->ft ? "on" : "off");
   ckr_need_arr(f, path, "params", DT_F32, n, 1, e->p);
   ckr_need_arr(f, path, "mu", DT_F32, e->c.in_dim, 1, e->mu);
   ckr_need_arr(f, path, "sd", DT_F32, e->c.in_dim, 1, e->sd);
@@ -266,7 +272,7 @@ void mt_ckpt_load(ModelTrain *m, CkptFile *f, const char *path) {
   ckr_need_int(f, path, "adam_t", &e->adam.t);
   for (int k = 0; k < K; k++)
     CHECK(e->elite[k] >= 0 && e->elite[k] < E, "%s: elite %d out of range", path, e->elite[k]);
-  if (m->ft) {
+  if (m->ft && p2) {
     Finetune *t = m->ft;
     ckr_need_arr(f, path, "ft_adam_m", DT_F32, n, 1, t->adam.m);
     ckr_need_arr(f, path, "ft_adam_v", DT_F32, n, 1, t->adam.v);

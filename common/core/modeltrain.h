@@ -26,6 +26,8 @@ enum {
   TM_NAN_ROLLBACK,   /* 1: this training diverged and the model was put back as it was before */
   TM_P2_SECONDS,     /* the part of TM_SECONDS spent in phase 2 (pre-update copy and fine-tune) */
   TM_P1_HOLDOUT_MSE, /* holdout MSE (mean over members) after phase 1, before phase 2 */
+  TM_FT_SHIFT_BEFORE,
+  TM_FT_BIAS_BEFORE, /* the phase-2 terms before its first step */
   TM_COUNT
 };
 
@@ -52,6 +54,9 @@ struct CkptWriter;
 struct CkptFile;
 void mt_ckpt_save(const ModelTrain *m, struct CkptWriter *w);
 void mt_ckpt_load(ModelTrain *m, struct CkptFile *f, const char *path);
+/* strict 0 (the model probe): phase 2 may be on in one and off in the other; its state is
+ * loaded when both have it, else it starts fresh */
+void mt_ckpt_load_ex(ModelTrain *m, struct CkptFile *f, const char *path, int strict);
 
 /* spec §3.5 and §3.6 */
 int mt_rollout_length(const Config *cfg, int epoch);

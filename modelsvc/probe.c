@@ -1,0 +1,212 @@
+/* probe — what each phase-2 variant does to the model, on the same data:
+ *
+ *   usbpo_dist --probe-model RUN_DIR [--variants faithful,faithful+old_own_scaler,w2,bias,...]
+ *
+ * From the run's newest checkpoint: the model service's state (ensemble, scaler, elites, Adam,
+ * all real data) plus the rows the learner had not forwarded yet (the data as of the
+ * checkpoint; the run's own next training also sees the steps taken until it starts), and the
+ * phase-2 batches its next training draws from the model buffer (the same stream). Each variant
+ * performs that one training from the same state and reports the holdout MSE after phase 1 and
+ * after phase 2 (and their ratio), J, shift and bias before and after, the steps taken and the
+ * one kept. A variant whose phase 2 the run did not have starts with fresh phase-2 Adam moments
+ * (its first fine-tune), as a run's second training does.
+ *
+ * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
+ * same_member, bias | shift (finetune.terms), e.g. "faithful+old_own_scaler+bias". */
+#include "probe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "envs/env.h"
+#include "finetune.h"
+#include "modeltrain.h"
+#include "setup.h"
+#include "util.h"
+
+#define DEFAULT_VARIANTS                                                                           \
+  "faithful,faithful+old_own_scaler,w2,faithful+bias,faithful+old_own_scaler+bias"
+
+/* the config of a variant: 0, or -1 (unknown word) */
+static int variant_config(const Config *base, const char *spec, Config *c) {
+  *c = *base;
+  c->run.algo = ALGO_USBPO;
+  c->finetune.mode = FT_FAITHFUL;
+  c->finetune.old_own_scaler = false;
+  c->finetune.shift_same_member = false;
+  c->finetune.terms = FT_TERMS_BOTH;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", spec);
+  char *save = NULL;
+  for (char *t = strtok_r(buf, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
+    if (!strcmp(t, "faithful"))
+      c->finetune.mode = FT_FAITHFUL;
+    else if (!strcmp(t, "w2"))
+      c->finetune.mode = FT_W2;
+    else if (!strcmp(t, "mbpo") || !strcmp(t, "off"))
+      c->run.algo = ALGO_MBPO;
+    else if (!strcmp(t, "old_own_scaler"))
+      c->finetune.old_own_scaler = true;
+    else if (!strcmp(t, "same_member"))
+      c->finetune.shift_same_member = true;
+    else if (!strcmp(t, "bias"))
+      c->finetune.terms = FT_TERMS_BIAS;
+    else if (!strcmp(t, "shift"))
+      c->finetune.terms = FT_TERMS_SHIFT;
+    else
+      return -1;
+  }
+  return 0;
+}
+
+typedef struct {
+  Buffer *data, *fwd, *model;
+  char dir[1200], msvc[1300];
+  int64_t trainings;
+} ProbeInput;
+
+static int load_input(const Config *cfg, const char *run, ProbeInput *in) {
+  char err[600], path[1300];
+  const EnvInfo *e = env_info(cfg->env.name);
+  if (ckpt_find_latest(run, cfg_hash(cfg), in->dir, sizeof in->dir) != 0) {
+    LOG_E("%s: no valid checkpoint to probe", run);
+    return -1;
+  }
+  snprintf(in->msvc, sizeof in->msvc, "%s/modelsvc-0.ckpt", in->dir);
+  CkptFile *f = ckr_open(in->msvc, "modelsvc", 0, err, sizeof err);
+  if (!f) {
+    LOG_E("%s (a run with a model: mbpo or usbpo)", err);
+    return -1;
+  }
+  in->data = ckpt_buf_load(f, in->msvc, "data", e->obs_dim, e->act_dim);
+  ckr_need_int(f, in->msvc, "trainings", &in->trainings);
+  ckr_close(f);
+  snprintf(path, sizeof path, "%s/learner-0.ckpt", in->dir);
+  f = ckr_open(path, "learner", 0, err, sizeof err);
+  if (!f) {
+    LOG_E("%s", err);
+    return -1;
+  }
+  in->fwd = ckpt_buf_load(f, path, "fwd", e->obs_dim, e->act_dim);
+  in->model = ckpt_buf_load(f, path, "model", e->obs_dim, e->act_dim);
+  ckr_close(f);
+  if (!in->data || in->trainings < 1) {
+    LOG_E("%s: no model training yet to start from", in->dir);
+    return -1;
+  }
+  return 0;
+}
+
+/* one variant's training from the checkpoint's state; metrics into tm (TM_COUNT) */
+static void probe_one(const Config *cv, const ProbeInput *in, double *tm, double *secs) {
+  const EnvInfo *e = env_info(cv->env.name);
+  ModelTrain *m = mt_make(cv, e->obs_dim, e->act_dim);
+  char err[600];
+  CkptFile *f = ckr_open(in->msvc, "modelsvc", 0, err, sizeof err);
+  CHECK(f, "%s", err);
+  mt_ckpt_load_ex(m, f, in->msvc, 0);
+  ckr_close(f);
+  /* the next training's data: everything the model service held plus the unforwarded rows */
+  Buffer *data = buf_make(e->obs_dim, e->act_dim, in->data->cap);
+  for (int64_t i = 0; i < in->data->size; i++) {
+    int64_t p = buf_phys(in->data, i);
+    buf_push(data, 1, in->data->obs + p * e->obs_dim, in->data->act + p * e->act_dim,
+             in->data->rew + p, in->data->next + p * e->obs_dim, in->data->done + p);
+  }
+  if (in->fwd && in->fwd->size > 0)
+    for (int64_t i = 0; i < in->fwd->size; i++) {
+      int64_t p = buf_phys(in->fwd, i);
+      buf_push(data, 1, in->fwd->obs + p * e->obs_dim, in->fwd->act + p * e->act_dim,
+               in->fwd->rew + p, in->fwd->next + p * e->obs_dim, in->fwd->done + p);
+    }
+  float *batches = NULL;
+  if (mt_wants_phase2(m) && in->model && in->model->size > 0) {
+    const int64_t rows = mt_phase2_rows(m);
+    batches = xmalloc(sizeof(float) * rows * (e->obs_dim + e->act_dim));
+    Rng r = rng_make((uint32_t)cv->run.seed, RNG_FINETUNE, (uint64_t)in->trainings);
+    ft_sample_batches(in->model, &r, (int)cv->finetune.max_steps, (int)cv->finetune.batch_size,
+                      batches);
+  }
+  const double t0 = util_now();
+  mt_train(m, data, batches, tm);
+  *secs = util_now() - t0;
+  xfree(batches);
+  buf_free(data);
+  mt_free(m);
+}
+
+static void arrow(char *b, size_t n, double before, double after) {
+  if (isnan(before))
+    snprintf(b, n, "–");
+  else
+    snprintf(b, n, "%.4g → %.4g", before, after);
+}
+
+int probe_main(int argc, char **argv) {
+  const char *run = NULL, *variants = DEFAULT_VARIANTS;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--probe-model") && i + 1 < argc)
+      run = argv[++i];
+    else if (!strcmp(argv[i], "--variants") && i + 1 < argc)
+      variants = argv[++i];
+    else {
+      fprintf(stderr, "usbpo: --probe-model RUN_DIR [--variants a,b+c,...]: unexpected '%s'\n",
+              argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!run) return EXIT_USAGE;
+  char cpath[1200];
+  snprintf(cpath, sizeof cpath, "%s/config.toml", run);
+  Config cfg;
+  CfgErrors errs = {0};
+  if (cfg_load(&cfg, cpath, NULL, 0, &errs) != 0) {
+    fprintf(stderr, "%s", errs.text ? errs.text : cpath);
+    return EXIT_FATAL;
+  }
+  cfg_errors_free(&errs);
+  if (cfg.run.algo == ALGO_SAC) {
+    LOG_E("%s is a SAC run: it has no model to probe", run);
+    return EXIT_FATAL;
+  }
+  ProbeInput in = {0};
+  if (load_input(&cfg, run, &in) != 0) return EXIT_FATAL;
+  printf("probe of %s: %s, checkpoint %s, training %lld on %lld real rows (%lld not yet "
+         "forwarded), phase-2 batches from %lld model rows\n",
+         run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings,
+         (long long)in.data->size + (in.fwd ? in.fwd->size : 0),
+         (long long)(in.fwd ? in.fwd->size : 0), (long long)(in.model ? in.model->size : 0));
+  printf("| variant | holdout MSE after phase 1 | after phase 2 | ratio | J | shift | bias | "
+         "steps (kept) | seconds |\n|---|---|---|---|---|---|---|---|---|\n");
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", variants);
+  int rc = EXIT_OK;
+  char *save = NULL;
+  for (char *v = strtok_r(buf, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+    Config cv;
+    if (variant_config(&cfg, v, &cv) != 0) {
+      fprintf(stderr,
+              "usbpo: --variants: unknown variant '%s' (words: faithful, w2, mbpo, "
+              "old_own_scaler, same_member, bias, shift, joined by '+')\n",
+              v);
+      rc = EXIT_USAGE;
+      continue;
+    }
+    double tm[TM_COUNT], secs;
+    probe_one(&cv, &in, tm, &secs);
+    char j[64], s[64], b[64];
+    arrow(j, sizeof j, tm[TM_FT_J_BEFORE], tm[TM_FT_J_AFTER]);
+    arrow(s, sizeof s, tm[TM_FT_SHIFT_BEFORE], tm[TM_FT_SHIFT]);
+    arrow(b, sizeof b, tm[TM_FT_BIAS_BEFORE], tm[TM_FT_BIAS]);
+    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %.1f |\n", v,
+           tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE], j,
+           s, b, isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS],
+           isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT], secs);
+    fflush(stdout);
+  }
+  buf_free(in.data), buf_free(in.fwd), buf_free(in.model);
+  return rc;
+}
