@@ -220,6 +220,13 @@ int sweep_published(const char *csv, double total_steps, double *out, int max) {
 
 /* ---- the page ---- */
 
+static void cell_fmt(char *b, size_t n, double v) {
+  if (isfinite(v))
+    snprintf(b, n, "%.1f", v);
+  else
+    snprintf(b, n, "–");
+}
+
 static const char *published_name(const char *env) {
   static const char *map[][2] = {{"hopper", "Hopper"},
                                  {"walker2d", "Walker2d"},
@@ -229,13 +236,6 @@ static const char *published_name(const char *env) {
   for (int i = 0; i < 5; i++)
     if (!strcmp(env, map[i][0])) return map[i][1];
   return NULL;
-}
-
-static void cell_fmt(char *b, size_t n, double v) {
-  if (isfinite(v))
-    snprintf(b, n, "%.1f", v);
-  else
-    snprintf(b, n, "–");
 }
 
 /* the figure: usbpo_plot over the variants' run directories */
@@ -257,6 +257,20 @@ static void figure(const SweepGrid *g, const char *env, char *png, size_t n) {
   snprintf(title, sizeof title, "%s", env);
   av[k++] = "-o", av[k++] = png, av[k++] = "--labels", av[k++] = labels;
   av[k++] = "--title", av[k++] = title, av[k++] = "--band", av[k++] = "std";
+  /* the published MBPO and SAC curves of the task, dashed, on our step axis */
+  char refs[2][PATH_MAX * 2 + 64], shift[32];
+  const char *pn = published_name(env);
+  static const char *ra[2] = {"mbpo", "sac"}, *rl[2] = {"MBPO", "SAC"};
+  for (int i = 0; pn && i < 2; i++) {
+    struct stat st;
+    char csv[PATH_MAX * 2];
+    snprintf(csv, sizeof csv, "%s/docs/reference/published/%s_%s.csv", g->srcroot, ra[i], pn);
+    if (stat(csv, &st) != 0) continue;
+    snprintf(refs[i], sizeof refs[i], "%s=%s", csv, rl[i]);
+    av[k++] = "--ref", av[k++] = refs[i];
+  }
+  snprintf(shift, sizeof shift, "%lld", (long long)g->init_steps);
+  av[k++] = "--ref-shift", av[k++] = shift;
   av[k] = NULL;
   pid_t pid = fork();
   if (pid == 0) {

@@ -50,10 +50,12 @@ static void usage(FILE *f) {
   fprintf(
       f, "usage: usbpo_plot RUN_DIR... [-o out.png|out.svg] [--x COL] [--y COL] [--smooth N]\n"
          "                  [--band minmax|std] [--title T] [--labels A,B,..] [--size WxH]\n"
-         "                  [--table out.csv]\n"
+         "                  [--table out.csv] [--ref FILE.csv=LABEL]... [--ref-shift N]\n"
          "Learning curves from metrics.csv of one or many runs; runs that differ only in the seed\n"
          "are drawn as their mean with a shaded band. Defaults: -o plot.png, --x env_steps,\n"
-         "--y eval_return, --smooth 1, --band minmax, --size 800x500. Needs gnuplot.\n");
+         "--y eval_return, --smooth 1, --band minmax, --size 800x500. --ref draws a published\n"
+         "curve (columns step,time,reward,seed; docs/reference/published/) dashed with its +-std\n"
+         "band, its steps less --ref-shift (their exploration steps). Needs gnuplot.\n");
 }
 
 static int is_file(const char *p) {
@@ -278,7 +280,72 @@ typedef struct {
   const char *out, *xcol, *ycol, *title, *labels, *table, *band;
   int W, H, sm, svg;
   DirList dirs;
+  const char *refs[4]; /* published curves: FILE=LABEL (columns step,time,reward,seed) */
+  int nrefs;
+  double ref_shift; /* subtracted from their step axis (their exploration steps) */
 } Opts;
+
+/* a published curve as a group: every seed's rewards binned to the nearest 1000 steps (after
+ * the shift), mean and std over the seeds in each bin; points beyond xmax dropped */
+static int load_ref(const char *spec, double shift, double xmax, Group *g) {
+  char file[1024];
+  const char *eq = strchr(spec, '=');
+  snprintf(file, sizeof file, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec), spec);
+  size_t len;
+  char *text = util_read_file(file, &len);
+  if (!text) {
+    fprintf(stderr, "usbpo_plot: --ref %s: %s\n", file, strerror(errno));
+    return -1;
+  }
+  int cap = 1024, n = 0, seeds = 0;
+  double *bx = xmalloc(sizeof(double) * cap), *by = xmalloc(sizeof(double) * cap);
+  int seen[256], nseen = 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    double step, t, rew, sd;
+    if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &t, &rew, &sd) != 4) continue;
+    const double x = 1000.0 * floor((step - shift) / 1000.0 + 0.5);
+    if (x < 0 || (xmax > 0 && x > xmax)) continue;
+    int k = 0;
+    while (k < nseen && seen[k] != (int)sd) k++;
+    if (k == nseen && nseen < 256) seen[nseen++] = (int)sd;
+    if (n == cap) {
+      cap *= 2;
+      double *nx = xmalloc(sizeof(double) * cap), *ny = xmalloc(sizeof(double) * cap);
+      memcpy(nx, bx, sizeof(double) * n), memcpy(ny, by, sizeof(double) * n);
+      xfree(bx), xfree(by);
+      bx = nx, by = ny;
+    }
+    bx[n] = x, by[n++] = rew;
+  }
+  free(text);
+  seeds = nseen;
+  memset(g, 0, sizeof *g);
+  snprintf(g->label, sizeof g->label, "%.200s (published, %d seeds)", eq ? eq + 1 : file, seeds);
+  g->x = xmalloc(sizeof(double) * (n + 1)), g->mean = xmalloc(sizeof(double) * (n + 1));
+  g->lo = xmalloc(sizeof(double) * (n + 1)), g->hi = xmalloc(sizeof(double) * (n + 1));
+  g->std = xmalloc(sizeof(double) * (n + 1)), g->count = xmalloc(sizeof(int) * (n + 1));
+  g->runs = seeds;
+  /* bins in increasing x (selection by repeated minimum: the files are small) */
+  double last = -1;
+  for (;;) {
+    double next = INFINITY;
+    for (int i = 0; i < n; i++)
+      if (bx[i] > last && bx[i] < next) next = bx[i];
+    if (!isfinite(next)) break;
+    double s = 0, s2 = 0, lo = INFINITY, hi = -INFINITY;
+    int c = 0;
+    for (int i = 0; i < n; i++)
+      if (bx[i] == next)
+        s += by[i], s2 += by[i] * by[i], c++, lo = fmin(lo, by[i]), hi = fmax(hi, by[i]);
+    const int k = g->n++;
+    g->x[k] = next, g->mean[k] = s / c, g->lo[k] = lo, g->hi[k] = hi, g->count[k] = c;
+    g->std[k] = sqrt(fmax(0, s2 / c - g->mean[k] * g->mean[k]));
+    last = next;
+  }
+  xfree(bx), xfree(by);
+  return 0;
+}
 
 /* -1 to go on, else the exit code */
 static int parse_opts(int argc, char **argv, Opts *o) {
@@ -320,6 +387,14 @@ static int parse_opts(int argc, char **argv, Opts *o) {
       o->title = argv[i];
     } else if (OPT("--labels")) {
       o->labels = argv[i];
+    } else if (OPT("--ref")) {
+      if (o->nrefs == 4) {
+        fprintf(stderr, "usbpo_plot: at most 4 --ref curves\n");
+        return 2;
+      }
+      o->refs[o->nrefs++] = argv[i];
+    } else if (OPT("--ref-shift")) {
+      o->ref_shift = atof(argv[i]);
     } else if (OPT("--table")) {
       o->table = argv[i];
     } else if (OPT("--size")) {
@@ -441,7 +516,8 @@ static int write_table(const char *table, const Group *groups, int ng) {
 }
 
 /* the gnuplot program, data inline; every user text quoted (gp_quoted) */
-static void gnuplot_program(FILE *p, const Opts *o, const Group *groups, int ng) {
+static void gnuplot_program(FILE *p, const Opts *o, const Group *groups, int ng, const Group *refs,
+                            int nr) {
   if (o->svg)
     fprintf(p, "set terminal svg size %d,%d dynamic enhanced font 'sans,12' background '#ffffff'\n",
             o->W, o->H);
@@ -470,13 +546,29 @@ static void gnuplot_program(FILE *p, const Opts *o, const Group *groups, int ng)
     }
     fprintf(p, "EOD\n");
   }
+  for (int r = 0; r < nr; r++) {
+    fprintf(p, "$r%d << EOD\n", r);
+    for (int i = 0; i < refs[r].n; i++)
+      fprintf(p, "%.10g,%.10g,%.10g,%.10g\n", refs[r].x[i], refs[r].mean[i],
+              refs[r].mean[i] - refs[r].std[i], refs[r].mean[i] + refs[r].std[i]);
+    fprintf(p, "EOD\n");
+  }
   fprintf(p, "plot ");
+  for (int r = 0; r < nr; r++) {
+    static const char *grey[] = {"#555555", "#999999", "#bbbb55", "#55bbbb"};
+    fprintf(p,
+            "%s$r%d using 1:3:4 with filledcurves lc rgb '%s' fs transparent solid 0.08 notitle, "
+            "$r%d using 1:2 with lines lw 2 dt 2 lc rgb '%s' title ",
+            r ? ", " : "", r, grey[r], r, grey[r]);
+    gp_quoted(p, refs[r].label);
+    fputs(" noenhanced", p);
+  }
   for (int g = 0; g < ng; g++) {
     const char *col = COLORS[g % (int)(sizeof COLORS / sizeof COLORS[0])];
     fprintf(p,
             "%s$g%d using 1:3:4 with filledcurves lc rgb '%s' notitle, "
             "$g%d using 1:2 with lines lw 2 lc rgb '%s' title ",
-            g ? ", " : "", g, col, g, col);
+            g || nr ? ", " : "", g, col, g, col);
     gp_quoted(p, groups[g].label);
     fputs(" noenhanced", p);
   }
@@ -496,7 +588,13 @@ int main(int argc, char **argv) {
   char *prog = NULL;
   size_t plen = 0;
   FILE *p = open_memstream(&prog, &plen);
-  gnuplot_program(p, &o, groups, ng);
+  Group refs[4];
+  double xmax = 0;
+  for (int g = 0; g < ng; g++)
+    for (int i = 0; i < groups[g].n; i++) xmax = fmax(xmax, groups[g].x[i]);
+  for (int r = 0; r < o.nrefs; r++)
+    if (load_ref(o.refs[r], o.ref_shift, xmax, &refs[r]) != 0) return 1;
+  gnuplot_program(p, &o, groups, ng, refs, o.nrefs);
   fclose(p);
   FILE *gp = popen("gnuplot", "w");
   if (!gp) {

@@ -79,4 +79,9 @@ printf 'epoch,env_steps,eval_return\n0,250,1\n1,500,abc\n' > "$d/metrics.csv"
 "$PLOT" "$d" -o "$T/b.png" 2> "$T/c.log"; rc=$?
 [ $rc = 1 ] && grep -q "metrics.csv:3: eval_return = 'abc' is not a number" "$T/c.log" &&
   ok "a non-numeric cell is refused with file:line" || { bad "bad cell: exit $rc"; cat "$T/c.log"; }
+# a published curve (--ref), dashed, named with its seed count, on our axis (--ref-shift)
+printf 'step,time,reward,seed\n5000,0,10,0\n6000,0,20,0\n7000,0,40,0\n5000,0,30,1\n6000,0,40,1\n7000,0,60,1\n' > "$T/pub.csv"
+"$PLOT" "$T/runs/sac-s0" -o "$T/ref.svg" --ref "$T/pub.csv=Paper's MBPO" --ref-shift 5000 2> "$T/ref.log"; rc=$?
+[ $rc = 0 ] && grep -q "Paper's MBPO (published, 2 seeds)" "$T/ref.svg" &&
+  ok "--ref: a published curve in the legend (2 seeds)" || { bad "--ref: exit $rc"; cat "$T/ref.log"; }
 exit $fail
