@@ -70,6 +70,7 @@ static void tick(void *ctx) {
 /* handlers only set flags; the learner acts at its next safe point. SIGHUP (a closed terminal
  * or ssh session) is a SIGTERM. A second SIGINT ends the process at once. */
 static void on_signal(int sig) {
+  g_util_stop = 1;
   if (sig == SIGUSR1) g_sig_usr1 = 1;
   if (sig == SIGTERM || sig == SIGHUP) g_sig_term = 1;
   if (sig == SIGINT) {

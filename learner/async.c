@@ -18,7 +18,7 @@
  * a model more than runtime.max_model_lag versions old. Not reproducible by design. */
 
 static void async_send_train(Learner *L, Async *as) {
-  lr_send_train(L); /* the same request as in sync mode, without waiting for its answer */
+  lr_send_train(L, 0); /* the same request as in sync mode, without waiting for its answer */
   as->training = 1;
   as->since_train = 0;
 }
@@ -163,7 +163,7 @@ void lr_async_run(Learner *L) {
       lr_reset_metrics(L);
       L->epoch_all_steps0 = L->all_steps;
       /* the first model and rollouts before any update, as in the official order */
-      if (c->run.algo != ALGO_SAC) lr_model_round(L);
+      if (c->run.algo != ALGO_SAC) lr_model_round(L, 0);
       break;
     }
     lr_act_all(L, 1);

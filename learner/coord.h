@@ -90,11 +90,12 @@ void lr_act_all(Learner *L, int explore);
 /* n SAC updates with the NaN guard */
 void lr_sac_updates(Learner *L, int n);
 /* the new real data and a train request to the model service; returns the training number */
-int64_t lr_send_train(Learner *L);
+int64_t lr_send_train(Learner *L, int interruptible);
 /* a finished training into the row; returns its duration on the model service */
 double lr_on_train_done(Learner *L, const Msg *m);
-/* sync: one training and its rollouts, waited for */
-void lr_model_round(Learner *L);
+/* sync: one training and its rollouts, waited for; interruptible: 1 when the training was
+ * given up on a stop request (nothing changed: redo it after the safe point) */
+int lr_model_round(Learner *L, int interruptible);
 /* evaluation: the request to actor 0, and its answer into a row */
 void lr_request_eval(Learner *L);
 void lr_eval_into(Learner *L, Metrics *x, const Msg *m, int64_t steps);

@@ -151,7 +151,7 @@ void lr_sac_updates(Learner *L, int n) {
 
 /* ---- model training and rollouts ---- */
 
-int64_t lr_send_train(Learner *L) {
+int64_t lr_send_train(Learner *L, int interruptible) {
   const Config *c = L->cfg;
   Runtime *rt = L->rt;
   const int64_t training = L->trainings++;
@@ -168,7 +168,8 @@ int64_t lr_send_train(Learner *L) {
   enc_arr(e, A_NEXT, DT_F32, f->next, f->size, L->obs_dim);
   enc_arr(e, A_DONE, DT_U8, f->done, f->size, 0);
   rt_send(rt);
-  buf_clear(f);
+  /* an interruptible training may be given back: its rows stay until it is done */
+  if (!interruptible) buf_clear(f);
   /* phase-2 batches from the model buffer, keyed by the training number */
   int p2 = setup_phase2_on(c) && training > 0 && L->model_buf && L->model_buf->size > 0;
   if (p2) {
@@ -176,9 +177,10 @@ int64_t lr_send_train(Learner *L) {
     ft_sample_batches(L->model_buf, &r, (int)c->finetune.max_steps, (int)c->finetune.batch_size,
                       L->ft_batches);
   }
-  e = rt_begin(rt, MSG_TRAIN_REQUEST, ROLE_MODELSVC, 0, 2 + p2);
+  e = rt_begin(rt, MSG_TRAIN_REQUEST, ROLE_MODELSVC, 0, 2 + p2 + (interruptible != 0));
   enc_int(e, K_EPOCH, L->epoch);
   enc_int(e, K_TRAINING, training);
+  if (interruptible) enc_int(e, K_MODE, 1);
   if (p2) enc_arr(e, A_STATE, DT_F32, L->ft_batches, L->ft_rows, L->in_dim);
   rt_send(rt);
   return training;
@@ -210,14 +212,22 @@ double lr_on_train_done(Learner *L, const Msg *m) {
   return tm[TM_SECONDS];
 }
 
-void lr_model_round(Learner *L) {
+int lr_model_round(Learner *L, int interruptible) {
   Runtime *rt = L->rt;
   const double t0 = util_now();
-  const int64_t training = lr_send_train(L);
+  const int64_t training = lr_send_train(L, interruptible);
   Msg m;
   rt_wait(rt, MSG_TRAIN_DONE, -1, &m);
   CHECK(m.i[K_TRAINING] == training, "train_done for training %lld, expected %lld",
         (long long)m.i[K_TRAINING], (long long)training);
+  if (msg_has_i(&m, K_CODE) && m.i[K_CODE] == 1) {
+    /* given up on a stop request: back to before this round (the rows stay to be sent again);
+     * the stop is acted on at the next safe point, here if this rank saw no signal itself */
+    L->trainings--;
+    if (!g_sig_usr1 && !g_sig_term && !g_sig_int) g_sig_usr1 = 1;
+    return 1;
+  }
+  buf_clear(L->fwd);
   lr_on_train_done(L, &m);
   Metrics *x = &L->m;
   const double t1 = util_now();
@@ -259,6 +269,7 @@ void lr_model_round(Learner *L) {
   x->rollout_length = L->k;
   x->t_model_s += t1 - t0;
   x->t_rollout_s += util_now() - t1;
+  return 0;
 }
 
 /* ---- evaluation and the epoch's row ---- */

@@ -66,7 +66,8 @@ void lr_sync_run(Learner *L) {
         break;
       }
       /* a multiple of F within this tick's A steps */
-      if (c->run.algo != ALGO_SAC && (L->t % F) < A) lr_model_round(L);
+      /* a training given up on a signal: back to the safe point, which acts on it */
+      if (c->run.algo != ALGO_SAC && (L->t % F) < A && lr_model_round(L, 1)) continue;
       lr_act_all(L, 0);
       if (L->env_buf->size >= c->env.min_pool_size) lr_sac_updates(L, (int)(G * A));
       L->t += A;

@@ -17,9 +17,11 @@
 struct ModelsvcRole {
   const Config *cfg;
   ModelTrain *ms;
-  Buffer *data;    /* all real data */
-  int64_t version; /* model snapshots published */
-  float *starts;   /* one shard's start states */
+  Buffer *data;      /* all real data */
+  int64_t version;   /* model snapshots published */
+  float *starts;     /* one shard's start states */
+  int64_t last_rows; /* rows of the newest real-data message, and whether they evicted any */
+  int last_evicted;
   int64_t shard_cap;
 };
 
@@ -40,8 +42,25 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
     batches = copy;
   }
   double metrics[TM_COUNT];
-  mt_train(r->ms, r->data, batches, metrics);
+  /* the learner asks for a training that a stop request may cut short (sync mode); it can be
+   * taken back only if its new rows evicted nothing */
+  const int interruptible = msg_has_i(m, K_MODE) && m->i[K_MODE] == 1 && !r->last_evicted;
+  mt_train(r->ms, r->data, batches, metrics, interruptible);
   xfree(copy);
+  if (metrics[TM_ABANDONED] != 0) {
+    /* as before the training and its data: the learner keeps the rows and sends them again */
+    buf_unpush(r->data, r->last_rows);
+    r->last_rows = 0;
+    Enc *enc = rt_begin(rt, MSG_TRAIN_DONE, ROLE_LEARNER, 0, 6);
+    enc_int(enc, K_TRAINING, training);
+    enc_int(enc, K_MODEL_VERSION, r->version);
+    enc_int(enc, K_K, mt_rollout_length(c, (int)epoch));
+    enc_int(enc, K_FROM, 0);
+    enc_int(enc, K_CODE, 1);
+    enc_arr(enc, A_METRICS, DT_F64, metrics, TM_COUNT, 0);
+    rt_send(rt);
+    return;
+  }
   const Ensemble *e = mt_ensemble(r->ms);
   r->version++;
   /* the model snapshot: one parameter block, the scaler, the elites */
@@ -84,6 +103,8 @@ static void on_transitions(ModelsvcRole *r, const Msg *m) {
   memcpy(a, m->a[A_ACT].data, m->a[A_ACT].bytes);
   memcpy(w, m->a[A_REW].data, m->a[A_REW].bytes);
   memcpy(x, m->a[A_NEXT].data, m->a[A_NEXT].bytes);
+  r->last_rows = n;
+  r->last_evicted = r->data->size + n > r->data->cap;
   buf_push(r->data, n, o, a, w, x, m->a[A_DONE].data);
   xfree(o), xfree(a), xfree(w), xfree(x);
 }

@@ -131,7 +131,7 @@ static void probe_one(const Config *cv, const ProbeInput *in, double *tm, double
                       batches);
   }
   const double t0 = util_now();
-  mt_train(m, data, batches, tm);
+  mt_train(m, data, batches, tm, 0);
   *secs = util_now() - t0;
   xfree(batches);
   buf_free(data);

@@ -159,4 +159,27 @@ kill -HUP $P; wait $P; rc=$?
 sleep 0.5
 [ "$(cat "$T/pp.rc" 2>/dev/null)" = "rc=0" ] && [ -f "$T/pp/$RUN/policy_final.bin" ] &&
   ok "a closed output pipe: the run finishes (exit 0)" || bad "pipe: $(cat "$T/pp.rc" 2>/dev/null)"
+
+# ---- 4b. a signal during a long model training is acted on within seconds: the training is
+# given up, the model service put back as before it, the checkpoint written, exit 75; the
+# resumed run redoes it and ends bit-identical to an uninterrupted one
+LONG="--set run.total_steps=100 --set model.hidden=200 --set model.patience=1000
+      --set model.improve_threshold=0 --set model.max_epochs=1200"
+run $LONG --set run.dir="$T/mt" --set run.name=ref > "$T/mt-ref.log" 2>&1 || bad "the long-training reference run"
+rm -f "$T/mt.ready"
+USBPO_READY_FILE="$T/mt.ready" "$BIN" $ARGS $LONG --set run.dir="$T/mt" --set run.name=cut > "$T/mt.log" 2>&1 &
+P=$!
+for i in $(seq 100); do [ -f "$T/mt.ready" ] && break; sleep 0.1; done
+sleep 2
+t0=$(date +%s.%N); kill -USR1 $P; wait $P; rc=$?; t1=$(date +%s.%N)
+took=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')
+if [ $rc = 75 ] && grep -q "given up" "$T/mt.log" && awk -v t="$took" 'BEGIN{exit !(t < 5)}'; then
+  ok "SIGUSR1 during a model training: exit 75 after $took s (the training given up)"
+else bad "signal during training: exit $rc after $took s"; grep -E "given up|SIGUSR1|checkpoint" "$T/mt.log"; fi
+"$BIN" $ARGS $LONG --set run.dir="$T/mt" --set run.name=cut --resume > "$T/mt2.log" 2>&1 || bad "resume after the cut"
+. "$SRC/tests/mpi_env.sh"
+det_cols "$T/mt/ref/metrics.csv" > "$T/a.csv"; det_cols "$T/mt/cut/metrics.csv" > "$T/b.csv"
+cmp -s "$T/a.csv" "$T/b.csv" && cmp -s "$T/mt/ref/policy_final.bin" "$T/mt/cut/policy_final.bin" &&
+  ok "the training redone after resume: bit-identical to the uninterrupted run" ||
+  { bad "redone training differs"; diff "$T/a.csv" "$T/b.csv" | head -4; }
 exit $fail

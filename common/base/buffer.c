@@ -97,3 +97,10 @@ Buffer *buf_resize(Buffer *b, int64_t cap) {
   buf_free(b);
   return nb;
 }
+
+void buf_unpush(Buffer *b, int64_t n) {
+  CHECK(n >= 0 && n <= b->size, "buf_unpush: %lld of %lld rows", (long long)n, (long long)b->size);
+  b->head = (b->head - n % b->cap + b->cap) % b->cap;
+  b->size -= n;
+  b->pushed -= n;
+}

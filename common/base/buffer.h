@@ -36,6 +36,9 @@ void buf_push(Buffer *b, int64_t n, const float *obs, const float *act, const fl
               const float *next, const uint8_t *done);
 
 /* physical row of logical index i (0 = oldest) */
+/* take back the last n rows pushed; only valid when those pushes evicted nothing
+ * (size was at most cap - n before them) */
+void buf_unpush(Buffer *b, int64_t n);
 static inline int64_t buf_phys(const Buffer *b, int64_t i) {
   int64_t start = b->size < b->cap ? 0 : b->head;
   int64_t p = start + i;

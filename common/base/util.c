@@ -11,6 +11,7 @@
 
 static int g_level = LOG_INFO;
 static FILE *g_logfile;
+volatile int g_util_stop;
 static char g_prefix[64] = "usbpo";
 
 _Noreturn void util_exit(int code) {

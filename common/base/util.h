@@ -31,6 +31,13 @@ enum {
   EXIT_REQUEUE = 75 /* stopped at a checkpoint on request (SIGUSR1): requeue me (EX_TEMPFAIL) */
 };
 
+/* a stop was requested (a signal): long computations that can be redone (a model training)
+ * check it between minibatches and give up; set by the signal handlers */
+extern volatile int g_util_stop;
+static inline int util_stop_requested(void) {
+  return g_util_stop != 0;
+}
+
 /* leave the process now: stdio flushed, no atexit handlers or library destructors */
 _Noreturn void util_exit(int code);
 _Noreturn void util_fatal_nomem(const char *file, int line, const char *fmt, ...);

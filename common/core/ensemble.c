@@ -316,7 +316,12 @@ void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr,
       }
       ens_train_step(e, rows);
       util_tick();
+      if (e->interruptible && util_stop_requested()) {
+        st->abandoned = 1;
+        break;
+      }
     }
+    if (st->abandoned) break;
     for (int m = 0; m < E; m++) rng_shuffle_i32(rng, idx + (size_t)m * ntr, (size_t)ntr);
     st->epochs = epoch + 1;
     ens_holdout_mse(e, xho, yho, nho, mse);

@@ -41,6 +41,7 @@ typedef struct {
   real *p, *g;         /* parameter and gradient blocks */
   real *mu, *sd;       /* input scaler */
   Adam adam;           /* phase 1 */
+  int interruptible;   /* ens_train_mle may give up on a stop request (the caller redoes it) */
   int elite[64];       /* elite members, lowest holdout MSE first */
   double mse[64];      /* holdout MSE per member after the last training */
   /* workspaces */
@@ -110,6 +111,7 @@ typedef struct {
   double holdout_mse;        /* mean over members after restore */
   double holdout_mse_elites; /* mean over elites */
   double seconds;
+  int abandoned; /* a stop was requested (util_stop_requested) and the call gave up */
 } EnsTrainStats;
 
 /* phase 1 on prepared data: xtr/ytr (ntr rows, unscaled) and the holdout; the scaler must be

@@ -347,6 +347,10 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
     adam_step(&f->adam, e->p, e->g);
     util_tick();
     st->steps = step;
+    if (f->interruptible && util_stop_requested()) {
+      st->abandoned = 1;
+      break;
+    }
     double jn = es_value(f, e, es_x, &t);
     if ((best - jn) / best > f->c.threshold) {
       best = jn;

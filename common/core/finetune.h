@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
   double j_before, j_after, shift, bias; /* on the early-stopping set; after = kept state */
   double shift_before, bias_before;      /* the terms before the first step */
+  int abandoned;                         /* gave up on a stop request */
   int steps;                             /* phase-2 steps taken */
   int kept_step;                         /* the step whose state was kept (0: the phase-1 result) */
   int pulled_back;                       /* the kept state is not the last step's */
@@ -46,6 +47,7 @@ typedef struct {
 
 typedef struct {
   FtConfig c;
+  int interruptible; /* ft_run may give up on a stop request (the caller redoes it) */
   int E, D, in;
   Adam adam;
   int32_t *inew, *iold;  /* member tables (B) */

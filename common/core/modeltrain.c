@@ -26,6 +26,7 @@ struct ModelTrain {
   /* the model before a training, for rolling back a diverged one */
   real *bk_p, *bk_m, *bk_v, *bk_fm, *bk_fv, *bk_mu, *bk_sd;
   int64_t bk_t, bk_ft;
+  int32_t *bk_inew, *bk_iold; /* phase 2's member tables, for an abandoned training */
   int bk_elite[64];
   double bk_mse[64];
   int64_t inject_nan_at;
@@ -84,6 +85,10 @@ ModelTrain *mt_make(const Config *cfg, int obs_dim, int act_dim) {
   m->bk_p = xmalloc(n), m->bk_m = xmalloc(n), m->bk_v = xmalloc(n);
   m->bk_fm = m->ft ? xmalloc(n) : NULL, m->bk_fv = m->ft ? xmalloc(n) : NULL;
   m->bk_mu = xmalloc(sizeof(real) * m->in), m->bk_sd = xmalloc(sizeof(real) * m->in);
+  if (m->ft) {
+    m->bk_inew = xmalloc(sizeof(int32_t) * m->ft->c.batch);
+    m->bk_iold = xmalloc(sizeof(int32_t) * m->ft->c.batch);
+  }
   m->inject_nan_at = hook_int("INJECT_MODEL_NAN", -1); /* test hook: a training diverges */
   return m;
 }
@@ -94,6 +99,7 @@ void mt_free(ModelTrain *m) {
   ft_free(m->ft);
   xfree(m->x), xfree(m->y), xfree(m->es_x), xfree(m->perm);
   xfree(m->bk_p), xfree(m->bk_m), xfree(m->bk_v), xfree(m->bk_fm), xfree(m->bk_fv);
+  xfree(m->bk_inew), xfree(m->bk_iold);
   xfree(m->bk_mu), xfree(m->bk_sd);
   xfree(m);
 }
@@ -139,10 +145,35 @@ static void build_data(ModelTrain *m, const Buffer *b, int64_t n) {
   }
 }
 
-void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double *out) {
+/* a training given up on a stop request: the model service is put back exactly as it was
+ * before it (the same training is redone after a resume and computes the same numbers) */
+static void abandon(ModelTrain *m, double *out, double t0) {
+  backup_copy(m, 0);
+  if (m->ft) {
+    memcpy(m->ft->inew, m->bk_inew, sizeof(int32_t) * m->ft->c.batch);
+    memcpy(m->ft->iold, m->bk_iold, sizeof(int32_t) * m->ft->c.batch);
+  }
+  m->trainings--;
+  for (int i = 0; i < TM_COUNT; i++) out[i] = NAN;
+  out[TM_ABANDONED] = 1;
+  out[TM_NAN_ROLLBACK] = 0;
+  out[TM_SECONDS] = util_now() - t0;
+  out[TM_TRAININGS] = (double)m->trainings;
+  LOG_I("model training %lld given up after %.1f s on a stop request (it is redone on resume)",
+        (long long)m->trainings, out[TM_SECONDS]);
+}
+
+void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double *out,
+              int interruptible) {
   const Config *c = m->cfg;
   const double t0 = util_now();
   backup_copy(m, 1);
+  m->ens->interruptible = interruptible;
+  if (m->ft) {
+    m->ft->interruptible = interruptible;
+    memcpy(m->bk_inew, m->ft->inew, sizeof(int32_t) * m->ft->c.batch);
+    memcpy(m->bk_iold, m->ft->iold, sizeof(int32_t) * m->ft->c.batch);
+  }
   const uint64_t tr = (uint64_t)m->trainings++;
   const uint32_t seed = (uint32_t)c->run.seed;
   Rng rng = rng_make(seed, RNG_MODEL_SPLIT, tr);
@@ -181,6 +212,10 @@ void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double
   t_p2 += util_now() - tq;
   EnsTrainStats p1;
   ens_train_mle(m->ens, m->x, m->y, ntr, xho, yho, nh, &rng, &p1);
+  if (p1.abandoned) {
+    abandon(m, out, t0);
+    return;
+  }
   if ((int64_t)tr == m->inject_nan_at) m->ens->p[0] = NAN;
   /* 6-9. phase 2 */
   FtStats p2s;
@@ -190,9 +225,14 @@ void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double
     tq = util_now();
     ft_run(m->ft, m->ens, m->es_x, ft_batches, &trng, xho, yho, nh, &p2s);
     t_p2 += util_now() - tq;
+    if (p2s.abandoned) {
+      abandon(m, out, t0);
+      return;
+    }
   }
   /* a diverged training leaves the model as it was (weights, bounds, scaler, elites, Adam) */
   out[TM_NAN_ROLLBACK] = 0;
+  out[TM_ABANDONED] = 0;
   if (!model_finite(m)) {
     backup_copy(m, 0);
     out[TM_NAN_ROLLBACK] = 1;

@@ -28,6 +28,7 @@ enum {
   TM_P1_HOLDOUT_MSE, /* holdout MSE (mean over members) after phase 1, before phase 2 */
   TM_FT_SHIFT_BEFORE,
   TM_FT_BIAS_BEFORE, /* the phase-2 terms before its first step */
+  TM_ABANDONED,      /* 1: given up on a stop request, the model as before it (redo after resume) */
   TM_COUNT
 };
 
@@ -43,7 +44,10 @@ int64_t mt_phase2_rows(const ModelTrain *m);
 
 /* one training on the real data; ft_batches: mt_phase2_rows (s, a) rows from the model
  * buffer (ft_sample_batches), or NULL. metrics: TM_COUNT values. */
-void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double *metrics);
+/* interruptible: phase 1 and phase 2 give up between minibatches once a stop is requested
+ * (util_stop_requested), leave the model as it was and report TM_ABANDONED */
+void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double *metrics,
+              int interruptible);
 const Ensemble *mt_ensemble(const ModelTrain *m);
 Ensemble *mt_ensemble_mut(ModelTrain *m);
 int64_t mt_trainings(const ModelTrain *m);

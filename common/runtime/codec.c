@@ -155,9 +155,9 @@ static const Schema SCHEMA[MSG_COUNT] = {
                          BI(K_MODEL_VERSION) | BI(K_SHARD) | BI(K_STEPNO) | BI(K_TRAINING),
                          BI(A_OBS) | BI(A_ACT) | BI(A_REW) | BI(A_NEXT) | BI(A_DONE),
                          BI(A_EPSTATS) | BI(A_METRICS), 0},
-    [MSG_TRAIN_REQUEST] = {BI(K_EPOCH) | BI(K_TRAINING), 0, 0, BI(A_STATE), 0},
-    [MSG_TRAIN_DONE] = {BI(K_TRAINING) | BI(K_MODEL_VERSION) | BI(K_K), BI(K_FROM), BI(A_METRICS),
-                        0, 0},
+    [MSG_TRAIN_REQUEST] = {BI(K_EPOCH) | BI(K_TRAINING), BI(K_MODE), 0, BI(A_STATE), 0},
+    [MSG_TRAIN_DONE] = {BI(K_TRAINING) | BI(K_MODEL_VERSION) | BI(K_K), BI(K_FROM) | BI(K_CODE),
+                        BI(A_METRICS), 0, 0},
     [MSG_MODEL] = {BI(K_VERSION), 0, BI(A_PARAMS) | BI(A_MU) | BI(A_SD) | BI(A_ELITES), 0, 0},
     [MSG_START_STATES] = {BI(K_TRAINING) | BI(K_SHARD), 0, BI(A_OBS), 0, 0},
     [MSG_ROLLOUT_REQUEST] = {BI(K_TRAINING) | BI(K_STEPNO) | BI(K_POLICY_VERSION) |
