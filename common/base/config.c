@@ -148,6 +148,16 @@ static int in_range(const KeyDef *k, double v) {
   return v <= k->max;
 }
 
+/* a number outside the key's bounds: the message added, 1 */
+static int out_of_range(const KeyDef *k, double v, const char *where, const char *index,
+                        CfgErrors *errs) {
+  if (in_range(k, v)) return 0;
+  char r[96];
+  range_text(k, r, sizeof r);
+  err_add(errs, "%s: %s%s = %.17g is out of range (must be %s)", where, k->key, index, v, r);
+  return 1;
+}
+
 /* apply one parsed item; returns 0 or -1 (message added). origin[] records where keys were set */
 static int apply_item(Config *c, const CfgTomlItem *it, const char *file, const char *arg,
                       CfgErrors *errs, char origin[][96]) {
@@ -182,12 +192,7 @@ static int apply_item(Config *c, const CfgTomlItem *it, const char *file, const 
               it->type == CT_FLOAT ? "a non-integral float" : type_name(it->type));
       return -1;
     }
-    if (!in_range(k, v)) {
-      char r[96];
-      range_text(k, r, sizeof r);
-      err_add(errs, "%s: %s = %.17g is out of range (must be %s)", where, k->key, v, r);
-      return -1;
-    }
+    if (out_of_range(k, v, where, "", errs)) return -1;
     *(int64_t *)(base + k->off) = (int64_t)v;
     break;
   }
@@ -197,12 +202,7 @@ static int apply_item(Config *c, const CfgTomlItem *it, const char *file, const 
       return -1;
     }
     double v = it->type == CT_INT ? (double)it->i : it->f;
-    if (!in_range(k, v)) {
-      char r[96];
-      range_text(k, r, sizeof r);
-      err_add(errs, "%s: %s = %.17g is out of range (must be %s)", where, k->key, v, r);
-      return -1;
-    }
+    if (out_of_range(k, v, where, "", errs)) return -1;
     *(double *)(base + k->off) = v;
     break;
   }
@@ -262,13 +262,9 @@ static int apply_item(Config *c, const CfgTomlItem *it, const char *file, const 
       return -1;
     }
     for (int i = 0; i < it->arr_len; i++) {
-      if (!in_range(k, it->arr[i])) {
-        char r[96];
-        range_text(k, r, sizeof r);
-        err_add(errs, "%s: %s[%d] = %.17g is out of range (must be %s)", where, k->key, i,
-                it->arr[i], r);
-        return -1;
-      }
+      char ix[16];
+      snprintf(ix, sizeof ix, "[%d]", i);
+      if (out_of_range(k, it->arr[i], where, ix, errs)) return -1;
     }
     memcpy(base + k->off, it->arr, sizeof(double) * it->arr_len);
     *(int *)(base + k->len_off) = it->arr_len;
