@@ -21,6 +21,7 @@
 
 #include "actors/actors.h"
 #include "actors/evaluate.h"
+#include "blasinfo.h"
 #include "ckpt.h"
 #include "comm.h"
 #include "config.h"
@@ -160,6 +161,44 @@ static void record_status(int rank, int code) {
   char text[32], err[512];
   snprintf(text, sizeof text, "%d\n", code);
   if (dur_write_file(path, text, strlen(text), err, sizeof err) != 0) LOG_W("%s", err);
+}
+
+/* ---- the BLAS kernel ---- */
+
+/* before anything loads work into OpenBLAS: if it fell back to a generic kernel on a CPU with
+ * AVX2 / AVX-512, restart once with OPENBLAS_CORETYPE set to the matching core (never over a
+ * value already set) */
+static void blas_kernel_check(char **argv) {
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if ((set && *set) || getenv("USBPO_BLAS_REEXEC")) return;
+  const BlasCpu cpu = blas_cpu();
+  const char *core = blas_core(1), *want = blas_pick(core, &cpu);
+  if (!want) return;
+  char flags[64];
+  blas_cpu_text(&cpu, flags, sizeof flags);
+  fprintf(stderr,
+          "usbpo: OpenBLAS fell back to its generic %s kernel on a CPU with %s: restarting with "
+          "OPENBLAS_CORETYPE=%s (set OPENBLAS_CORETYPE yourself to choose another)\n",
+          core, flags, want);
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  setenv("USBPO_BLAS_REEXEC", core, 1);
+  execv("/proc/self/exe", argv);
+  fprintf(stderr, "usbpo: warning: could not restart (%s): going on with the %s kernel\n",
+          strerror(errno), core);
+}
+
+/* the kernel in use, for the log */
+static void blas_kernel_report(void) {
+  const BlasCpu cpu = blas_cpu();
+  char flags[64];
+  blas_cpu_text(&cpu, flags, sizeof flags);
+  const char *re = getenv("USBPO_BLAS_REEXEC"), *set = getenv("OPENBLAS_CORETYPE");
+  char why[160] = "";
+  if (re)
+    snprintf(why, sizeof why, " (chosen by usbpo: OpenBLAS had fallen back to %s)", re);
+  else if (set && *set)
+    snprintf(why, sizeof why, " (OPENBLAS_CORETYPE=%s from the environment)", set);
+  LOG_I("BLAS: OpenBLAS kernel %s%s; CPU: %s", blas_core(0), why, flags);
 }
 
 /* ---- the command line ---- */
@@ -530,6 +569,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
 
+  blas_kernel_check(argv);
   install_signals();
   Comm *comm = comm_init(&argc, &argv);
   announce_ready(comm);
@@ -573,6 +613,7 @@ int main(int argc, char **argv) {
   if (rank == 0) {
     check_memory(&cfg, &pl, comm);
     log = open_run(&cfg, &pl, comm, resume_dir, sizeof resume_dir);
+    blas_kernel_report();
   }
   share_string(comm, resume_dir, sizeof resume_dir);
   const char *resume_from = resume_dir[0] ? resume_dir : NULL;

@@ -58,6 +58,21 @@ expect "a budget beyond the machine is refused (exit 5)" \
 expect "a budget beyond ulimit -v is refused at once (exit 5, no hang)" \
   "[ $rc -eq 5 ] && grep -q 'more than this process may use' '$T/err7'"
 
+# the BLAS kernel: a generic fallback on a CPU with AVX2 restarts with the matching core (a fake
+# CPU and core: the test hooks); a value already set is never overridden
+env -u OPENBLAS_CORETYPE USBPO_TEST_BLAS_CORE=Prescott USBPO_TEST_CPU=avx2 "$BIN" \
+  "$SRC/configs/inverted_pendulum.toml" --set run.algo=sac --set run.total_steps=50 \
+  --set env.init_steps=50 --set env.min_pool_size=50 --set env.epoch_length=50 \
+  --set run.dir="$T/blas" --set run.name=a > "$T/blas1" 2>&1; rc=$?
+expect "a generic OpenBLAS kernel is replaced (OPENBLAS_CORETYPE=Haswell, restart)" \
+  "[ $rc -eq 0 ] && grep -q 'restarting with OPENBLAS_CORETYPE=Haswell' '$T/blas1' && grep -q 'kernel Haswell (chosen by usbpo' '$T/blas/a/log.txt'"
+OPENBLAS_CORETYPE=Haswell USBPO_TEST_BLAS_CORE=Prescott USBPO_TEST_CPU=avx2,avx512f "$BIN" \
+  "$SRC/configs/inverted_pendulum.toml" --set run.algo=sac --set run.total_steps=50 \
+  --set env.init_steps=50 --set env.min_pool_size=50 --set env.epoch_length=50 \
+  --set run.dir="$T/blas" --set run.name=b > "$T/blas2" 2>&1; rc=$?
+expect "OPENBLAS_CORETYPE set by the user is kept" \
+  "[ $rc -eq 0 ] && ! grep -q restarting '$T/blas2' && grep -q 'OPENBLAS_CORETYPE=Haswell from the environment' '$T/blas/b/log.txt'"
+
 # tiny real runs (small networks, few steps): every algorithm, every output
 TINY="--set run.dir=$T/runs --set run.total_steps=300 --set env.init_steps=150
       --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100

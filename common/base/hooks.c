@@ -13,6 +13,8 @@ static const char *const HOOKS[] = {
     "STALL",            /* "rank:seconds": that rank stops answering (liveness tests) */
     "OLD_METRICS",      /* metrics.csv written with an older column layout (upgrade tests) */
     "DURABLE_FAIL",     /* "step[:nth]": the nth durable write fails at that step (durable.h) */
+    "CPU",              /* "avx2,avx512f,avx512bf16": the CPU's vector extensions (blasinfo.h) */
+    "BLAS_CORE",        /* the kernel OpenBLAS is taken to have loaded (blasinfo.h) */
 };
 
 const char *hook_str(const char *name) {
