@@ -227,6 +227,8 @@ void lr_async_run(Learner *L) {
       as->granted += (int64_t)chunk * L->A;
       busy = 1;
     }
+    runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval,
+                    L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
     L->m.updates_per_real_step = as->pool_steps > 0 ? (double)L->sac->updates / as->pool_steps : 0;
     if (!busy && !rt_run_idle(L->rt)) {
       struct timespec ts = {0, 200000};

@@ -22,8 +22,20 @@ struct ModelsvcRole {
   float *starts;     /* one shard's start states */
   int64_t last_rows; /* rows of the newest real-data message, and whether they evicted any */
   int last_evicted;
+  double train_t0, last_progress; /* progress lines during a long training */
   int64_t shard_cap;
 };
+
+/* a line every log.progress_s while a training runs (the learner waits: its own line stops) */
+static void train_progress(void *ctx, int phase, int step, double value) {
+  ModelsvcRole *r = ctx;
+  const double now = util_now();
+  if (now - r->last_progress < r->cfg->log.progress_s) return;
+  r->last_progress = now;
+  fprintf(stderr, "usbpo: model training %lld: phase %d %s %d, %s %.4g, %.0f s\n",
+          (long long)mt_trainings(r->ms), phase, phase == 1 ? "epoch" : "step", step,
+          phase == 1 ? "holdout MSE" : "J", value, now - r->train_t0);
+}
 
 static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
   const Config *c = r->cfg;
@@ -45,6 +57,9 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
   /* the learner asks for a training that a stop request may cut short (sync mode); it can be
    * taken back only if its new rows evicted nothing */
   const int interruptible = msg_has_i(m, K_MODE) && m->i[K_MODE] == 1 && !r->last_evicted;
+  r->train_t0 = r->last_progress = util_now();
+  Ensemble *ens = mt_ensemble_mut(r->ms);
+  ens->progress = train_progress, ens->progress_ctx = r;
   mt_train(r->ms, r->data, batches, metrics, interruptible);
   xfree(copy);
   if (metrics[TM_ABANDONED] != 0) {

@@ -282,6 +282,12 @@ void ens_select_elites(const double *mse, int members, int k, int *elite) {
 
 /* ---- phase 1 ---- */
 
+static double st_mean_mse(const double *mse, int E) {
+  double s = 0;
+  for (int m = 0; m < E; m++) s += mse[m];
+  return s / E;
+}
+
 void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr, const float *xho,
                    const float *yho, int64_t nho, Rng *rng, EnsTrainStats *st) {
   const int E = e->c.members, D = e->c.out_dim, in = e->c.in_dim, bs = e->c.batch;
@@ -325,6 +331,7 @@ void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr,
     for (int m = 0; m < E; m++) rng_shuffle_i32(rng, idx + (size_t)m * ntr, (size_t)ntr);
     st->epochs = epoch + 1;
     ens_holdout_mse(e, xho, yho, nho, mse);
+    if (e->progress) e->progress(e->progress_ctx, 1, st->epochs, st_mean_mse(mse, E));
     int stop = es_update(&es, mse, E, e->c.improve_threshold, e->c.patience, improved);
     for (int m = 0; m < E; m++)
       if (improved[m]) nn_copy_member(&e->net, snap, e->p, m);

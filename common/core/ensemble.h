@@ -42,8 +42,12 @@ typedef struct {
   real *mu, *sd;       /* input scaler */
   Adam adam;           /* phase 1 */
   int interruptible;   /* ens_train_mle may give up on a stop request (the caller redoes it) */
-  int elite[64];       /* elite members, lowest holdout MSE first */
-  double mse[64];      /* holdout MSE per member after the last training */
+  /* called after each phase-1 epoch (phase 1, epochs done, mean holdout MSE) and phase-2 step
+   * (phase 2, steps done, J on the early-stopping set): progress for a person; NULL = none */
+  void (*progress)(void *ctx, int phase, int step, double value);
+  void *progress_ctx;
+  int elite[64];  /* elite members, lowest holdout MSE first */
+  double mse[64]; /* holdout MSE per member after the last training */
   /* workspaces */
   NnTape *tape; /* members x batch rows */
   real *xb, *yb, *dy;

@@ -352,6 +352,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
       break;
     }
     double jn = es_value(f, e, es_x, &t);
+    if (e->progress) e->progress(e->progress_ctx, 2, step, jn);
     if ((best - jn) / best > f->c.threshold) {
       best = jn;
       st->kept_step = step;

@@ -19,6 +19,8 @@ struct RunLog {
   TfEvents *tb; /* TensorBoard events (log.tensorboard), or NULL */
   double t_start, t_last_progress;
   double progress_s;
+  double t_base; /* the rate counts from the first progress line with steps */
+  int64_t steps_base, epoch_length;
   char tag[256];
   uint64_t run_id;
   char failed[1400]; /* the first write that failed ("" = none) */
@@ -234,6 +236,8 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
   r->t_start = util_now();
   r->t_last_progress = r->t_start;
   r->progress_s = cfg->log.progress_s;
+  r->t_base = -1;
+  r->epoch_length = cfg->env.epoch_length;
   return r;
 }
 
@@ -282,8 +286,16 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
   double now = util_now();
   if (!force && now - r->t_last_progress < r->progress_s) return;
   double el = now - r->t_start;
-  double rate = el > 0 ? steps / el : 0;
-  double eta = rate > 0 ? (total - steps) / rate : 0;
+  if (r->t_base < 0) r->t_base = now, r->steps_base = steps;
+  /* the rate of this process (a resumed run starts at its checkpoint's step); no ETA before an
+   * epoch's worth of steps (exploration and the first model training come first) */
+  const int64_t done = steps - r->steps_base;
+  double rate = now > r->t_base ? done / (now - r->t_base) : 0;
+  char etas[32] = "-";
+  if (rate > 0 && (done >= r->epoch_length || steps >= total)) {
+    double eta = (total - steps) / rate;
+    snprintf(etas, sizeof etas, "%dh%02dm", (int)(eta / 3600), (int)fmod(eta / 60, 60));
+  }
   char evs[32];
   if (isnan(last_eval))
     snprintf(evs, sizeof evs, "-");
@@ -291,10 +303,9 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
     snprintf(evs, sizeof evs, "%.1f", last_eval);
   fprintf(stderr,
           "usbpo: [%s] step %lld/%lld (%.1f%%) | %.1f steps/s | %.0f updates/s | eval %s | "
-          "elapsed %dh%02dm | ETA %dh%02dm\n",
+          "elapsed %dh%02dm | ETA %s\n",
           r->tag, (long long)steps, (long long)total, total ? 100.0 * steps / total : 0, rate,
-          updates_s, evs, (int)(el / 3600), (int)fmod(el / 60, 60), (int)(eta / 3600),
-          (int)fmod(eta / 60, 60));
+          updates_s, evs, (int)(el / 3600), (int)fmod(el / 60, 60), etas);
   note(r, r->episodes, "episodes.csv", 1);
   r->t_last_progress = now;
 }
