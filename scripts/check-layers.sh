@@ -46,7 +46,11 @@ resolve() { # file name -> path or ""
   d=$(dirname "$1")
   for base in "$d" common/base common/core common/runtime .; do
     if [ -f "$base/$2" ]; then
-      realpath -m --relative-to=. "$base/$2"
+      case "$base/$2" in
+        *..*) realpath -m --relative-to=. "$base/$2" ;;
+        ./*) p="$base/$2"; echo "${p#./}" ;;
+        *) echo "$base/$2" ;;
+      esac
       return
     fi
   done
@@ -55,7 +59,7 @@ resolve() { # file name -> path or ""
 
 bad=0
 files=$(find common learner modelsvc actors -name '*.[ch]' -o -name '*.cpp' | sort)
-files="$files $(ls ./*.c ./*.h | sed 's|^\./||')"
+files="$files $(ls ./*.c ./*.h 2>/dev/null | sed 's|^\./||')"
 current=""
 for f in $files; do
   from=$(layer_of "$f")

@@ -14,7 +14,7 @@ for case in "learner/sync.c:../modelsvc/modelsvc.h" "common/core/sac.c:ckpt.h" \
             "common/base/nn.c:../core/policy.h" "modelsvc/rollout_role.c:../actors/actors.h"; do
   f=${case%%:*}; inc=${case#*:}
   rm -rf "$T/tree"; mkdir -p "$T/tree"
-  (cd "$SRC" && tar cf - common learner modelsvc actors usbpo_dist.c usbpo_plot.c scripts) | (cd "$T/tree" && tar xf -)
+  (cd "$SRC" && tar cf - common learner modelsvc actors ./*.c ./*.h scripts) | (cd "$T/tree" && tar xf -)
   sed -i "1i #include \"$inc\"" "$T/tree/$f"
   if out=$("$T/tree/scripts/check-layers.sh" "$T/tree"); then
     echo "FAILED: $f including $inc was not caught"; fail=1

@@ -29,7 +29,8 @@ timeout 100 mpirun -np 3 -x USBPO_READY_FILE="$T/c.ready" "$BIN" \
   "$SRC/configs/inverted_pendulum.toml" $TINY --set run.total_steps=3000 --set run.dir="$T/c" \
   --set runtime.heartbeat_timeout_s=3 > "$T/c.log" 2>&1 &
 MP=$!
-for i in $(seq 100); do [ -f "$T/c.ready" ] && break; sleep 0.1; done
+for i in $(seq 600); do [ -f "$T/c.ready" ] && break; sleep 0.1; done
+[ -f "$T/c.ready" ] || echo "FAILED: the run was not up after 60 s"
 sleep 1
 pid0=""
 for p in $(pgrep -P $MP) $(pgrep -P "$(pgrep -P $MP | tr '\n' ',' | sed 's/,$//')" 2>/dev/null); do
@@ -53,7 +54,8 @@ for sig in TERM INT HUP; do
     "$BIN" "$SRC/configs/inverted_pendulum.toml" $TINY --set run.total_steps=3000 \
     --set run.dir="$T/s" > "$T/s.log" 2>&1 &
   MP=$!
-  for i in $(seq 100); do [ -f "$T/s.ready" ] && break; sleep 0.1; done
+  for i in $(seq 600); do [ -f "$T/s.ready" ] && break; sleep 0.1; done
+  [ -f "$T/s.ready" ] || { echo "FAILED: SIG$sig: the run was not up after 60 s"; fail=1; }
   sleep 1
   kill -$sig $MP
   wait $MP; rc=$?

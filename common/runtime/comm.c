@@ -252,12 +252,16 @@ void comm_tick(Comm *c) {
   if (!c || !c->mpi || c->size == 1 || c->timeout <= 0) return;
   double now = util_now();
   if (c->last_tick > 0 && now - c->last_tick > c->timeout) {
-    /* this rank was not running (stopped, suspended, starved of CPU): the silence it sees over
-     * that time is its own, so the others get a fresh window before anyone is blamed */
-    LOG_W("this rank (%d) did not run for %.1f s, more than runtime.heartbeat_timeout_s = %g "
-          "(stopped or starved of CPU); the other ranks may have given up on it",
-          c->rank, now - c->last_tick, c->timeout);
-    for (int r = 0; r < c->size; r++) c->last_seen[r] = now;
+    /* this rank was not running (stopped, suspended, starved of CPU) past the timeout: the
+     * others have given up on it, and their silence since is not theirs. Say who was silent
+     * and end the job, rather than blame a rank that is only waiting for this one */
+    char who[256] = "";
+    if (c->describe) c->describe(c->dctx, c->rank, who, sizeof who);
+    LOG_E("this rank (%d, %s) did not run for %.1f s, past runtime.heartbeat_timeout_s = %g "
+          "(stopped, suspended or starved of CPU): the other ranks give up on it. Aborting the "
+          "job (exit code %d).",
+          c->rank, who, now - c->last_tick, c->timeout, EXIT_TIMEOUT);
+    comm_abort(c, EXIT_TIMEOUT);
   }
   c->last_tick = now;
   if (now - c->last_hb < c->hb_every) return;
