@@ -110,6 +110,10 @@ static void on_train(ModelsvcRole *r, Runtime *rt, const Msg *m) {
 
 static void on_transitions(ModelsvcRole *r, const Msg *m) {
   const int64_t n = m->i[K_COUNT];
+  /* what the next training may have to take back (nothing, when no episode ended since the
+   * last one) */
+  r->last_rows = n;
+  r->last_evicted = r->data->size + n > r->data->cap;
   if (n == 0) return;
   /* copy out of the (possibly unaligned) message, column by column */
   float *o = xmalloc(m->a[A_OBS].bytes + 1), *a = xmalloc(m->a[A_ACT].bytes + 1);
@@ -118,8 +122,6 @@ static void on_transitions(ModelsvcRole *r, const Msg *m) {
   memcpy(a, m->a[A_ACT].data, m->a[A_ACT].bytes);
   memcpy(w, m->a[A_REW].data, m->a[A_REW].bytes);
   memcpy(x, m->a[A_NEXT].data, m->a[A_NEXT].bytes);
-  r->last_rows = n;
-  r->last_evicted = r->data->size + n > r->data->cap;
   buf_push(r->data, n, o, a, w, x, m->a[A_DONE].data);
   xfree(o), xfree(a), xfree(w), xfree(x);
 }
