@@ -182,4 +182,27 @@ det_cols "$T/mt/ref/metrics.csv" > "$T/a.csv"; det_cols "$T/mt/cut/metrics.csv" 
 cmp -s "$T/a.csv" "$T/b.csv" && cmp -s "$T/mt/ref/policy_final.bin" "$T/mt/cut/policy_final.bin" &&
   ok "the training redone after resume: bit-identical to the uninterrupted run" ||
   { bad "redone training differs"; diff "$T/a.csv" "$T/b.csv" | head -4; }
+# the same when the training has no new rows (HalfCheetah's 1 000-step episodes: none ended since
+# the previous training): nothing of the real data may be taken back
+HC="$SRC/configs/halfcheetah.toml --set run.algo=usbpo --set run.total_steps=100
+    --set env.init_steps=150 --set env.min_pool_size=150 --set env.epoch_length=100
+    --set model.train_freq=50 --set sac.hidden=32 --set sac.updates_per_step=1 --set model.hidden=64
+    --set model.patience=1000 --set model.improve_threshold=0 --set model.max_epochs=600
+    --set rollout.batch_size=1000 --set finetune.max_steps=8 --set log.progress_s=1000
+    --set checkpoint.every_steps=100"
+"$BIN" $HC --set run.dir="$T/hc" --set run.name=ref > "$T/hc-ref.log" 2>&1 || bad "the HalfCheetah reference run"
+rm -f "$T/hc.ready"
+USBPO_READY_FILE="$T/hc.ready" "$BIN" $HC --set run.dir="$T/hc" --set run.name=cut > "$T/hc.log" 2>&1 &
+P=$!
+for i in $(seq 300); do [ -f "$T/hc.ready" ] && break; sleep 0.1; done
+sleep 10
+kill -USR1 $P; wait $P; rc=$?
+if [ $rc = 75 ] && grep -q "model training 1 given up" "$T/hc.log"; then
+  ok "SIGUSR1 during a training without new rows: given up, exit 75"
+else bad "training without new rows: exit $rc"; grep -E "given up|checkpoint" "$T/hc.log"; fi
+"$BIN" $HC --set run.dir="$T/hc" --set run.name=cut --resume > "$T/hc2.log" 2>&1 || bad "resume (HalfCheetah)"
+det_cols "$T/hc/ref/metrics.csv" > "$T/a.csv"; det_cols "$T/hc/cut/metrics.csv" > "$T/b.csv"
+cmp -s "$T/a.csv" "$T/b.csv" && cmp -s "$T/hc/ref/policy_final.bin" "$T/hc/cut/policy_final.bin" &&
+  ok "a training without new rows redone after resume: bit-identical" ||
+  { bad "redone training (no new rows) differs"; diff "$T/a.csv" "$T/b.csv" | head -4; }
 exit $fail
