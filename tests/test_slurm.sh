@@ -24,4 +24,28 @@ if [ -s "$m" ] && tail -1 "$m" | cut -d, -f2 | grep -qx 300; then echo "ok: metr
   echo "FAILED: metrics.csv"; fail=1; fi
 if grep -q "4 rank(s)" "$T/runs/inverted_pendulum-usbpo-s0/log.txt"; then echo "ok: ran on 4 ranks"; else
   echo "FAILED: not 4 ranks"; fail=1; fi
+
+# usbpo_sweep --slurm: the tiny experiment (2 variants x 2 seeds) as one array job, a task per
+# cell through usbpo.sbatch; every cell, and the report, equal a local sweep of the same file
+SWEEP="$(dirname "$BIN")/usbpo_sweep"
+mkdir -p "$T/arr" "$T/loc"
+for d in arr loc; do cp "$SRC/tests/data/sweep/tiny.toml" "$SRC/tests/data/sweep/tiny-base.toml" "$T/$d/"; done
+cd "$T/arr" || exit 1
+AJ=$(USBPO_DIST="$BIN" "$SWEEP" tiny.toml --slurm 2>&1 | sed -n 's/^usbpo_sweep: sbatch .*: \([0-9][0-9]*\)$/\1/p')
+if [ -z "$AJ" ]; then echo "FAILED: usbpo_sweep --slurm did not submit"; fail=1; else
+  echo "submitted array job $AJ"
+  for i in $(seq 600); do [ -z "$(squeue -h -j "$AJ" 2>/dev/null)" ] && break; sleep 1; done
+  USBPO_DIST="$BIN" "$SWEEP" tiny.toml --status > st.txt 2>&1
+  grep -q "4 done" st.txt && echo "ok: the array job ran all 4 cells" || { echo "FAILED: array job"; cat st.txt; ls exp/tiny; fail=1; }
+  (cd "$T/loc" && USBPO_DIST="$BIN" "$SWEEP" tiny.toml --jobs 2 > loc.log 2>&1) || { echo "FAILED: local sweep"; fail=1; }
+  same=1
+  for c in mbpo/s0 mbpo/s1 usbpo-bias/s0 usbpo-bias/s1; do
+    a="$T/arr/exp/tiny/inverted_pendulum/$c"; b="$T/loc/exp/tiny/inverted_pendulum/$c"
+    cmp -s <(det_cols "$a/metrics.csv") <(det_cols "$b/metrics.csv") && cmp -s "$a/policy_final.bin" "$b/policy_final.bin" || same=0
+  done
+  [ $same = 1 ] && echo "ok: every array cell equals the local sweep's" || { echo "FAILED: array cells differ"; fail=1; }
+  (cd "$T/arr" && "$SWEEP" tiny.toml --report > /dev/null 2>&1); (cd "$T/loc" && "$SWEEP" tiny.toml --report > /dev/null 2>&1)
+  cmp -s "$T/arr/exp/tiny/report.md" "$T/loc/exp/tiny/report.md" && echo "ok: the reports match" ||
+    { echo "FAILED: reports differ"; diff "$T/arr/exp/tiny/report.md" "$T/loc/exp/tiny/report.md" | head; fail=1; }
+fi
 exit $fail
