@@ -100,7 +100,14 @@ static int parse_int(const char *s, long long *v) {
   return end == s || *end != 0 || errno ? -1 : 0;
 }
 
-int eval_main(int argc, char **argv) {
+typedef struct {
+  const char *run, *video;
+  int episodes;
+  long long as_epoch;
+} EvalArgs;
+
+/* -1 to go on, else the exit code */
+static int eval_args(int argc, char **argv, EvalArgs *o) {
   const char *run = NULL, *video = NULL;
   int episodes = 10;
   long long as_epoch = -1;
@@ -137,6 +144,17 @@ int eval_main(int argc, char **argv) {
                     "[--as-epoch E]\n");
     return EXIT_USAGE;
   }
+  *o = (EvalArgs){run, video, episodes, as_epoch};
+  return -1;
+}
+
+int eval_main(int argc, char **argv) {
+  EvalArgs o;
+  const int code = eval_args(argc, argv, &o);
+  if (code >= 0) return code;
+  const char *run = o.run, *video = o.video;
+  const int episodes = o.episodes;
+  const long long as_epoch = o.as_epoch;
   char cpath[1200];
   snprintf(cpath, sizeof cpath, "%s/config.toml", run);
   struct stat st;
