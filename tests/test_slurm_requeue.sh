@@ -68,11 +68,14 @@ JOB=$(sbatch --parsable -n 4 -t 1 --signal=B:USR1@45 -o "$T/job-%j.out" \
 [ -n "$JOB" ] || { echo "FAILED: sbatch"; exit 1; }
 check "$JOB" "$T/limit" "time limit"
 
-# 2. a signal at once: sent as soon as Slurm says the job runs
+# 2. a signal at once: sent as soon as the batch script runs (its first line is the trap: a
+# signal that reaches bash before it has read that line kills any script, so the test waits for
+# the script's first output, printed before mpirun starts the ranks), while the ranks are still
+# starting: the script must hold it until usbpo_dist is ready
 JOB=$(sbatch --parsable -n 4 -o "$T/job-%j.out" \
   "$SRC/deploy/slurm/usbpo.sbatch" "${CFG[@]}" --set run.dir="$T/early")
-for _ in $(seq 200); do
-  [ "$(squeue -h -j "$JOB" -o %T 2>/dev/null)" = RUNNING ] && { scancel -b -s USR1 "$JOB"; break; }
+for _ in $(seq 600); do
+  grep -q "usbpo.sbatch: job" "$T/job-$JOB.out" 2>/dev/null && { scancel -b -s USR1 "$JOB"; break; }
   sleep 0.05
 done
 check "$JOB" "$T/early" "early signal"
