@@ -56,7 +56,8 @@ for sig in TERM INT HUP; do
   MP=$!
   for i in $(seq 600); do [ -f "$T/s.ready" ] && break; sleep 0.1; done
   [ -f "$T/s.ready" ] || { echo "FAILED: SIG$sig: the run was not up after 60 s"; fail=1; }
-  sleep 1
+  # past start-up and exploration (its first epoch written), whatever the machine's load
+  for i in $(seq 600); do grep -q "epoch 0:" "$T/s.log" 2>/dev/null && break; sleep 0.1; done
   kill -$sig $MP
   wait $MP; rc=$?
   n=$(ls "$T/s/inverted_pendulum-usbpo-s0/ckpt" 2>/dev/null | wc -l)

@@ -164,13 +164,13 @@ sleep 0.5
 # given up, the model service put back as before it, the checkpoint written, exit 75; the
 # resumed run redoes it and ends bit-identical to an uninterrupted one
 LONG="--set run.total_steps=100 --set model.hidden=200 --set model.patience=1000
-      --set model.improve_threshold=0 --set model.max_epochs=1200"
+      --set model.improve_threshold=0 --set model.max_epochs=1200 --set log.progress_s=0.5"
 run $LONG --set run.dir="$T/mt" --set run.name=ref > "$T/mt-ref.log" 2>&1 || bad "the long-training reference run"
 rm -f "$T/mt.ready"
 USBPO_READY_FILE="$T/mt.ready" "$BIN" $ARGS $LONG --set run.dir="$T/mt" --set run.name=cut > "$T/mt.log" 2>&1 &
 P=$!
-for i in $(seq 100); do [ -f "$T/mt.ready" ] && break; sleep 0.1; done
-sleep 2
+# once the first training is under way (its progress line), whatever the machine's load
+for i in $(seq 600); do grep -q "model training 1: phase 1" "$T/mt.log" 2>/dev/null && break; sleep 0.1; done
 t0=$(date +%s.%N); kill -USR1 $P; wait $P; rc=$?; t1=$(date +%s.%N)
 took=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')
 if [ $rc = 75 ] && grep -q "given up" "$T/mt.log" && awk -v t="$took" 'BEGIN{exit !(t < 5)}'; then
@@ -188,14 +188,14 @@ HC="$SRC/configs/halfcheetah.toml --set run.algo=usbpo --set run.total_steps=100
     --set env.init_steps=150 --set env.min_pool_size=150 --set env.epoch_length=100
     --set model.train_freq=50 --set sac.hidden=32 --set sac.updates_per_step=1 --set model.hidden=64
     --set model.patience=1000 --set model.improve_threshold=0 --set model.max_epochs=600
-    --set rollout.batch_size=1000 --set finetune.max_steps=8 --set log.progress_s=1000
+    --set rollout.batch_size=1000 --set finetune.max_steps=8 --set log.progress_s=0.5
     --set checkpoint.every_steps=100"
 "$BIN" $HC --set run.dir="$T/hc" --set run.name=ref > "$T/hc-ref.log" 2>&1 || bad "the HalfCheetah reference run"
 rm -f "$T/hc.ready"
 USBPO_READY_FILE="$T/hc.ready" "$BIN" $HC --set run.dir="$T/hc" --set run.name=cut > "$T/hc.log" 2>&1 &
 P=$!
-for i in $(seq 300); do [ -f "$T/hc.ready" ] && break; sleep 0.1; done
-sleep 10
+# once the second training (no new rows) is under way
+for i in $(seq 1200); do grep -q "model training 2: phase 1" "$T/hc.log" 2>/dev/null && break; sleep 0.1; done
 kill -USR1 $P; wait $P; rc=$?
 if [ $rc = 75 ] && grep -q "model training 1 given up" "$T/hc.log"; then
   ok "SIGUSR1 during a training without new rows: given up, exit 75"
