@@ -31,6 +31,7 @@
 #include "modelsvc/modelsvc.h"
 #include "modelsvc/probe.h"
 #include "modeltrain.h"
+#include "pool.h"
 #include "rolekit.h"
 #include "runlog.h"
 #include "runtime.h"
@@ -554,6 +555,29 @@ static void maybe_stall(int rank) {
   }
 }
 
+/* this rank's threads (run.threads, or its share of the cores it may run on), and the plan */
+static void plan_threads(Comm *comm, Config *cfg) {
+  int node_ranks = 1;
+  const int sharing = comm_node_sharing(comm, &node_ranks);
+  const int cores = pool_cores_available();
+  cfg->run.threads_now = setup_threads(cfg, cores, sharing);
+  const int t = (int)cfg->run.threads_now;
+  char how[160];
+  if (cfg->run.threads > 0)
+    snprintf(how, sizeof how, "run.threads = %d", t);
+  else
+    snprintf(how, sizeof how,
+             "%d core%s in its affinity mask, shared by %d of the %d rank%s on "
+             "this node",
+             cores, cores == 1 ? "" : "s", sharing, node_ranks, node_ranks == 1 ? "" : "s");
+  if (comm_rank(comm) == 0)
+    LOG_I("threads: %d per rank (%s): model training runs its members on them, OpenBLAS %d per "
+          "thread",
+          t, how, (int)cfg->run.blas_threads);
+  else
+    LOG_D("threads: %d (%s)", t, how);
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
@@ -585,6 +609,7 @@ int main(int argc, char **argv) {
   }
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
+  plan_threads(comm, &cfg);
   if (np > 1) {
     char host[256] = "?";
     gethostname(host, sizeof host);

@@ -39,6 +39,7 @@ typedef struct {
   int obs_dim, act_dim, in_dim;
   SacConfig sc;
   Sac *sac;
+  Pool *pool; /* the SAC update's threads (NULL: one) */
   Buffer *env_buf;
   Buffer *model_buf;
   Buffer *fwd;       /* real rows not yet forwarded to the model service */

@@ -336,6 +336,10 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
   L->in_dim = info->obs_dim + info->act_dim;
   L->sc = setup_sac(cfg);
   L->sac = sac_make(&L->sc, (uint32_t)cfg->run.seed);
+  /* the update's chains on this rank's threads (at most 4 run at once) */
+  const int nt = cfg->run.threads_now > 4 ? 4 : (int)cfg->run.threads_now;
+  L->pool = nt > 1 ? pool_make(nt) : NULL;
+  sac_set_pool(L->sac, L->pool);
   L->env_buf = buf_make(L->obs_dim, L->act_dim, cfg->sac.buffer_size);
   L->A = rt_placement(rt)->A;
   L->R = rt_placement(rt)->R;
@@ -387,6 +391,7 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
     rt_send(rt);
   }
   sac_free(L->sac);
+  pool_free(L->pool);
   sac_snap_free(L->snap);
   buf_free(L->env_buf);
   buf_free(L->model_buf);

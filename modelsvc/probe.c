@@ -168,6 +168,7 @@ int probe_main(int argc, char **argv) {
     return EXIT_FATAL;
   }
   cfg_errors_free(&errs);
+  cfg.run.threads_now = setup_threads(&cfg, pool_cores_available(), 1);
   if (cfg.run.algo == ALGO_SAC) {
     LOG_E("%s is a SAC run: it has no model to probe", run);
     return EXIT_FATAL;

@@ -26,24 +26,43 @@ struct RolloutRole {
   int64_t *starts_for; /* per shard: the training its start states belong to */
   int pending;         /* a request waits for its parts */
   int64_t req_training, req_step, req_pv, req_mv, req_steps;
-  /* one shard-step's rows, staged for its message */
-  float *o, *a, *r, *x;
-  uint8_t *d;
-  int64_t n, cap;
-  RoStats st;
+  /* shards step concurrently on the pool's threads, a wave of T shards at a time: each
+   * shard-step's rows are staged for its message, sent in shard order once the wave is done */
+  Pool *pool;
+  int T;
+  struct Stage *stg; /* T */
 };
+
+typedef struct Stage {
+  RolloutRole *r;
+  int shard;
+  float *o, *a, *r_, *x;
+  uint8_t *d;
+  int64_t n, cap, alive;
+  RoStats st;
+} Stage;
 
 static void stage(void *ctx, int n, const float *obs, const float *act, const float *rew,
                   const float *next, const uint8_t *done) {
+  Stage *g = ctx;
+  const int od = g->r->pc.obs_dim, ad = g->r->pc.act_dim;
+  CHECK(g->n + n <= g->cap, "rollout staging overflow");
+  memcpy(g->o + g->n * od, obs, sizeof(float) * n * od);
+  memcpy(g->a + g->n * ad, act, sizeof(float) * n * ad);
+  memcpy(g->r_ + g->n, rew, sizeof(float) * n);
+  memcpy(g->x + g->n * od, next, sizeof(float) * n * od);
+  memcpy(g->d + g->n, done, (size_t)n);
+  g->n += n;
+}
+
+/* one shard's step into its stage (task i of a wave: stage i) */
+static void shard_task(void *ctx, int i, int thread) {
   RolloutRole *r = ctx;
-  const int od = r->pc.obs_dim, ad = r->pc.act_dim;
-  CHECK(r->n + n <= r->cap, "rollout staging overflow");
-  memcpy(r->o + r->n * od, obs, sizeof(float) * n * od);
-  memcpy(r->a + r->n * ad, act, sizeof(float) * n * ad);
-  memcpy(r->r + r->n, rew, sizeof(float) * n);
-  memcpy(r->x + r->n * od, next, sizeof(float) * n * od);
-  memcpy(r->d + r->n, done, (size_t)n);
-  r->n += n;
+  Stage *g = &r->stg[i];
+  g->n = 0;
+  memset(&g->st, 0, sizeof g->st);
+  g->alive = ro_step_on(r->ro, g->shard, thread, r->ens, r->ens->p, &r->pn, r->pi, &r->pc, stage, g,
+                        &g->st);
 }
 
 static void try_run(RolloutRole *r, Runtime *rt) {
@@ -56,26 +75,32 @@ static void try_run(RolloutRole *r, Runtime *rt) {
   for (int64_t k = 0; k < r->req_steps; k++, r->req_step++) {
     RoStats st = {0};
     int64_t alive = 0, rows = 0;
-    for (int s = r->lo; s < r->hi; s++) {
-      r->n = 0;
-      alive += ro_step(r->ro, s, r->ens, r->ens->p, &r->pn, r->pi, &r->pc, stage, r, &st);
+    for (int s0 = r->lo; s0 < r->hi; s0 += r->T) {
+      const int nw = r->hi - s0 < r->T ? r->hi - s0 : r->T;
+      for (int i = 0; i < nw; i++) r->stg[i].shard = s0 + i;
+      pool_run(r->pool, nw, shard_task, r);
       comm_tick(rt_comm(rt));
-      Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 13);
-      enc_int(e, K_KIND, TR_MODEL);
-      enc_int(e, K_COUNT, r->n);
-      enc_int(e, K_POLICY_VERSION, r->policy_version);
-      enc_int(e, K_MODEL_VERSION, r->model_version);
-      enc_int(e, K_SHARD, s);
-      enc_int(e, K_STEPNO, r->req_step);
-      enc_int(e, K_TRAINING, r->req_training);
-      enc_int(e, K_FROM, r->idx);
-      enc_arr(e, A_OBS, DT_F32, r->o, r->n, od);
-      enc_arr(e, A_ACT, DT_F32, r->a, r->n, ad);
-      enc_arr(e, A_REW, DT_F32, r->r, r->n, 0);
-      enc_arr(e, A_NEXT, DT_F32, r->x, r->n, od);
-      enc_arr(e, A_DONE, DT_U8, r->d, r->n, 0);
-      rt_send(rt);
-      rows += r->n;
+      for (int i = 0; i < nw; i++) {
+        const Stage *g = &r->stg[i];
+        alive += g->alive;
+        st.emitted += g->st.emitted, st.nonfinite += g->st.nonfinite;
+        Enc *e = rt_begin(rt, MSG_TRANSITIONS, ROLE_LEARNER, 0, 13);
+        enc_int(e, K_KIND, TR_MODEL);
+        enc_int(e, K_COUNT, g->n);
+        enc_int(e, K_POLICY_VERSION, r->policy_version);
+        enc_int(e, K_MODEL_VERSION, r->model_version);
+        enc_int(e, K_SHARD, g->shard);
+        enc_int(e, K_STEPNO, r->req_step);
+        enc_int(e, K_TRAINING, r->req_training);
+        enc_int(e, K_FROM, r->idx);
+        enc_arr(e, A_OBS, DT_F32, g->o, g->n, od);
+        enc_arr(e, A_ACT, DT_F32, g->a, g->n, ad);
+        enc_arr(e, A_REW, DT_F32, g->r_, g->n, 0);
+        enc_arr(e, A_NEXT, DT_F32, g->x, g->n, od);
+        enc_arr(e, A_DONE, DT_U8, g->d, g->n, 0);
+        rt_send(rt);
+        rows += g->n;
+      }
     }
     double met[2] = {(double)st.emitted, (double)st.nonfinite};
     Enc *e = rt_begin(rt, MSG_ROLLOUT_DONE, ROLE_LEARNER, 0, 6);
@@ -117,8 +142,8 @@ static void rollout_handle(void *obj, Runtime *rt, const Msg *m) {
     RoConfig rc = setup_rollout(r->cfg, rt_placement(rt)->S);
     CHECK(m->a[A_OBS].rows == ro_shard_rows(&rc, s), "shard %d: %lld start states", s,
           (long long)m->a[A_OBS].rows);
-    memcpy(r->o, m->a[A_OBS].data, m->a[A_OBS].bytes);
-    ro_begin_shard(r->ro, s, r->o, (uint32_t)r->cfg->run.seed, (uint64_t)m->i[K_TRAINING]);
+    ro_begin_shard(r->ro, s, m->a[A_OBS].data, (uint32_t)r->cfg->run.seed,
+                   (uint64_t)m->i[K_TRAINING]);
     r->starts_for[s] = m->i[K_TRAINING];
     break;
   }
@@ -165,12 +190,20 @@ RolloutRole *rollout_role_make(const Config *cfg, Runtime *rt, int idx, const ch
   r->starts_for = xmalloc(sizeof(int64_t) * p->S);
   for (int s = 0; s < p->S; s++) r->starts_for[s] = -1;
   r->model_version = r->policy_version = -1;
-  r->cap = ro_shard_rows(&rc, 0) + 1;
-  r->o = xmalloc(sizeof(float) * r->cap * info->obs_dim);
-  r->a = xmalloc(sizeof(float) * r->cap * info->act_dim);
-  r->r = xmalloc(sizeof(float) * r->cap);
-  r->x = xmalloc(sizeof(float) * r->cap * info->obs_dim);
-  r->d = xmalloc((size_t)r->cap);
+  r->T = rc.threads;
+  r->pool = r->T > 1 ? pool_make(r->T) : NULL;
+  r->stg = xmalloc(sizeof(Stage) * r->T);
+  const int64_t cap = ro_shard_rows(&rc, 0) + 1;
+  for (int i = 0; i < r->T; i++) {
+    Stage *g = &r->stg[i];
+    g->r = r;
+    g->cap = cap;
+    g->o = xmalloc(sizeof(float) * cap * info->obs_dim);
+    g->a = xmalloc(sizeof(float) * cap * info->act_dim);
+    g->r_ = xmalloc(sizeof(float) * cap);
+    g->x = xmalloc(sizeof(float) * cap * info->obs_dim);
+    g->d = xmalloc((size_t)cap);
+  }
   rt_register(rt, ROLE_ROLLOUT, idx, r, rollout_handle, NULL);
   return r;
 }
@@ -179,7 +212,11 @@ void rollout_role_free(RolloutRole *r) {
   if (!r) return;
   ro_free(r->ro);
   ens_free(r->ens);
-  xfree(r->pi), xfree(r->starts_for), xfree(r->o), xfree(r->a), xfree(r->r), xfree(r->x),
-      xfree(r->d);
+  pool_free(r->pool);
+  for (int i = 0; i < r->T; i++)
+    xfree(r->stg[i].o), xfree(r->stg[i].a), xfree(r->stg[i].r_), xfree(r->stg[i].x),
+        xfree(r->stg[i].d);
+  xfree(r->stg);
+  xfree(r->pi), xfree(r->starts_for);
   xfree(r);
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_determinism — the sync-mode promise: for a fixed seed, metrics.csv (every column but the
-# wall-clock ones) and the final policy parameters are bit-identical across repeated runs and
-# for np = 1, 2 and 4 (a short USB-PO job on InvertedPendulum with small networks).
+# wall-clock ones) and the final policy parameters are bit-identical across repeated runs, for
+# np = 1, 2 and 4 and for 1, 2 and 3 threads per rank (a short USB-PO job on InvertedPendulum
+# with small networks).
 #   test_determinism.sh BIN SOURCE_ROOT
 set -u
 BIN=$1; SRC=$2
@@ -12,20 +13,23 @@ TINY="--set run.total_steps=500 --set env.init_steps=150 --set env.min_pool_size
       --set env.epoch_length=100 --set model.train_freq=100 --set sac.hidden=32
       --set sac.updates_per_step=2 --set model.hidden=32 --set rollout.batch_size=3000
       --set finetune.max_steps=8 --set topology.rollout_shards=5 --set log.progress_s=1000"
-run() { # name np
+run() { # name np threads
   if [ "$2" = 1 ]; then
-    "$BIN" "$SRC/configs/inverted_pendulum.toml" $TINY --set run.dir="$T/$1" > "$T/$1.log" 2>&1
+    "$BIN" "$SRC/configs/inverted_pendulum.toml" $TINY --set run.dir="$T/$1" \
+      --set run.threads="$3" > "$T/$1.log" 2>&1
   else
     timeout 600 mpirun -np "$2" "$BIN" "$SRC/configs/inverted_pendulum.toml" $TINY \
-      --set run.dir="$T/$1" > "$T/$1.log" 2>&1
+      --set run.dir="$T/$1" --set run.threads="$3" > "$T/$1.log" 2>&1
   fi
   rc=$?
   [ $rc -eq 0 ] || { echo "FAILED: run $1 (np=$2) exited $rc"; tail -20 "$T/$1.log"; exit 1; }
 }
-run a 1
-run b 1
-run c 2
-run d 4
+# threads: 1, 3 (members, SAC chains and rollout shards on three threads), and the default
+run a 1 1
+run b 1 3
+run c 2 0
+run d 4 2
+grep -q "threads: 3 per rank" "$T/b.log" || { echo "FAILED: run b did not use 3 threads"; exit 1; }
 fail=0
 ref="$T/a/inverted_pendulum-usbpo-s0"
 det_cols "$ref/metrics.csv" > "$T/ref.csv"

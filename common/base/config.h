@@ -47,6 +47,10 @@ typedef struct {
     bool overwrite;
     double max_memory_gb; /* 0 = no limit */
     int64_t blas_threads;
+    int64_t threads; /* 0 = auto */
+    /* not a key: the threads this rank uses, resolved at start from run.threads, its cores and
+     * the ranks that share them (setup_threads); 0 until then = 1 */
+    int64_t threads_now;
     int64_t eval_episodes;
     double target_return; /* stop once an evaluation reaches it; -inf = never */
   } run;

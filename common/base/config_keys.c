@@ -56,6 +56,8 @@ const KeyDef KEYS[] = {
     KB("run.overwrite", run.overwrite, F_NOHASH, "replace an existing run directory"),
     KF("run.max_memory_gb", run.max_memory_gb, 0, 1e6, F_NOHASH, "memory budget check (0 = none)"),
     KI("run.blas_threads", run.blas_threads, 1, 256, F_NOHASH, "OpenBLAS threads per rank"),
+    KI("run.threads", run.threads, 0, 1024, F_NOHASH,
+       "threads per rank for model training and SAC (0 = the rank's share of its cores)"),
     KI("run.eval_episodes", run.eval_episodes, 1, 1000, 0, "evaluation episodes per epoch"),
     KF("run.target_return", run.target_return, -INFINITY, INFINITY, F_NOHASH,
        "stop when an evaluation return reaches this (-inf = never)"),
@@ -166,6 +168,7 @@ void cfg_defaults(Config *c) {
   c->run.total_steps = 1000000;
   c->run.mode = MODE_SYNC;
   c->run.blas_threads = 1;
+  c->run.threads = 0;
   c->run.eval_episodes = 1;
   c->run.target_return = -INFINITY;
   c->env.name = -1;

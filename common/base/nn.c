@@ -246,7 +246,7 @@ size_t nn_tape_bytes(const NnNet *net, int max_rows) {
     n += er * net->layer[l].out;
     if (net->layer[l].act == NN_SWISH) n += er * net->layer[l].out;
   }
-  n += 2 * er * net->max_width + (size_t)net->max_width;
+  n += 2 * er * net->max_width + (size_t)net->ens * net->max_width;
   return n * sizeof(real);
 }
 
@@ -260,7 +260,7 @@ NnTape *nn_tape_make(const NnNet *net, int max_rows) {
         net->layer[l].act == NN_SWISH ? xmalloc(sizeof(real) * er * net->layer[l].out) : NULL;
   }
   for (int k = 0; k < 2; k++) t->scratch[k] = xmalloc(sizeof(real) * er * net->max_width);
-  t->colsum = xmalloc(sizeof(real) * net->max_width);
+  t->colsum = xmalloc(sizeof(real) * net->ens * net->max_width);
   return t;
 }
 
@@ -278,69 +278,85 @@ void nn_tape_free(NnTape *t) {
 
 /* ---- forward ---- */
 
-const real *nn_forward(const NnNet *net, const real *param, NnTape *t, const real *x, int rows,
-                       int x_shared) {
+void nn_tape_begin(NnTape *t, const real *x, int rows, int x_shared) {
   CHECK(rows >= 0 && rows <= t->max_rows, "nn_forward: %d rows exceed the tape's %d", rows,
         t->max_rows);
   t->rows = rows;
   t->x = x;
   t->x_shared = x_shared;
-  if (rows == 0) return t->act[net->nlayers - 1];
+}
+
+void nn_forward_member(const NnNet *net, const real *param, NnTape *t, int e) {
+  const int rows = t->rows;
+  if (rows == 0) return;
   for (int l = 0; l < net->nlayers; l++) {
     const NnLayer *L = &net->layer[l];
-    for (int e = 0; e < net->ens; e++) {
-      const real *xin = l == 0 ? x + (x_shared ? 0 : (size_t)e * rows * L->in)
-                               : t->act[l - 1] + (size_t)e * rows * L->in;
-      real *y = t->act[l] + (size_t)e * rows * L->out;
-      r_gemm(0, 0, rows, L->out, L->in, 1, xin, L->in, nn_w(net, (real *)param, l, e), L->out, 0, y,
-             L->out);
-      nn_act_forward(L->act, y, t->sig[l] ? t->sig[l] + (size_t)e * rows * L->out : NULL,
-                     nn_b(net, (real *)param, l, e), rows, L->out);
-    }
+    const real *xin = l == 0 ? t->x + (t->x_shared ? 0 : (size_t)e * rows * L->in)
+                             : t->act[l - 1] + (size_t)e * rows * L->in;
+    real *y = t->act[l] + (size_t)e * rows * L->out;
+    r_gemm(0, 0, rows, L->out, L->in, 1, xin, L->in, nn_w(net, (real *)param, l, e), L->out, 0, y,
+           L->out);
+    nn_act_forward(L->act, y, t->sig[l] ? t->sig[l] + (size_t)e * rows * L->out : NULL,
+                   nn_b(net, (real *)param, l, e), rows, L->out);
   }
+}
+
+const real *nn_forward(const NnNet *net, const real *param, NnTape *t, const real *x, int rows,
+                       int x_shared) {
+  nn_tape_begin(t, x, rows, x_shared);
+  for (int e = 0; e < net->ens; e++) nn_forward_member(net, param, t, e);
   return t->act[net->nlayers - 1];
 }
 
 /* ---- backward ---- */
 
-void nn_backward(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
-                 int accumulate, real *dx) {
+/* member e's backward. Its intermediate gradients live in its own stretch of the two scratch
+ * buffers (stride rows x max_width), so members can run concurrently; a dx summed over members
+ * (shared input) is the one thing that needs them in order (e = 0 writes, later members add). */
+void nn_backward_member(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
+                        int accumulate, real *dx, int e) {
   const int rows = t->rows;
   if (rows == 0) {
-    if (grad && !accumulate) memset(grad, 0, sizeof(real) * net->nparam);
+    if (grad && !accumulate)
+      for (int l = 0; l < net->nlayers; l++) {
+        const NnLayer *L = &net->layer[l];
+        memset(nn_w(net, grad, l, e), 0, sizeof(real) * L->in * L->out);
+        memset(nn_b(net, grad, l, e), 0, sizeof(real) * L->out);
+      }
     return;
   }
-  const real *g = dy; /* dL/d(output of layer l) */
-  int g_buf = -1;     /* which scratch holds g (-1: the caller's dy, never written) */
+  const size_t so = (size_t)e * rows * net->max_width; /* this member's scratch stretch */
+  const real *g = dy + (size_t)e * rows * net->out;    /* dL/d(output of layer l) */
+  int g_buf = -1; /* which scratch holds g (-1: the caller's dy, never written) */
   for (int l = net->nlayers - 1; l >= 0; l--) {
     const NnLayer *L = &net->layer[l];
     const int first = l == 0;
     const int dz_buf = g_buf < 0 ? 0 : g_buf; /* dz overwrites g in place */
-    real *dz = t->scratch[dz_buf];
-    for (int e = 0; e < net->ens; e++) {
-      size_t zo = (size_t)e * rows * L->out;
-      real *db = grad ? nn_b(net, grad, l, e) : t->colsum;
-      nn_act_backward(L->act, g + zo, t->act[l] + zo, t->sig[l] ? t->sig[l] + zo : NULL, dz + zo,
-                      db, grad ? accumulate : 0, rows, L->out);
-      if (grad) {
-        const real *xin = first ? t->x + (t->x_shared ? 0 : (size_t)e * rows * L->in)
-                                : t->act[l - 1] + (size_t)e * rows * L->in;
-        r_gemm(1, 0, L->in, L->out, rows, 1, xin, L->in, dz + zo, L->out, accumulate ? 1 : 0,
-               nn_w(net, grad, l, e), L->out);
-      }
+    real *dz = t->scratch[dz_buf] + so;
+    const size_t ao = (size_t)e * rows * L->out;
+    real *db = grad ? nn_b(net, grad, l, e) : t->colsum + (size_t)e * net->max_width;
+    nn_act_backward(L->act, g, t->act[l] + ao, t->sig[l] ? t->sig[l] + ao : NULL, dz, db,
+                    grad ? accumulate : 0, rows, L->out);
+    if (grad) {
+      const real *xin = first ? t->x + (t->x_shared ? 0 : (size_t)e * rows * L->in)
+                              : t->act[l - 1] + (size_t)e * rows * L->in;
+      r_gemm(1, 0, L->in, L->out, rows, 1, xin, L->in, dz, L->out, accumulate ? 1 : 0,
+             nn_w(net, grad, l, e), L->out);
     }
     if (first && !dx) break;
-    real *dst = first ? dx : t->scratch[1 - dz_buf];
     const int shared_sum = first && t->x_shared;
-    for (int e = 0; e < net->ens; e++) {
-      size_t zo = (size_t)e * rows * L->out;
-      real *de = dst + (shared_sum ? 0 : (size_t)e * rows * L->in);
-      r_gemm(0, 1, rows, L->in, L->out, 1, dz + zo, L->out, nn_w(net, (real *)param, l, e), L->out,
-             shared_sum && e > 0 ? 1 : 0, de, L->in);
-    }
+    real *dst =
+        first ? dx + (shared_sum ? 0 : (size_t)e * rows * L->in) : t->scratch[1 - dz_buf] + so;
+    r_gemm(0, 1, rows, L->in, L->out, 1, dz, L->out, nn_w(net, (real *)param, l, e), L->out,
+           shared_sum && e > 0 ? 1 : 0, dst, L->in);
     g = dst;
     g_buf = 1 - dz_buf;
   }
+}
+
+void nn_backward(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
+                 int accumulate, real *dx) {
+  for (int e = 0; e < net->ens; e++) nn_backward_member(net, param, t, dy, grad, accumulate, dx, e);
 }
 
 /* ---- inference without a tape ---- */

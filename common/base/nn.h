@@ -68,7 +68,7 @@ typedef struct {
   real *act[NN_MAX_LAYERS]; /* layer outputs (ens, rows, out_l) */
   real *sig[NN_MAX_LAYERS]; /* swish layers: sigmoid of the pre-activation */
   real *scratch[2];         /* backward ping-pong (ens, max_rows, max_width) */
-  real *colsum;             /* bias-gradient sink when no parameter gradient is wanted */
+  real *colsum;             /* bias-gradient sink when no gradient is wanted (ens, max_width) */
 } NnTape;
 
 NnTape *nn_tape_make(const NnNet *net, int max_rows);
@@ -80,12 +80,21 @@ size_t nn_tape_bytes(const NnNet *net, int max_rows);
 const real *nn_forward(const NnNet *net, const real *param, NnTape *t, const real *x, int rows,
                        int x_shared);
 
+/* the same, one member at a time: nn_tape_begin, then nn_forward_member for each member (in
+ * any order, on any thread: each member writes only its own part of the tape) */
+void nn_tape_begin(NnTape *t, const real *x, int rows, int x_shared);
+void nn_forward_member(const NnNet *net, const real *param, NnTape *t, int e);
+
 /* backward of the last forward on `t`, given dL/dy (ens, rows, out).
  * grad: parameter gradients (block layout) or NULL; overwritten, or added to when accumulate.
  * dx: input gradient or NULL: (ens, rows, in), or (rows, in) summed over members when the
  * forward input was shared. dy is not modified. */
 void nn_backward(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
                  int accumulate, real *dx);
+/* member e's part of nn_backward (its parts of grad and dx; members may run concurrently,
+ * except that a dx summed over members from a shared input needs them in order) */
+void nn_backward_member(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
+                        int accumulate, real *dx, int e);
 
 /* forward of one member without a tape: out (rows, net->out). scratch holds
  * nn_infer_scratch(net, rows) reals. x is (rows, in). */

@@ -27,10 +27,13 @@ size_t ens_bytes(const EnsConfig *c) {
   ens_net(c, &n);
   const int in0 = c->obs_dim + c->act_dim;
   size_t er = (size_t)c->members * c->batch;
-  size_t reals = 6 * (n.nparam + 4 * (size_t)(c->obs_dim + 1)) +
-                 er * (size_t)(in0 + 3 * (c->obs_dim + 1)) + nn_infer_scratch(&n, EVAL_ROWS) +
-                 (size_t)EVAL_ROWS * (in0 + 2 * (c->obs_dim + 1));
-  return reals * sizeof(real) + nn_tape_bytes(&n, c->batch);
+  const size_t T = c->threads > 1 ? (size_t)c->threads : 1;
+  const size_t D = (size_t)(c->obs_dim + 1);
+  size_t reals = 6 * (n.nparam + 4 * D) + er * (size_t)(in0 + 3 * D) + 3 * D * c->members +
+                 T * (nn_infer_scratch(&n, EVAL_ROWS) + 2 * (size_t)EVAL_ROWS * D +
+                      (size_t)EVAL_ROWS * (in0 + D));
+  return reals * sizeof(real) + sizeof(double) * (2 * D + 1) * c->members +
+         nn_tape_bytes(&n, c->batch);
 }
 
 Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
@@ -63,12 +66,27 @@ Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
   e->yb = xmalloc(sizeof(real) * er * D);
   e->dy = xmalloc(sizeof(real) * er * 2 * D);
   e->gb = xmalloc(sizeof(double) * 2 * D);
-  e->nll_acc = xmalloc(sizeof(real) * 3 * D);
+  e->gb_m = xmalloc(sizeof(double) * 2 * D * c->members);
+  e->loss_m = xmalloc(sizeof(double) * c->members);
+  e->nll_acc = xmalloc(sizeof(real) * 3 * D * c->members);
   e->eval_rows = EVAL_ROWS;
-  e->scratch = xmalloc(sizeof(real) * ens_predict_work(e, EVAL_ROWS));
-  e->eval_x = xmalloc(sizeof(real) * EVAL_ROWS * in);
-  e->eval_out = xmalloc(sizeof(real) * EVAL_ROWS * D);
+  e->pool = NULL;
+  const int T = c->threads > 1 ? c->threads : 1;
+  e->c.threads = T;
+  e->tw = xmalloc(sizeof(EnsThreadWork) * T);
+  for (int t = 0; t < T; t++) {
+    e->tw[t].scratch = xmalloc(sizeof(real) * ens_predict_work(e, EVAL_ROWS));
+    e->tw[t].eval_x = xmalloc(sizeof(real) * EVAL_ROWS * in);
+    e->tw[t].eval_out = xmalloc(sizeof(real) * EVAL_ROWS * D);
+  }
+  e->scratch = e->tw[0].scratch, e->eval_x = e->tw[0].eval_x, e->eval_out = e->tw[0].eval_out;
   return e;
+}
+
+void ens_set_pool(Ensemble *e, Pool *p) {
+  CHECK(pool_threads(p) <= e->c.threads, "ensemble: a pool of %d threads, workspaces for %d",
+        pool_threads(p), e->c.threads);
+  e->pool = p;
 }
 
 void ens_free(Ensemble *e) {
@@ -76,8 +94,10 @@ void ens_free(Ensemble *e) {
   adam_free(&e->adam);
   nn_tape_free(e->tape);
   xfree(e->p), xfree(e->g), xfree(e->mu), xfree(e->sd), xfree(e->xb), xfree(e->yb);
-  xfree(e->dy), xfree(e->gb), xfree(e->nll_acc), xfree(e->scratch), xfree(e->eval_x);
-  xfree(e->eval_out);
+  xfree(e->dy), xfree(e->gb), xfree(e->gb_m), xfree(e->loss_m), xfree(e->nll_acc);
+  for (int t = 0; t < e->c.threads; t++)
+    xfree(e->tw[t].scratch), xfree(e->tw[t].eval_x), xfree(e->tw[t].eval_out);
+  xfree(e->tw);
   xfree(e);
 }
 
@@ -160,41 +180,97 @@ static double nll_rows_loss(const real *out, const real *y, int n, int D, const 
   return nll_rows_impl(out, y, NULL, n, D, maxlv, minlv, 0, 0, NULL, acc);
 }
 
-/* the NLL and bound-penalty part of the loss (no weight decay), with its gradients */
-static double nll_part(Ensemble *e, int n, int grads) {
+/* one minibatch's rows gathered from the bootstrap lists (phase 1), or NULL: xb/yb are set */
+typedef struct {
+  const int32_t *idx; /* (members, ntr) */
+  int64_t ntr, off;   /* this minibatch starts at position off of every member's list */
+  const float *x, *y; /* unscaled training rows */
+} Gather;
+
+typedef struct {
+  Ensemble *e;
+  int n, grads;
+  const Gather *gather;
+} StepTask;
+
+/* member m's rows of the minibatch, scaled, into xb / yb */
+static void gather_member(Ensemble *e, const Gather *g, int m, int rows) {
+  const int in = e->c.in_dim, D = e->c.out_dim;
+  const int32_t *li = g->idx + (size_t)m * g->ntr + g->off;
+  for (int j = 0; j < rows; j++) {
+    const float *x = g->x + (size_t)li[j] * in;
+    real *xs = e->xb + ((size_t)m * rows + j) * in;
+    for (int i = 0; i < in; i++) xs[i] = ((real)x[i] - e->mu[i]) / e->sd[i];
+    const float *y = g->y + (size_t)li[j] * D;
+    real *ys = e->yb + ((size_t)m * rows + j) * D;
+    for (int d = 0; d < D; d++) ys[d] = y[d];
+  }
+}
+
+/* member m: (gather,) forward, its NLL terms and bound-gradient share, backward */
+static void step_member(void *ctx, int m, int thread) {
+  (void)thread;
+  const StepTask *k = ctx;
+  Ensemble *e = k->e;
+  const int n = k->n, D = e->c.out_dim;
+  if (k->gather) gather_member(e, k->gather, m, n);
+  nn_forward_member(&e->net, e->p, e->tape, m);
+  const real *om = e->tape->act[e->net.nlayers - 1] + (size_t)m * n * 2 * D;
+  const real *ym = e->yb + (size_t)m * n * D;
+  const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+  const real c = (real)1 / ((real)n * (real)D);
+  real *acc = e->nll_acc + (size_t)m * 3 * D;
+  if (k->grads) {
+    double *gb = e->gb_m + (size_t)m * 2 * D;
+    memset(gb, 0, sizeof(double) * 2 * D);
+    e->loss_m[m] =
+        nll_rows_grad(om, ym, e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c, gb, acc);
+    nn_backward_member(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL, m);
+  } else {
+    e->loss_m[m] = nll_rows_loss(om, ym, n, D, maxlv, minlv, acc);
+  }
+}
+
+/* the NLL and bound-penalty part of the loss (no weight decay), with its gradients. Members
+ * are tasks; their loss and bound-gradient shares are summed here in member order. */
+static double nll_part(Ensemble *e, int n, int grads, const Gather *gather) {
   const int E = e->c.members, D = e->c.out_dim;
-  const real *out = nn_forward(&e->net, e->p, e->tape, e->xb, n, 0);
+  nn_tape_begin(e->tape, e->xb, n, 0);
+  StepTask k = {e, n, grads, gather};
+  pool_run(e->pool, E, step_member, &k);
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
   const real c = (real)1 / ((real)n * (real)D);
   double loss = 0;
   memset(e->gb, 0, sizeof(double) * 2 * D);
   for (int m = 0; m < E; m++) {
-    const real *om = out + (size_t)m * n * 2 * D, *ym = e->yb + (size_t)m * n * D;
-    double lm = grads ? nll_rows_grad(om, ym, e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c,
-                                      e->gb, e->nll_acc)
-                      : nll_rows_loss(om, ym, n, D, maxlv, minlv, e->nll_acc);
-    loss += lm * c;
+    loss += e->loss_m[m] * c;
+    if (grads)
+      for (int d = 0; d < 2 * D; d++) e->gb[d] += e->gb_m[(size_t)m * 2 * D + d];
   }
   double pen = 0;
   for (int d = 0; d < D; d++) pen += (double)maxlv[d] - minlv[d];
   loss += e->c.bound_penalty * pen;
-  if (grads) {
-    nn_backward(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL);
+  if (grads)
     for (int d = 0; d < D; d++) {
       e->g[e->nnet + d] = (real)(e->gb[d] + e->c.bound_penalty);
       e->g[e->nnet + D + d] = (real)(e->gb[D + d] - e->c.bound_penalty);
     }
-  }
   return loss;
 }
 
 double ens_nll(Ensemble *e, int n, int grads) {
-  double loss = nll_part(e, n, grads);
+  double loss = nll_part(e, n, grads, NULL);
   return loss + nn_decay(&e->net, e->p, grads ? e->g : NULL);
 }
 
 double ens_train_step(Ensemble *e, int n) {
-  double loss = nll_part(e, n, 1);
+  double loss = nll_part(e, n, 1, NULL);
+  adam_step_decay(&e->adam, &e->net, e->p, e->g);
+  return loss;
+}
+
+static double train_step_gather(Ensemble *e, int n, const Gather *g) {
+  double loss = nll_part(e, n, 1, g);
   adam_step_decay(&e->adam, &e->net, e->p, e->g);
   return loss;
 }
@@ -227,21 +303,38 @@ void ens_predict(const Ensemble *e, const real *param, int member, const real *x
   split_bound(raw, n, D, param + e->nnet, param + e->nnet + D, mean, logvar);
 }
 
+typedef struct {
+  Ensemble *e;
+  const float *x, *y;
+  int64_t n;
+  double *acc; /* (members) */
+} HoldoutTask;
+
+/* member m's squared errors over every row, in row order (its own scaling of each chunk) */
+static void holdout_member(void *ctx, int m, int thread) {
+  const HoldoutTask *k = ctx;
+  Ensemble *e = k->e;
+  const EnsThreadWork *w = &e->tw[thread];
+  const int D = e->c.out_dim;
+  double acc = 0;
+  for (int64_t r0 = 0; r0 < k->n; r0 += e->eval_rows) {
+    int rows = (int)(k->n - r0 < e->eval_rows ? k->n - r0 : e->eval_rows);
+    ens_scale(e, k->x + r0 * e->c.in_dim, rows, w->eval_x);
+    ens_predict(e, e->p, m, w->eval_x, rows, w->eval_out, NULL, w->scratch);
+    for (int j = 0; j < rows; j++)
+      for (int d = 0; d < D; d++) {
+        double diff = (double)w->eval_out[(size_t)j * D + d] - k->y[(r0 + j) * D + d];
+        acc += diff * diff;
+      }
+  }
+  k->acc[m] = acc;
+}
+
 void ens_holdout_mse(Ensemble *e, const float *x, const float *y, int64_t n, double *mse) {
   const int E = e->c.members, D = e->c.out_dim;
   double acc[64] = {0};
-  for (int64_t r0 = 0; r0 < n; r0 += e->eval_rows) {
-    int rows = (int)(n - r0 < e->eval_rows ? n - r0 : e->eval_rows);
-    ens_scale(e, x + r0 * e->c.in_dim, rows, e->eval_x);
-    for (int m = 0; m < E; m++) {
-      ens_predict(e, e->p, m, e->eval_x, rows, e->eval_out, NULL, e->scratch);
-      for (int j = 0; j < rows; j++)
-        for (int d = 0; d < D; d++) {
-          double diff = (double)e->eval_out[(size_t)j * D + d] - y[(r0 + j) * D + d];
-          acc[m] += diff * diff;
-        }
-    }
-  }
+  HoldoutTask k = {e, x, y, n, acc};
+  pool_run(e->pool, E, holdout_member, &k);
   for (int m = 0; m < E; m++) mse[m] = n > 0 ? acc[m] / ((double)n * D) : 0;
 }
 
@@ -290,7 +383,7 @@ static double st_mean_mse(const double *mse, int E) {
 
 void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr, const float *xho,
                    const float *yho, int64_t nho, Rng *rng, EnsTrainStats *st) {
-  const int E = e->c.members, D = e->c.out_dim, in = e->c.in_dim, bs = e->c.batch;
+  const int E = e->c.members, bs = e->c.batch;
   const double t0 = util_now();
   memset(st, 0, sizeof *st);
   CHECK(ntr > 0 && ntr < 0x7fffffff, "ensemble: %lld training rows", (long long)ntr);
@@ -309,18 +402,8 @@ void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr,
   for (int epoch = 0;; epoch++) {
     for (int64_t b = 0; b < nb; b++) {
       int rows = (int)(ntr - b * bs < bs ? ntr - b * bs : bs);
-      for (int m = 0; m < E; m++) {
-        const int32_t *li = idx + (size_t)m * ntr + b * bs;
-        for (int j = 0; j < rows; j++) {
-          const float *x = xtr + (size_t)li[j] * in;
-          real *xs = e->xb + ((size_t)m * rows + j) * in;
-          for (int i = 0; i < in; i++) xs[i] = ((real)x[i] - e->mu[i]) / e->sd[i];
-          const float *y = ytr + (size_t)li[j] * D;
-          real *ys = e->yb + ((size_t)m * rows + j) * D;
-          for (int d = 0; d < D; d++) ys[d] = y[d];
-        }
-      }
-      ens_train_step(e, rows);
+      Gather g = {idx, ntr, b * bs, xtr, ytr};
+      train_step_gather(e, rows, &g);
       util_tick();
       if (e->interruptible && util_stop_requested()) {
         st->abandoned = 1;

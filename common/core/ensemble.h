@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "nn.h"
+#include "pool.h"
 #include "rng.h"
 
 typedef struct {
@@ -32,7 +33,13 @@ typedef struct {
   double max_train_s; /* 0 = no cap */
   double decay[8];    /* per layer, hidden layers then output */
   double init_maxlv, init_minlv;
+  int threads; /* workspaces for this many threads of a pool (ens_set_pool); 0 or 1: serial */
 } EnsConfig;
+
+/* per-thread scratch for the work done one member per task */
+typedef struct {
+  real *scratch, *eval_x, *eval_out;
+} EnsThreadWork;
 
 typedef struct {
   EnsConfig c;
@@ -48,17 +55,25 @@ typedef struct {
   void *progress_ctx;
   int elite[64];  /* elite members, lowest holdout MSE first */
   double mse[64]; /* holdout MSE per member after the last training */
+  /* members run as tasks of this pool (NULL: one after another, the same numbers) */
+  Pool *pool;
   /* workspaces */
   NnTape *tape; /* members x batch rows */
   real *xb, *yb, *dy;
-  double *gb;    /* bound gradient accumulator (2D) */
-  real *nll_acc; /* per-output loss / bound-gradient sums of one member (3D) */
-  real *scratch, *eval_x, *eval_out;
-  int eval_rows; /* rows of eval_x / eval_out */
+  double *gb;     /* bound gradient accumulator (2D) */
+  double *gb_m;   /* each member's share of it (members, 2D), summed in member order */
+  double *loss_m; /* each member's NLL sum (members) */
+  real *nll_acc;  /* per-output loss / bound-gradient sums (members, 3D) */
+  real *scratch, *eval_x, *eval_out; /* thread 0's evaluation scratch (tw[0]) */
+  EnsThreadWork *tw;                 /* per thread (c.threads, at least 1) */
+  int eval_rows;                     /* rows of eval_x / eval_out */
 } Ensemble;
 
 Ensemble *ens_make(const EnsConfig *c, uint32_t seed);
 void ens_free(Ensemble *e);
+/* run the members of phase 1 and of evaluations as tasks of p (at most c.threads threads;
+ * NULL: serial). The numbers do not depend on it. */
+void ens_set_pool(Ensemble *e, Pool *p);
 size_t ens_bytes(const EnsConfig *c);
 /* the network's shape (in -> hidden x layers (swish) -> 2 (obs + 1)) and its parameter count */
 int ens_net(const EnsConfig *c, NnNet *net);

@@ -11,7 +11,8 @@ size_t ft_bytes(const FtConfig *c, const EnsConfig *ec) {
   size_t B = (size_t)c->batch, E = (size_t)ec->members, D = (size_t)ec->obs_dim + 1;
   size_t in = (size_t)(ec->obs_dim + ec->act_dim), H = (size_t)ec->hidden;
   size_t tape = E * B * (H * (size_t)ec->layers * 2 + 2 * D + 2 * H);
-  return sizeof(real) * (tape + E * B * 8 * D + 6 * B * in + B * (2 * H + 2 * D)) +
+  size_t T = ec->threads > 1 ? (size_t)ec->threads : 1;
+  return sizeof(real) * (tape + E * B * 8 * D + 5 * B * in + T * B * (in + 2 * H + 4 * D)) +
          sizeof(float) * B * in;
 }
 
@@ -49,9 +50,12 @@ Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
   f->lvo = xmalloc(sizeof(real) * B * D);
   f->sigo = xmalloc(sizeof(real) * B * D);
   f->dy = xmalloc(sizeof(real) * E * B * 2 * D);
-  f->xg = xmalloc(sizeof(real) * B * in);
-  f->og = xmalloc(sizeof(real) * B * 2 * D);
-  f->work = xmalloc(sizeof(real) * ens_predict_work(e, c->batch));
+  /* per thread of the ensemble's pool */
+  const size_t T = (size_t)e->c.threads;
+  f->work_n = nn_infer_scratch(&e->net, c->batch);
+  f->xg = xmalloc(sizeof(real) * T * B * in);
+  f->og = xmalloc(sizeof(real) * T * B * 2 * D);
+  f->work = xmalloc(sizeof(real) * T * f->work_n);
   f->gb = xmalloc(sizeof(double) * 2 * D);
   f->fx = xmalloc(sizeof(float) * B * in);
   f->idx = xmalloc(sizeof(int64_t) * B);
@@ -101,32 +105,79 @@ static inline Bound bound(real raw, real maxlv, real minlv) {
   return o;
 }
 
-/* the pre-update model's prediction for row j from member c_j: mo, sigo (B, D) */
-static void old_outputs(Finetune *f, const Ensemble *e, const real *xs_old, const int32_t *c) {
+/* The per-member parts of the objective run as tasks of the ensemble's pool: each member's
+ * forward (and its means, log-variances, stds), the pre-update model's predictions of the rows
+ * that member serves, each member's backward. The sums over members stay in order here. */
+typedef struct {
+  Finetune *f;
+  Ensemble *e;
+  const real *xs_old;
+  const int32_t *c;
+} FtTask;
+
+/* member m of the current model on every row: f->m, f->lv, f->sig for (m, ., .) */
+static void current_member(void *ctx, int m, int thread) {
+  (void)thread;
+  const FtTask *k = ctx;
+  Finetune *f = k->f;
+  Ensemble *e = k->e;
+  const int B = f->c.batch, D = f->D;
+  nn_forward_member(&e->net, e->p, f->tape, m);
+  const real *out = f->tape->act[e->net.nlayers - 1];
+  const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+  for (int j = 0; j < B; j++)
+    for (int d = 0; d < D; d++) {
+      size_t o = ((size_t)m * B + j) * 2 * D, q = ((size_t)m * B + j) * D + d;
+      f->m[q] = out[o + d];
+      f->lv[q] = ens_logvar(out[o + D + d], maxlv[d], minlv[d]);
+      f->sig[q] = R_EXP(f->lv[q] / 2);
+    }
+}
+
+/* the pre-update model's prediction for the rows j with c_j = m: mo, sigo (B, D) */
+static void old_member(void *ctx, int m, int thread) {
+  const FtTask *k = ctx;
+  Finetune *f = k->f;
+  const Ensemble *e = k->e;
   const int B = f->c.batch, D = f->D, in = f->in;
   const real *bounds = f->old + e->nnet;
-  for (int m = 0; m < f->E; m++) {
-    int n = 0;
-    for (int j = 0; j < B; j++)
-      if (c[j] == m) memcpy(f->xg + (size_t)n++ * in, xs_old + (size_t)j * in, sizeof(real) * in);
-    if (!n) continue;
-    /* raw outputs; bounds applied below with the right vectors */
-    nn_infer_member(&e->net, f->old, m, f->xg, n, f->og, f->work);
-    n = 0;
-    for (int j = 0; j < B; j++) {
-      if (c[j] != m) continue;
-      const real *o = f->og + (size_t)n++ * 2 * D;
-      for (int d = 0; d < D; d++) {
-        f->mo[(size_t)j * D + d] = o[d];
-        /* faithful: the current shared bounds; w2: the old model's own */
-        real mx = f->c.mode == FT_W2 ? bounds[d] : ens_maxlv(e)[d];
-        real mn = f->c.mode == FT_W2 ? bounds[D + d] : ens_minlv(e)[d];
-        real lv = ens_logvar(o[D + d], mx, mn);
-        f->lvo[(size_t)j * D + d] = o[D + d]; /* raw, for the bound gradient */
-        f->sigo[(size_t)j * D + d] = R_EXP(lv / 2);
-      }
+  real *xg = f->xg + (size_t)thread * B * in, *og = f->og + (size_t)thread * B * 2 * D;
+  real *work = f->work + (size_t)thread * f->work_n;
+  int n = 0;
+  for (int j = 0; j < B; j++)
+    if (k->c[j] == m) memcpy(xg + (size_t)n++ * in, k->xs_old + (size_t)j * in, sizeof(real) * in);
+  if (!n) return;
+  /* raw outputs; bounds applied below with the right vectors */
+  nn_infer_member(&e->net, f->old, m, xg, n, og, work);
+  n = 0;
+  for (int j = 0; j < B; j++) {
+    if (k->c[j] != m) continue;
+    const real *o = og + (size_t)n++ * 2 * D;
+    for (int d = 0; d < D; d++) {
+      f->mo[(size_t)j * D + d] = o[d];
+      /* faithful: the current shared bounds; w2: the old model's own */
+      real mx = f->c.mode == FT_W2 ? bounds[d] : ens_maxlv(e)[d];
+      real mn = f->c.mode == FT_W2 ? bounds[D + d] : ens_minlv(e)[d];
+      real lv = ens_logvar(o[D + d], mx, mn);
+      f->lvo[(size_t)j * D + d] = o[D + d]; /* raw, for the bound gradient */
+      f->sigo[(size_t)j * D + d] = R_EXP(lv / 2);
     }
   }
+}
+
+/* both of the above: tasks 0..E-1 the current members, E..2E-1 the old ones */
+static void outputs_task(void *ctx, int task, int thread) {
+  const FtTask *k = ctx;
+  if (task < k->f->E)
+    current_member(ctx, task, thread);
+  else
+    old_member(ctx, task - k->f->E, thread);
+}
+
+static void backward_member(void *ctx, int m, int thread) {
+  (void)thread;
+  const FtTask *k = ctx;
+  nn_backward_member(&k->e->net, k->e->p, k->f->tape, k->f->dy, k->e->g, 0, NULL, m);
 }
 
 double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old, int grads,
@@ -139,17 +190,11 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
   /* w2 (and faithful with same_member): a member vs its old self */
   const int32_t *b = f->tab, *c = w2 || f->c.same_member ? f->tab : f->iold;
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
-  /* current model, every member on every row */
-  const real *out = nn_forward(&e->net, e->p, f->tape, xs, B, 1);
-  for (int m = 0; m < E; m++)
-    for (int j = 0; j < B; j++)
-      for (int d = 0; d < D; d++) {
-        size_t o = ((size_t)m * B + j) * 2 * D, k = ((size_t)m * B + j) * D + d;
-        f->m[k] = out[o + d];
-        f->lv[k] = ens_logvar(out[o + D + d], maxlv[d], minlv[d]);
-        f->sig[k] = R_EXP(f->lv[k] / 2);
-      }
-  old_outputs(f, e, xs_old, c);
+  /* current model, every member on every row; the pre-update model, member c_j on row j */
+  nn_tape_begin(f->tape, xs, B, 1);
+  FtTask task = {f, e, xs_old, c};
+  pool_run(e->pool, 2 * E, outputs_task, &task);
+  const real *out = f->tape->act[e->net.nlayers - 1];
 #define M(mm, jj, dd) f->m[((size_t)(mm)*B + (jj)) * D + (dd)]
 #define S(mm, jj, dd) f->sig[((size_t)(mm)*B + (jj)) * D + (dd)]
   double shift = 0, bias = 0;
@@ -288,7 +333,7 @@ double ft_objective(Finetune *f, Ensemble *e, const real *xs, const real *xs_old
 #undef S
 #undef DM
 #undef DS
-  nn_backward(&e->net, e->p, f->tape, f->dy, e->g, 0, NULL);
+  pool_run(e->pool, E, backward_member, &task);
   for (int d = 0; d < 2 * D; d++) e->g[e->nnet + d] = (real)f->gb[d];
   return J;
 }

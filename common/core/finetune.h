@@ -57,7 +57,9 @@ typedef struct {
   real *old_mu, *old_sd; /* w2: the pre-update scaler */
   /* workspaces */
   NnTape *tape;
-  real *xs, *xs_old, *m, *lv, *sig, *mo, *lvo, *sigo, *dy, *xg, *og, *work;
+  real *xs, *xs_old, *m, *lv, *sig, *mo, *lvo, *sigo, *dy;
+  real *xg, *og, *work; /* per thread of the ensemble's pool: (B, in), (B, 2D), work_n */
+  size_t work_n;
   double *gb;
   float *fx; /* float (s, a) staging */
   int64_t *idx;

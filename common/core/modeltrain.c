@@ -16,6 +16,7 @@ struct ModelTrain {
   const Config *cfg;
   int obs_dim, act_dim, in, D;
   Ensemble *ens;
+  Pool *pool;   /* the members' threads (NULL: one) */
   Finetune *ft; /* NULL unless usbpo with phase 2 on */
   int64_t trainings;
   /* training data, permuted: train split then holdout (grown as the real data grows) */
@@ -76,6 +77,8 @@ ModelTrain *mt_make(const Config *cfg, int obs_dim, int act_dim) {
   m->D = obs_dim + 1;
   EnsConfig ec = setup_ens(cfg, 0);
   m->ens = ens_make(&ec, (uint32_t)cfg->run.seed);
+  m->pool = ec.threads > 1 ? pool_make(ec.threads) : NULL;
+  ens_set_pool(m->ens, m->pool);
   if (setup_phase2_on(cfg)) {
     FtConfig fc = setup_ft(cfg);
     m->ft = ft_make(&fc, m->ens, (uint32_t)cfg->run.seed);
@@ -96,6 +99,7 @@ ModelTrain *mt_make(const Config *cfg, int obs_dim, int act_dim) {
 void mt_free(ModelTrain *m) {
   if (!m) return;
   ens_free(m->ens);
+  pool_free(m->pool);
   ft_free(m->ft);
   xfree(m->x), xfree(m->y), xfree(m->es_x), xfree(m->perm);
   xfree(m->bk_p), xfree(m->bk_m), xfree(m->bk_v), xfree(m->bk_fm), xfree(m->bk_fv);

@@ -24,6 +24,7 @@ typedef struct {
   int obs_dim, act_dim;
   int64_t rows; /* N start states per training */
   int shards, tile;
+  int threads; /* shards may step concurrently on this many threads (ro_step_on) */
 } RoConfig;
 
 /* rows produced by one tile of one step */
@@ -53,6 +54,11 @@ void ro_begin(Rollout *r, const Buffer *env_buf, uint32_t seed, uint64_t trainin
 /* one step of shard s; returns the rows still alive */
 int64_t ro_step(Rollout *r, int s, const Ensemble *ens, const real *ens_param, const NnNet *pi_net,
                 const real *pi, const PolicyConfig *pc, RoEmit emit, void *ctx, RoStats *st);
+/* the same on thread `thread`'s workspaces (< c.threads): different shards may step
+ * concurrently, each emitting into its own ctx; only thread 0 ticks the runtime */
+int64_t ro_step_on(Rollout *r, int s, int thread, const Ensemble *ens, const real *ens_param,
+                   const NnNet *pi_net, const real *pi, const PolicyConfig *pc, RoEmit emit,
+                   void *ctx, RoStats *st);
 int64_t ro_alive(const Rollout *r, int s);
 
 /* benchmarks: record the row count of every policy tile and member group evaluated (NULL to

@@ -26,7 +26,7 @@ size_t sac_bytes(const SacConfig *c) {
   q_net(c, &q);
   size_t B = (size_t)c->batch, od = (size_t)c->obs_dim, ad = (size_t)c->act_dim;
   size_t n = 4 * p.nparam + 6 * q.nparam; /* params, grads, Adam moments, target */
-  n += B * (3 * (od + ad) + 2 * od + 12 * ad + 16);
+  n += B * (3 * (od + ad) + 2 * od + 14 * ad + 16);
   return n * sizeof(real) + nn_tape_bytes(&p, c->batch) + 2 * nn_tape_bytes(&q, c->batch);
 }
 
@@ -75,6 +75,9 @@ Sac *sac_make(const SacConfig *c, uint32_t seed) {
   s->dqa = xmalloc(sizeof(real) * 2 * B);
   s->u = xmalloc(sizeof(real) * B * ad);
   s->atil = xmalloc(sizeof(real) * B * ad);
+  s->u2 = xmalloc(sizeof(real) * B * ad);
+  s->atil2 = xmalloc(sizeof(real) * B * ad);
+  s->pool = NULL;
   s->std = xmalloc(sizeof(real) * B * ad);
   s->logp = xmalloc(sizeof(real) * B);
   s->logp2 = xmalloc(sizeof(real) * B);
@@ -90,10 +93,10 @@ void sac_free(Sac *s) {
   if (!s) return;
   adam_free(&s->adam_pi), adam_free(&s->adam_q), adam_free(&s->adam_alpha);
   nn_tape_free(s->tape_pi), nn_tape_free(s->tape_q), nn_tape_free(s->tape_qa);
-  real *bufs[] = {s->pi,    s->g_pi, s->q,     s->q_targ, s->g_q,  s->s,     s->a,
-                  s->r,     s->s2,   s->d,     s->eps,    s->eps2, s->x_sa,  s->x_s2a2,
-                  s->x_sat, s->dx,   s->pout2, s->dpi,    s->qt,   s->y,     s->dq,
-                  s->dqa,   s->u,    s->atil,  s->std,    s->logp, s->logp2, s->scratch};
+  real *bufs[] = {s->pi,    s->g_pi, s->q,     s->q_targ,  s->g_q,  s->s,      s->a,     s->r,
+                  s->s2,    s->d,    s->eps,   s->eps2,    s->x_sa, s->x_s2a2, s->x_sat, s->dx,
+                  s->pout2, s->dpi,  s->qt,    s->y,       s->dq,   s->dqa,    s->u,     s->atil,
+                  s->std,   s->logp, s->logp2, s->scratch, s->u2,   s->atil2};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) xfree(bufs[i]);
   xfree(s->idx);
   xfree(s->fbuf);
@@ -175,18 +178,91 @@ static void squash(const SacConfig *c, const real *pout, const real *eps, int ro
 
 /* ---- the update ---- */
 
-void sac_compute(Sac *s, int grads) {
+/* The update's independent chains run as tasks of s->pool (one after another without one):
+ * first the target's chain, the actor's forward chain and the two critics' forwards; then the
+ * losses in order (here); then the actor's backward chain and the two critics' backwards.
+ * Each chain performs the operations the serial code did, in its order, on its own buffers,
+ * so the numbers do not depend on the pool. */
+enum { F_TARGET, F_ACTOR, F_CRITIC0, F_CRITIC1 };
+enum { B_ACTOR, B_CRITIC0, B_CRITIC1 };
+
+/* target: a' ~ pi(s'), Qbar_1,2(s', a') into qt, log pi(a'|s') into logp2 */
+static void target_chain(Sac *s) {
+  const SacConfig *c = &s->c;
+  const int B = c->batch;
+  nn_infer_member(&s->pi_net, s->pi, 0, s->s2, B, s->pout2, s->scratch);
+  squash(c, s->pout2, s->eps2, B, s->u2, s->atil2, NULL, s->logp2);
+  concat_rows(s->x_s2a2, s->s2, c->obs_dim, s->atil2, c->act_dim, B);
+  nn_infer_member(&s->q_net, s->q_targ, 0, s->x_s2a2, B, s->qt, s->scratch);
+  nn_infer_member(&s->q_net, s->q_targ, 1, s->x_s2a2, B, s->qt + B, s->scratch);
+}
+
+/* actor forward: a~ = tanh(mu + std eps) on the tape, Q_1,2(s, a~) on its own tape */
+static void actor_chain(Sac *s) {
+  const SacConfig *c = &s->c;
+  const int B = c->batch;
+  const real *pout = nn_forward(&s->pi_net, s->pi, s->tape_pi, s->s, B, 0);
+  squash(c, pout, s->eps, B, s->u, s->atil, s->std, s->logp);
+  concat_rows(s->x_sat, s->s, c->obs_dim, s->atil, c->act_dim, B);
+  nn_forward(&s->q_net, s->q, s->tape_qa, s->x_sat, B, 1);
+}
+
+static void forward_task(void *ctx, int task, int thread) {
+  (void)thread;
+  Sac *s = ctx;
+  if (task == F_TARGET)
+    target_chain(s);
+  else if (task == F_ACTOR)
+    actor_chain(s);
+  else
+    nn_forward_member(&s->q_net, s->q, s->tape_q, task - F_CRITIC0);
+}
+
+/* actor backward: dL/da~ through both critics (input gradient summed in member order), then
+ * through the squash into the policy's outputs, then the policy's gradient */
+static void actor_backward(Sac *s) {
   const SacConfig *c = &s->c;
   const int B = c->batch, od = c->obs_dim, ad = c->act_dim;
   const real alpha = R_EXP(s->log_alpha);
   const real invB = (real)1 / (real)B;
+  const real *pout = s->tape_pi->act[s->pi_net.nlayers - 1];
+  nn_backward(&s->q_net, s->q, s->tape_qa, s->dqa, NULL, 0, s->dx);
+  for (int j = 0; j < B; j++) {
+    const real *raw = pout + (size_t)j * 2 * ad + ad;
+    real *dmu = s->dpi + (size_t)j * 2 * ad, *dls = dmu + ad;
+    for (int k = 0; k < ad; k++) {
+      size_t i = (size_t)j * ad + k;
+      real at = s->atil[i];
+      real dq_da = s->dx[(size_t)j * (od + ad) + od + k]; /* already carries -1/B */
+      /* d log pi / du = 2 tanh(u); d a / du = 1 - a^2 */
+      real du = alpha * (real)2 * at * invB + dq_da * ((real)1 - at * at);
+      dmu[k] = du;
+      int inside = raw[k] >= (real)c->logstd_min && raw[k] <= (real)c->logstd_max;
+      dls[k] = inside ? du * s->std[i] * s->eps[i] - alpha * invB : 0;
+    }
+  }
+  nn_backward(&s->pi_net, s->pi, s->tape_pi, s->dpi, s->g_pi, 0, NULL);
+}
+
+static void backward_task(void *ctx, int task, int thread) {
+  (void)thread;
+  Sac *s = ctx;
+  if (task == B_ACTOR)
+    actor_backward(s);
+  else
+    nn_backward_member(&s->q_net, s->q, s->tape_q, s->dq, s->g_q, 0, NULL, task - B_CRITIC0);
+}
+
+void sac_compute(Sac *s, int grads) {
+  const SacConfig *c = &s->c;
+  const int B = c->batch;
+  const real alpha = R_EXP(s->log_alpha);
+  const real invB = (real)1 / (real)B;
+
+  nn_tape_begin(s->tape_q, s->x_sa, B, 1);
+  pool_run(s->pool, 4, forward_task, s);
 
   /* target: y = scale r + gamma (1 - d) (min Qbar(s', a') - alpha log pi(a'|s')) */
-  nn_infer_member(&s->pi_net, s->pi, 0, s->s2, B, s->pout2, s->scratch);
-  squash(c, s->pout2, s->eps2, B, s->u, s->atil, NULL, s->logp2);
-  concat_rows(s->x_s2a2, s->s2, od, s->atil, ad, B);
-  nn_infer_member(&s->q_net, s->q_targ, 0, s->x_s2a2, B, s->qt, s->scratch);
-  nn_infer_member(&s->q_net, s->q_targ, 1, s->x_s2a2, B, s->qt + B, s->scratch);
   for (int j = 0; j < B; j++) {
     real mq = s->qt[j] < s->qt[B + j] ? s->qt[j] : s->qt[B + j];
     s->y[j] = (real)c->reward_scale * s->r[j] +
@@ -194,7 +270,7 @@ void sac_compute(Sac *s, int grads) {
   }
 
   /* critics: L_i = 0.5 mean (Q_i(s, a) - y)^2, both in one pass */
-  const real *qv = nn_forward(&s->q_net, s->q, s->tape_q, s->x_sa, B, 1);
+  const real *qv = s->tape_q->act[s->q_net.nlayers - 1];
   double lq = 0, qm = 0;
   for (int e = 0; e < 2; e++)
     for (int j = 0; j < B; j++) {
@@ -205,13 +281,9 @@ void sac_compute(Sac *s, int grads) {
     }
   s->last.q_loss = lq / B / 2;
   s->last.q_mean = qm / B / 2;
-  if (grads) nn_backward(&s->q_net, s->q, s->tape_q, s->dq, s->g_q, 0, NULL);
 
   /* actor: L_pi = mean (alpha log pi(a~|s) - min Q(s, a~)), a~ reparameterised */
-  const real *pout = nn_forward(&s->pi_net, s->pi, s->tape_pi, s->s, B, 0);
-  squash(c, pout, s->eps, B, s->u, s->atil, s->std, s->logp);
-  concat_rows(s->x_sat, s->s, od, s->atil, ad, B);
-  const real *qa = nn_forward(&s->q_net, s->q, s->tape_qa, s->x_sat, B, 1);
+  const real *qa = s->tape_qa->act[s->q_net.nlayers - 1];
   double lpi = 0, ent = 0;
   for (int j = 0; j < B; j++) {
     int first = qa[j] <= qa[B + j]; /* ties go to Q1, as tf.minimum's gradient does */
@@ -224,24 +296,7 @@ void sac_compute(Sac *s, int grads) {
   s->last.pi_loss = lpi / B;
   s->last.entropy = ent / B;
   s->last.alpha = alpha;
-  if (grads) {
-    nn_backward(&s->q_net, s->q, s->tape_qa, s->dqa, NULL, 0, s->dx);
-    for (int j = 0; j < B; j++) {
-      const real *raw = pout + (size_t)j * 2 * ad + ad;
-      real *dmu = s->dpi + (size_t)j * 2 * ad, *dls = dmu + ad;
-      for (int k = 0; k < ad; k++) {
-        size_t i = (size_t)j * ad + k;
-        real at = s->atil[i];
-        real dq_da = s->dx[(size_t)j * (od + ad) + od + k]; /* already carries -1/B */
-        /* d log pi / du = 2 tanh(u); d a / du = 1 - a^2 */
-        real du = alpha * (real)2 * at * invB + dq_da * ((real)1 - at * at);
-        dmu[k] = du;
-        int inside = raw[k] >= (real)c->logstd_min && raw[k] <= (real)c->logstd_max;
-        dls[k] = inside ? du * s->std[i] * s->eps[i] - alpha * invB : 0;
-      }
-    }
-    nn_backward(&s->pi_net, s->pi, s->tape_pi, s->dpi, s->g_pi, 0, NULL);
-  }
+  if (grads) pool_run(s->pool, 3, backward_task, s);
 
   /* temperature: L_alpha = -mean(log_alpha (log pi + target entropy)), bracket constant */
   double m = 0;
@@ -251,12 +306,25 @@ void sac_compute(Sac *s, int grads) {
   s->g_log_alpha = (real)(-m);
 }
 
+static void apply_task(void *ctx, int task, int thread) {
+  (void)thread;
+  Sac *s = ctx;
+  if (task == 0) {
+    adam_step(&s->adam_q, s->q, s->g_q);
+    nn_polyak(s->q_targ, s->q, s->q_net.nparam, (real)s->c.tau);
+  } else {
+    adam_step(&s->adam_pi, s->pi, s->g_pi);
+    adam_step(&s->adam_alpha, &s->log_alpha, &s->g_log_alpha);
+  }
+}
+
 void sac_apply(Sac *s) {
-  adam_step(&s->adam_q, s->q, s->g_q);
-  adam_step(&s->adam_pi, s->pi, s->g_pi);
-  adam_step(&s->adam_alpha, &s->log_alpha, &s->g_log_alpha);
-  nn_polyak(s->q_targ, s->q, s->q_net.nparam, (real)s->c.tau);
+  pool_run(s->pool, 2, apply_task, s);
   s->updates++;
+}
+
+void sac_set_pool(Sac *s, Pool *p) {
+  s->pool = p;
 }
 
 /* ---- snapshots ---- */

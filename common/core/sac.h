@@ -16,6 +16,7 @@
 #include "buffer.h"
 #include "nn.h"
 #include "policy.h"
+#include "pool.h"
 #include "rng.h"
 
 typedef struct {
@@ -49,6 +50,8 @@ typedef struct {
   NnTape *tape_pi, *tape_q, *tape_qa;
   real *x_sa, *x_s2a2, *x_sat, *pout2, *qt, *y, *dq, *dqa, *dx, *dpi;
   real *u, *atil, *logp, *logp2, *std;
+  real *u2, *atil2; /* the target's squash (its chain runs beside the actor's) */
+  Pool *pool;       /* the update's chains as tasks (NULL: serial; the same numbers) */
   real *scratch;
   int64_t *idx;
   float *fbuf; /* float staging for buffer gathers */
@@ -70,6 +73,8 @@ void sac_draw_noise(Sac *s);
 /* losses into s->last; with grads, also g_q, g_pi, g_log_alpha */
 void sac_compute(Sac *s, int grads);
 void sac_apply(Sac *s);
+/* run an update's independent chains on p's threads (up to 4 at a time; NULL: serial) */
+void sac_set_pool(Sac *s, Pool *p);
 static inline void sac_update(Sac *s) {
   sac_draw_noise(s);
   sac_compute(s, 1);

@@ -46,10 +46,17 @@ EnsConfig setup_ens(const Config *c, int replica) {
                  .max_epochs = c->model.max_epochs,
                  .max_train_s = c->model.max_train_s,
                  .init_maxlv = c->model.init_maxlv,
-                 .init_minlv = c->model.init_minlv};
+                 .init_minlv = c->model.init_minlv,
+                 .threads = c->run.threads_now > 1 ? (int)c->run.threads_now : 1};
   for (int l = 0; l < c->model.decay_len && l < 8; l++) e.decay[l] = c->model.decay[l];
-  if (replica) e.batch = 1;
+  if (replica) e.batch = 1, e.threads = 1;
   return e;
+}
+
+int setup_threads(const Config *c, int cores, int sharing) {
+  if (c->run.threads > 0) return (int)c->run.threads;
+  int n = cores / (sharing > 1 ? sharing : 1);
+  return n > 1 ? n : 1;
 }
 
 FtConfig setup_ft(const Config *c) {
@@ -73,7 +80,10 @@ RoConfig setup_rollout(const Config *c, int shards) {
                 .act_dim = i->act_dim,
                 .rows = c->rollout.batch_size,
                 .shards = shards,
-                .tile = (int)c->rollout.tile_rows};
+                .tile = (int)c->rollout.tile_rows,
+                .threads = c->run.threads_now > 1 ? (int)c->run.threads_now : 1};
+  /* more threads than shards would idle */
+  if (r.threads > shards) r.threads = shards > 0 ? shards : 1;
   return r;
 }
 
@@ -134,8 +144,11 @@ double setup_memory_rollout(const Config *c) {
   const EnvInfo *e = env_info(c->env.name);
   RoConfig rc = setup_rollout(c, (int)c->topology.rollout_shards);
   EnsConfig ec = setup_ens(c, 1);
+  /* a shard-step's rows staged per thread (obs, act, rew, next, done) */
+  double stage = (double)rc.threads * (double)(ro_shard_rows(&rc, 0) + 1) *
+                 (sizeof(float) * (2.0 * e->obs_dim + e->act_dim + 1) + 1);
   return (double)ro_bytes(&rc, e->obs_dim + e->act_dim, (int)c->model.hidden, (int)c->sac.hidden) +
-         (double)ens_bytes(&ec);
+         (double)ens_bytes(&ec) + stage;
 }
 
 double setup_memory_actor(const Config *c) {

@@ -21,6 +21,10 @@ EnsConfig setup_ens(const Config *c, int replica);
 FtConfig setup_ft(const Config *c);
 /* shards: the placement's logical shard count (topology.rollout_shards) */
 RoConfig setup_rollout(const Config *c, int shards);
+/* the threads a rank uses: run.threads when set, else its share of the cores it may run on
+ * (cores: its affinity mask; sharing: ranks of this node whose masks overlap it, itself
+ * included), at least 1 */
+int setup_threads(const Config *c, int cores, int sharing);
 /* usbpo with phase 2 on */
 int setup_phase2_on(const Config *c);
 

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <mpi.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,30 @@ int comm_rank(const Comm *c) {
 int comm_size(const Comm *c) {
   return c->size;
 }
+int comm_node_sharing(const Comm *c, int *node_ranks) {
+  *node_ranks = 1;
+  if (!c->mpi) return 1;
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_ZERO(&mine);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+  int n = 1;
+  MPI_Comm_size(node, &n);
+  cpu_set_t *all = xmalloc(sizeof(cpu_set_t) * (size_t)n);
+  MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, node);
+  MPI_Comm_free(&node);
+  int share = 0;
+  for (int i = 0; i < n; i++) {
+    cpu_set_t both;
+    CPU_AND(&both, &mine, &all[i]);
+    share += CPU_COUNT(&both) > 0;
+  }
+  xfree(all);
+  *node_ranks = n;
+  return share > 0 ? share : 1;
+}
+
 int comm_is_mpi(const Comm *c) {
   return c->mpi;
 }

@@ -28,6 +28,9 @@ void comm_finalize(Comm *c);
 _Noreturn void comm_abort(Comm *c, int code);
 int comm_rank(const Comm *c);
 int comm_size(const Comm *c);
+/* collective (every rank calls it once): how many ranks of this node have an affinity mask that
+ * overlaps this rank's (itself included); node_ranks: the ranks on this node. 1 without MPI. */
+int comm_node_sharing(const Comm *c, int *node_ranks);
 int comm_is_mpi(const Comm *c);
 
 void comm_set_timeout(Comm *c, double seconds, CommDescribe describe, void *ctx);
