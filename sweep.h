@@ -30,6 +30,8 @@ typedef struct {
   int has_threshold;
   Variant var[MAX_VARIANTS];
   int nvar;
+  char plots[8][128]; /* extra figures in the report: a metrics column, or A-B */
+  int nplots;
 } Exp;
 
 /* read and check an experiment file: 0, or -1 with every error printed as file:line:col */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/runtime/runlog.h"
 #include "config.h"
 #include "config_toml.h"
 #include "util.h"
@@ -27,6 +28,24 @@ int sweep_fail_at(const char *file, int line, int col, const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   return -1;
+}
+
+static int metrics_column(const char *s, size_t n) {
+  static const char *cols[] = {
+#define X(name, wall) #name,
+      METRICS_COLUMNS
+#undef X
+  };
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+    if (strlen(cols[i]) == n && !strncmp(cols[i], s, n)) return 1;
+  return 0;
+}
+
+/* a metrics.csv column, or a difference of two: "A-B" */
+static int plot_ok(const char *s) {
+  const char *dash = strchr(s, '-');
+  if (!dash) return metrics_column(s, strlen(s));
+  return metrics_column(s, (size_t)(dash - s)) && metrics_column(dash + 1, strlen(dash + 1));
 }
 
 static int label_ok(const char *s) {
@@ -98,6 +117,16 @@ static int apply_key(Exp *x, const CfgTomlItem *it) {
     if (it->i < 1 || it->i > 4096)
       return sweep_fail_at(f, it->val_line, it->val_col, "%s: 1..4096", k);
     x->ranks = (int)it->i;
+  } else if (!strcmp(k, "experiment.plots")) {
+    WANT(CT_STRARRAY, "an array of metrics columns (or A-B differences)");
+    if (it->nstrs > 8) return sweep_fail_at(f, L, C, "%s: at most 8", k);
+    for (int i = 0; i < it->nstrs; i++) {
+      if (!plot_ok(it->strs[i]))
+        return sweep_fail_at(f, it->val_line, it->val_col,
+                             "%s: '%s' is not a metrics.csv column or a difference A-B of two", k,
+                             it->strs[i]);
+      snprintf(x->plots[x->nplots++], 128, "%s", it->strs[i]);
+    }
   } else if (!strcmp(k, "experiment.dir")) {
     WANT(CT_STRING, "a directory");
     snprintf(x->dir, sizeof x->dir, "%s", it->s);
@@ -133,7 +162,7 @@ static int apply_key(Exp *x, const CfgTomlItem *it) {
   } else {
     return sweep_fail_at(
         f, L, C,
-        "unknown key '%s' (experiment.name, base, envs, seeds, total_steps, baseline, "
+        "unknown key '%s' (experiment.name, base, envs, seeds, total_steps, baseline, plots, "
         "threshold, ranks, dir; [[variant]] label, set)",
         k);
   }

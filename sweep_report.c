@@ -238,9 +238,13 @@ static const char *published_name(const char *env) {
   return NULL;
 }
 
-/* the figure: usbpo_plot over the variants' run directories */
-static void figure(const SweepGrid *g, const char *env, char *png, size_t n) {
-  snprintf(png, n, "%s/%s.png", g->root, env);
+/* a figure: usbpo_plot over the variants' run directories; ycol NULL: the return, with the
+ * published curves; else that column (or A-B) */
+static void figure(const SweepGrid *g, const char *env, const char *ycol, char *png, size_t n) {
+  if (ycol)
+    snprintf(png, n, "%s/%s-%s.png", g->root, env, ycol);
+  else
+    snprintf(png, n, "%s/%s.png", g->root, env);
   char **av = xmalloc(sizeof(char *) * (g->nvar + 16));
   char(*dirs)[PATH_MAX * 2] = xmalloc((size_t)g->nvar * PATH_MAX * 2);
   char labels[4096] = "", title[256];
@@ -254,14 +258,15 @@ static void figure(const SweepGrid *g, const char *env, char *png, size_t n) {
     used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
                      g->labels[v]);
   }
-  snprintf(title, sizeof title, "%s", env);
+  snprintf(title, sizeof title, "%s%s%s", env, ycol ? ": " : "", ycol ? ycol : "");
   av[k++] = "-o", av[k++] = png, av[k++] = "--labels", av[k++] = labels;
   av[k++] = "--title", av[k++] = title, av[k++] = "--band", av[k++] = "std";
+  if (ycol) av[k++] = "--y", av[k++] = (char *)ycol;
   /* the published MBPO and SAC curves of the task, dashed, on our step axis */
   char refs[2][PATH_MAX * 2 + 64], shift[32];
   const char *pn = published_name(env);
   static const char *ra[2] = {"mbpo", "sac"}, *rl[2] = {"MBPO", "SAC"};
-  for (int i = 0; pn && i < 2; i++) {
+  for (int i = 0; pn && !ycol && i < 2; i++) {
     struct stat st;
     char csv[PATH_MAX * 2];
     snprintf(csv, sizeof csv, "%s/docs/reference/published/%s_%s.csv", g->srcroot, ra[i], pn);
@@ -292,9 +297,13 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
   double(*fin)[256] = xmalloc(sizeof(double) * 256 * nv);
   int *nfin = xmalloc(sizeof(int) * nv);
   char png[PATH_MAX * 2 + 64];
-  figure(g, env, png, sizeof png);
+  figure(g, env, NULL, png, sizeof png);
   fprintf(f, "\n## %s\n\n", env);
   if (png[0]) fprintf(f, "![%s](%s.png)\n\n", env, env);
+  for (int i = 0; i < g->nplots; i++) {
+    figure(g, env, g->plots[i], png, sizeof png);
+    if (png[0]) fprintf(f, "![%s: %s](%s-%s.png)\n\n", env, g->plots[i], env, g->plots[i]);
+  }
   fprintf(f, "| variant | seeds | final return (mean ± std) | 95 %% CI of the mean | IQM | ");
   if (g->has_threshold) fprintf(f, "steps to %g (seeds reaching) | ", g->threshold);
   fprintf(f, "AUC (mean return over the run) |\n|---|---|---|---|---|%s---|\n",

@@ -52,6 +52,8 @@ typedef struct {
   int nvar;
   int64_t seeds[256];
   int nseeds;
+  const char *plots[8]; /* extra figures: a metrics column or A-B, per env */
+  int nplots;
 } SweepGrid;
 int sweep_report(const SweepGrid *g);
 

@@ -561,6 +561,8 @@ static void plan_threads(Comm *comm, Config *cfg) {
   const int sharing = comm_node_sharing(comm, &node_ranks);
   const int cores = pool_cores_available();
   cfg->run.threads_now = setup_threads(cfg, cores, sharing);
+  /* OpenBLAS's thread server and our threads do not mix: blas_threads > 1 means ours are off */
+  if (cfg->run.blas_threads > 1) cfg->run.threads_now = 1;
   const int t = (int)cfg->run.threads_now;
   char how[160];
   if (cfg->run.threads > 0)
@@ -579,6 +581,9 @@ static void plan_threads(Comm *comm, Config *cfg) {
 }
 
 int main(int argc, char **argv) {
+  /* our threads call OpenBLAS concurrently: one BLAS thread each unless run.blas_threads says
+   * otherwise (set again once the config is read) */
+  openblas_set_num_threads(1);
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--eval")) return eval_main(argc, argv);
   for (int i = 1; i < argc; i++)

@@ -53,9 +53,10 @@ static void usage(FILE *f) {
          "                  [--table out.csv] [--ref FILE.csv=LABEL]... [--ref-shift N]\n"
          "Learning curves from metrics.csv of one or many runs; runs that differ only in the seed\n"
          "are drawn as their mean with a shaded band. Defaults: -o plot.png, --x env_steps,\n"
-         "--y eval_return, --smooth 1, --band minmax, --size 800x500. --ref draws a published\n"
-         "curve (columns step,time,reward,seed; docs/reference/published/) dashed with its +-std\n"
-         "band, its steps less --ref-shift (their exploration steps). Needs gnuplot.\n");
+         "--y eval_return (or A-B, the difference of two columns), --smooth 1, --band minmax,\n"
+         "--size 800x500. --ref draws a published curve (columns step,time,reward,seed;\n"
+         "docs/reference/published/) dashed with its +-std band, its steps less --ref-shift\n"
+         "(their exploration steps). Needs gnuplot.\n");
 }
 
 static int is_file(const char *p) {
@@ -129,8 +130,13 @@ static double cell(const char *f, const char *path, int line, const char *col) {
   return v;
 }
 
-/* the x and y columns (and epoch) of dir/metrics.csv */
-static void read_run(Run *r, const char *xcol, const char *ycol) {
+/* the x and y columns (and epoch) of dir/metrics.csv; y may be a difference of two columns,
+ * "A-B" (column names have no '-'), e.g. ft_shift-ft_shift_before */
+static void read_run(Run *r, const char *xcol, const char *ycol_arg) {
+  char ycol[256], *ysub = NULL;
+  snprintf(ycol, sizeof ycol, "%s", ycol_arg);
+  char *dash = strchr(ycol, '-');
+  if (dash) *dash = 0, ysub = dash + 1;
   char path[1200];
   snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
   size_t len;
@@ -147,12 +153,17 @@ static void read_run(Run *r, const char *xcol, const char *ycol) {
   *nl = 0;
   char *h = strdup(text);
   const int ix = col_index(strcpy(h, text), xcol), iy = col_index(strcpy(h, text), ycol),
-            ie = col_index(strcpy(h, text), "epoch");
-  if (ix < 0 || iy < 0) {
+            ie = col_index(strcpy(h, text), "epoch"),
+            is = ysub ? col_index(strcpy(h, text), ysub) : -1;
+  if (ix < 0 || iy < 0 || (ysub && is < 0)) {
     fprintf(stderr, "usbpo_plot: %s: no column '%s'; the columns are: %s\n", path,
-            ix < 0 ? xcol : ycol, text);
+            ix < 0   ? xcol
+            : iy < 0 ? ycol
+                     : ysub,
+            text);
     exit(1);
   }
+  const int ilast = ix > iy ? (ix > is ? ix : is) : (iy > is ? iy : is);
   free(h);
   int rows = 0;
   for (char *p = nl + 1; *p; p++) rows += *p == '\n';
@@ -165,14 +176,18 @@ static void read_run(Run *r, const char *xcol, const char *ycol) {
     char *end = strchr(row, '\n');
     if (!end) break; /* a partial last line (a run still writing) */
     *end = 0;
-    double x = NAN, y = NAN;
+    double x = NAN, y = NAN, sub = 0;
     int64_t e = r->n;
     int i = 0;
     for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
       comma = strchr(f, ',');
       if (comma) *comma = 0;
       if (i == ix) x = cell(f, path, line, xcol);
-      if (i == iy) y = cell(f, path, line, ycol);
+      if (i == iy) y = cell(f, path, line, ycol) - sub;
+      if (i == is) {
+        sub = cell(f, path, line, ysub);
+        if (i > iy) y -= sub;
+      }
       if (i == ie) {
         double v = cell(f, path, line, "epoch");
         if (!(v >= 0 && v <= 9.0e15 && v == floor(v)) || (r->n > 0 && v <= r->epoch[r->n - 1])) {
@@ -185,7 +200,7 @@ static void read_run(Run *r, const char *xcol, const char *ycol) {
         e = (int64_t)v;
       }
     }
-    if (i <= (ix > iy ? ix : iy)) {
+    if (i <= ilast) {
       fprintf(stderr, "usbpo_plot: %s:%d: %d fields, the header has more\n", path, line, i);
       exit(1);
     }

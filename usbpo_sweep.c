@@ -619,6 +619,7 @@ int main(int argc, char **argv) {
     for (int e = 0; e < ne; e++) g.envs[g.nenvs++] = cells[e * x->nvar * x->nseeds].env;
     for (int v = 0; v < x->nvar; v++) g.labels[v] = x->var[v].label;
     for (int s = 0; s < x->nseeds; s++) g.seeds[s] = x->seeds[s];
+    for (int i = 0; i < x->nplots; i++) g.plots[g.nplots++] = x->plots[i];
     g.init_steps = cells[0].init_steps;
     return sweep_report(&g) == 0 ? 0 : EXIT_FATAL;
   }

@@ -27,6 +27,7 @@ void lr_reset_metrics(Learner *L) {
   L->m.eval_return = NAN;
   L->m.train_return = NAN;
   L->m.ft_j_before = L->m.ft_j_after = L->m.ft_shift = L->m.ft_bias = NAN;
+  L->m.ft_shift_before = L->m.ft_bias_before = NAN;
 }
 
 int64_t lr_policy_version(const Learner *L) {
@@ -195,13 +196,16 @@ double lr_on_train_done(Learner *L, const Msg *m) {
   L->k = (int)m->i[K_K];
   Metrics *x = &L->m;
   x->model_trainings = tm[TM_TRAININGS], x->model_epochs = tm[TM_EPOCHS];
+  x->model_epochs_total += tm[TM_EPOCHS]; /* the epoch's trainings together */
   x->model_holdout_mse = tm[TM_HOLDOUT_MSE];
   x->model_holdout_mse_elites = tm[TM_HOLDOUT_MSE_ELITES];
   x->model_holdout_mse_p1 = tm[TM_P1_HOLDOUT_MSE];
   if (!isnan(tm[TM_FT_J_BEFORE])) {
     x->ft_j_before = tm[TM_FT_J_BEFORE], x->ft_j_after = tm[TM_FT_J_AFTER];
     x->ft_shift = tm[TM_FT_SHIFT], x->ft_bias = tm[TM_FT_BIAS];
+    x->ft_shift_before = tm[TM_FT_SHIFT_BEFORE], x->ft_bias_before = tm[TM_FT_BIAS_BEFORE];
     x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
+    x->ft_steps_total += tm[TM_FT_STEPS];
     x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
   }
   if (tm[TM_NAN_ROLLBACK] != 0) L->nan_rollbacks++; /* lr_fill_row puts it in the row */

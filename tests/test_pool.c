@@ -2,6 +2,7 @@
  * many batches; idle workers sleep (no core spent); and the parallel paths give the serial
  * path's numbers bit for bit: phase-1 training (members as tasks) and SAC updates (chains as
  * tasks), float build, the kernels a run uses. */
+#include <cblas.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -172,6 +173,7 @@ static void test_sac_bitwise(void) {
 }
 
 int main(void) {
+  openblas_set_num_threads(1); /* as a run sets it: our threads call OpenBLAS concurrently */
   RUN(test_every_task_once);
   RUN(test_idle_workers_sleep);
   RUN(test_phase1_bitwise);

@@ -65,6 +65,7 @@ seeds = [0, 1, 2, 3, 4]
 total_steps = 300
 baseline = "a"
 threshold = 150
+plots = ["eval_return-wall_s"]
 [[variant]]
 label = "a"
 set = []
@@ -82,7 +83,8 @@ sed -i 's/^set = \[\]$/set = ["run.algo=usbpo"]/' fx/exp.toml
 mkrow() { # dir: rows "env_steps eval" ...
   local d=$1; shift; mkdir -p "$d"; echo "epoch,env_steps,eval_return,wall_s" > "$d/metrics.csv"
   local e=0; while [ $# -gt 1 ]; do echo "$e,$1,$2,1" >> "$d/metrics.csv"; e=$((e+1)); shift 2; done
-  : > "$d/policy_final.bin"; }
+  : > "$d/policy_final.bin"
+  printf '[env]\nname = "inverted_pendulum"\n[run]\nseed = %s\n' "${d##*/s}" > "$d/config.toml"; }
 for s in 0 1 2 3 4; do
   f=$((100 * (s + 1)))
   # evaluations at 100, 200, 300: 0, f, f -> final (last three) = 2f/3; AUC = (0+f)/2/3 + f/3 = f/2
@@ -102,6 +104,9 @@ grep -q "^| d | 5 of 5 finished | 7.0 ± 0.0 | \[7.0, 7.0\] | 7.0 |" $R &&
 grep -q "^| b | +1000.0 | \[+.*\] | better |" $R && ok "b - a: +1000, better" || { bad "b vs a"; grep '^| b ' $R; }
 grep -q "^| c | +0.0 | \[-.*, +.*\] | not distinguishable |" $R &&
   ok "c - a: 0, not distinguishable" || { bad "c vs a"; grep '^| c ' $R; }
+grep -q '^!\[inverted_pendulum: eval_return-wall_s\](inverted_pendulum-eval_return-wall_s.png)' $R &&
+  [ -s fx/exp/fx/inverted_pendulum-eval_return-wall_s.png ] &&
+  ok "experiment.plots: an extra figure of a column difference" || { bad "plots figure"; cat fx/r.log; }
 cp $R r1.md; (cd fx && "$SWEEP" exp.toml --report > /dev/null 2>&1); cmp -s $R r1.md &&
   ok "the report is reproducible (fixed bootstrap seed)" || bad "report not reproducible"
 
@@ -133,4 +138,6 @@ printf '%s\nseeds = [0]\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n[[var
   refuse duplicate-label "bad-duplicate-label.toml:10:1: duplicate variant label 'x' (also at line 7)"
 printf '%s\nseeds = [0]\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n' "$HDR" | sed 's/total_steps = 400/total_steps = 450/' |
   refuse budget "bad-budget.toml:4:1: experiment.total_steps = 450 is not a whole number of epochs"
+printf '%s\nseeds = [0]\nplots = ["ft_shiftt"]\n[[variant]]\nlabel = "x"\nset = ["run.algo=sac"]\n' "$HDR" |
+  refuse plot-column "bad-plot-column.toml:6:9: experiment.plots: 'ft_shiftt' is not a metrics.csv column"
 exit $fail

@@ -465,6 +465,30 @@ void adam_step(Adam *a, real *param, const real *grad) {
   adam_kernel(a->n, param, grad, a->m, a->v, (real)a->b1, (real)a->b2, lr_t, (real)a->eps, 0);
 }
 
+real adam_begin(Adam *a) {
+  return adam_lr_t(a);
+}
+
+void adam_step_member(const Adam *a, const NnNet *net, real *param, const real *grad, int e,
+                      real lr_t) {
+  for (int l = 0; l < net->nlayers; l++) {
+    const NnLayer *L = &net->layer[l];
+    size_t w = (size_t)(nn_w(net, param, l, e) - param), nw = (size_t)L->in * L->out;
+    adam_kernel(nw, param + w, grad + w, a->m + w, a->v + w, (real)a->b1, (real)a->b2, lr_t,
+                (real)a->eps, L->decay);
+    size_t b = (size_t)(nn_b(net, param, l, e) - param);
+    adam_kernel((size_t)L->out, param + b, grad + b, a->m + b, a->v + b, (real)a->b1, (real)a->b2,
+                lr_t, (real)a->eps, 0);
+  }
+}
+
+void adam_step_rest(const Adam *a, const NnNet *net, real *param, const real *grad, real lr_t) {
+  const size_t done = net->nparam;
+  if (a->n > done)
+    adam_kernel(a->n - done, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
+                (real)a->b2, lr_t, (real)a->eps, 0);
+}
+
 void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad) {
   real lr_t = adam_lr_t(a);
   size_t done = 0; /* parameters before this offset are updated */

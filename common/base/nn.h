@@ -133,5 +133,13 @@ void adam_step(Adam *a, real *param, const real *grad);
  * (a->n > nparam) take plain Adam. */
 void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad);
 void adam_reset(Adam *a);
+/* adam_step_decay in parts, for members updated on different threads: adam_begin counts the
+ * step and returns its rate; adam_step_member updates member e's weights and biases;
+ * adam_step_rest the entries beyond the net's block. Every element gets the arithmetic of
+ * adam_step_decay. */
+real adam_begin(Adam *a);
+void adam_step_member(const Adam *a, const NnNet *net, real *param, const real *grad, int e,
+                      real lr_t);
+void adam_step_rest(const Adam *a, const NnNet *net, real *param, const real *grad, real lr_t);
 
 #endif

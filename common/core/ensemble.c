@@ -191,6 +191,8 @@ typedef struct {
   Ensemble *e;
   int n, grads;
   const Gather *gather;
+  int adam;  /* also take the Adam step of the member's weights and biases */
+  real lr_t; /* that step's rate */
 } StepTask;
 
 /* member m's rows of the minibatch, scaled, into xb / yb */
@@ -226,6 +228,7 @@ static void step_member(void *ctx, int m, int thread) {
     e->loss_m[m] =
         nll_rows_grad(om, ym, e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c, gb, acc);
     nn_backward_member(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL, m);
+    if (k->adam) adam_step_member(&e->adam, &e->net, e->p, e->g, m, k->lr_t);
   } else {
     e->loss_m[m] = nll_rows_loss(om, ym, n, D, maxlv, minlv, acc);
   }
@@ -233,10 +236,10 @@ static void step_member(void *ctx, int m, int thread) {
 
 /* the NLL and bound-penalty part of the loss (no weight decay), with its gradients. Members
  * are tasks; their loss and bound-gradient shares are summed here in member order. */
-static double nll_part(Ensemble *e, int n, int grads, const Gather *gather) {
+static double nll_part(Ensemble *e, int n, int grads, const Gather *gather, int adam) {
   const int E = e->c.members, D = e->c.out_dim;
   nn_tape_begin(e->tape, e->xb, n, 0);
-  StepTask k = {e, n, grads, gather};
+  StepTask k = {e, n, grads, gather, adam, adam ? adam_begin(&e->adam) : 0};
   pool_run(e->pool, E, step_member, &k);
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
   const real c = (real)1 / ((real)n * (real)D);
@@ -255,24 +258,24 @@ static double nll_part(Ensemble *e, int n, int grads, const Gather *gather) {
       e->g[e->nnet + d] = (real)(e->gb[d] + e->c.bound_penalty);
       e->g[e->nnet + D + d] = (real)(e->gb[D + d] - e->c.bound_penalty);
     }
+  /* the bounds' step, once their gradient is summed over the members */
+  if (adam) adam_step_rest(&e->adam, &e->net, e->p, e->g, k.lr_t);
   return loss;
 }
 
 double ens_nll(Ensemble *e, int n, int grads) {
-  double loss = nll_part(e, n, grads, NULL);
+  double loss = nll_part(e, n, grads, NULL, 0);
   return loss + nn_decay(&e->net, e->p, grads ? e->g : NULL);
 }
 
+/* each member's Adam step is taken in its task, right after its backward (the arithmetic of
+ * adam_step_decay, element by element); the shared bounds' after the sum */
 double ens_train_step(Ensemble *e, int n) {
-  double loss = nll_part(e, n, 1, NULL);
-  adam_step_decay(&e->adam, &e->net, e->p, e->g);
-  return loss;
+  return nll_part(e, n, 1, NULL, 1);
 }
 
 static double train_step_gather(Ensemble *e, int n, const Gather *g) {
-  double loss = nll_part(e, n, 1, g);
-  adam_step_decay(&e->adam, &e->net, e->p, e->g);
-  return loss;
+  return nll_part(e, n, 1, g, 1);
 }
 
 /* ---- evaluation ---- */

@@ -33,6 +33,7 @@
   X(rollout_length, 0)                                                                             \
   X(model_trainings, 0)                                                                            \
   X(model_epochs, 0)                                                                               \
+  X(model_epochs_total, 0)                                                                         \
   X(model_holdout_mse, 0)                                                                          \
   X(model_holdout_mse_elites, 0)                                                                   \
   X(model_holdout_mse_p1, 0)                                                                       \
@@ -40,7 +41,10 @@
   X(ft_j_after, 0)                                                                                 \
   X(ft_shift, 0)                                                                                   \
   X(ft_bias, 0)                                                                                    \
+  X(ft_shift_before, 0)                                                                            \
+  X(ft_bias_before, 0)                                                                             \
   X(ft_steps, 0)                                                                                   \
+  X(ft_steps_total, 0)                                                                             \
   X(ft_kept_step, 0)                                                                               \
   X(ft_pulled_back, 0)                                                                             \
   X(rollout_rows, 0)                                                                               \
