@@ -242,22 +242,27 @@ static int read_epochs(const char *path, double *buf_n, double *ep, int cap) {
   FILE *f = fopen(path, "r");
   CHECK(f, "cannot read %s", path);
   char line[8192];
-  int col_b = -1, col_e = -1, n = 0;
+  int col_b = -1, col_e = -1, col_t = -1, n = 0;
   if (fgets(line, sizeof line, f)) {
     int i = 0;
     for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++) {
       if (!strcmp(t, "env_buffer")) col_b = i;
       if (!strcmp(t, "model_epochs")) col_e = i;
+      if (!strcmp(t, "model_epochs_total")) col_t = i;
     }
   }
   CHECK(col_b >= 0 && col_e >= 0, "%s: no env_buffer / model_epochs columns", path);
+  /* the epoch's mean over its trainings when the run has the totals, else its last training */
+  const double per = (double)g_cfg.env.epoch_length / (double)g_cfg.model.train_freq;
   while (n < cap && fgets(line, sizeof line, f)) {
-    double vb = NAN, ve = NAN;
+    double vb = NAN, ve = NAN, vt = NAN;
     int i = 0;
     for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++) {
       if (i == col_b) vb = atof(t);
       if (i == col_e) ve = atof(t);
+      if (i == col_t) vt = atof(t);
     }
+    if (isfinite(vt) && vt > 0) ve = vt / per;
     if (isfinite(vb) && isfinite(ve) && ve > 0) buf_n[n] = vb, ep[n] = ve, n++;
   }
   fclose(f);
@@ -401,6 +406,7 @@ int main(int argc, char **argv) {
       double n = (double)(g_cfg.env.init_steps + e * L);
       /* per-phase cost grows linearly in N between the measured points (SAC: constant) */
       double sac = interp(nx, y[k][0], np, n), p1 = interp(nx, y[k][1], np, n);
+      if (n < nx[0]) p1 = y[k][1][0] * n / nx[0]; /* an epoch's cost is proportional to N */
       double p2 = interp(nx, y[k][2], np, n), ro = interp(nx, y[k][3], np, n);
       double fixed = interp(nx, y[k][4], np, n);
       if (n > nx[np - 1] && np >= 2) /* extrapolate the epoch time linearly beyond the last point */

@@ -5,11 +5,7 @@
 set -u
 BIN=$1
 SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAILED: $1"; fail=1; }
+. "$SRC/tests/lib.sh"
 expect() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
 # --help lists keys, --version prints the version

@@ -7,11 +7,7 @@
 #   test_eval.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAILED: $*"; fail=1; }
+. "$SRC/tests/lib.sh"
 R="$T/inverted_pendulum-usbpo-s0"
 "$BIN" "$SRC/configs/inverted_pendulum.toml" --set run.total_steps=500 --set env.init_steps=150 \
   --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100 \

@@ -8,11 +8,7 @@
 set -u
 DIST=$(readlink -f "$1"); PLOT=$(readlink -f "$2"); SRC=$(readlink -f "$3")
 command -v gnuplot > /dev/null || { echo "SKIP: gnuplot is not installed (scripts/install-deps.sh)"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAILED: $*"; fail=1; }
+. "$SRC/tests/lib.sh"
 
 # run directories: algo seed offset -> y = 100 * epoch + 10 * seed + offset at env_steps = 250 (epoch + 1)
 mkrun() {

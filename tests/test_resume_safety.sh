@@ -14,11 +14,7 @@
 #   test_resume_safety.sh BIN SOURCE_ROOT
 set -u
 BIN=$(readlink -f "$1"); SRC=$(readlink -f "$2")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAILED: $*"; fail=1; }
+. "$SRC/tests/lib.sh"
 ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=600 --set env.init_steps=150
       --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100
       --set sac.hidden=32 --set sac.updates_per_step=2 --set model.hidden=32

@@ -12,11 +12,7 @@
 set -u
 DIST=$(readlink -f "$1"); SWEEP=$(readlink -f "$2"); SRC=$(readlink -f "$3")
 . "$SRC/tests/mpi_env.sh"
-T=$(mktemp -d)
-trap 'pkill -P $$ 2>/dev/null; rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAILED: $*"; fail=1; }
+. "$SRC/tests/lib.sh"
 cd "$T" || exit 1
 cp "$SRC/tests/data/sweep/tiny-base.toml" .
 sed 's/total_steps = 400/total_steps = 1500/' "$SRC/tests/data/sweep/tiny.toml" > tiny.toml
