@@ -106,7 +106,7 @@ static Cell *make_cells(const Exp *x, int *ncells) {
     for (int v = 0; v < x->nvar; v++)
       for (int s = 0; s < x->nseeds; s++) {
         Cell *c = &cells[n++];
-        c->e = e, c->v = v, c->s = s, c->lockfd = -1;
+        *c = (Cell){.e = e, .v = v, .s = s, .lockfd = -1};
         snprintf(c->env, sizeof c->env, "%s", x->nenvs ? x->envs[e] : "");
       }
   *ncells = n;
@@ -164,14 +164,14 @@ static int check_cells(const Exp *x, Cell *cells, int n) {
     Cell *c = &cells[i];
     const char *envname = c->env;
     snprintf(c->parent, sizeof c->parent, "%s/%s/%s", x->root, "?", x->var[c->v].label);
-    if (c->s > 0 && cells[i - 1].e == c->e && cells[i - 1].v == c->v) {
-      *c = (Cell){.e = c->e,
-                  .v = c->v,
-                  .s = c->s,
-                  .lockfd = -1,
-                  .init_steps = cells[i - 1].init_steps,
-                  .epoch_length = cells[i - 1].epoch_length};
-      snprintf(c->env, sizeof c->env, "%s", cells[i - 1].env);
+    /* cells are (env, variant, seed) with the seed innermost: the first seed's cell holds what
+     * --check-config resolved for its (env, variant); the other seeds take it from there */
+    const Cell *first = &cells[i - c->s];
+    if (c->s > 0) {
+      CHECK(first->e == c->e && first->v == c->v && first->s == 0, "sweep: cell order");
+      c->init_steps = first->init_steps;
+      c->epoch_length = first->epoch_length;
+      snprintf(c->env, sizeof c->env, "%s", first->env);
     } else {
       char *out = NULL;
       int rc = capture(cell_argv(x, c, "--check-config"), &out);
