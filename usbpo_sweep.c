@@ -404,16 +404,30 @@ static int status(const Exp *x, Cell *cells, int n) {
   int64_t steps = 0;
   double left = 0;
   printf("%-44s %15s %10s %-9s %8s\n", "cell", "steps", "eval", "state", "ETA");
+  CellInfo *info = xmalloc(sizeof(CellInfo) * (size_t)n);
+  /* per env, the measured cells' seconds per step: the estimate for cells not started yet */
+  double rate_sum[MAX_ENVS] = {0};
+  int rate_n[MAX_ENVS] = {0}, guessed = 0;
   for (int i = 0; i < n; i++) {
-    CellInfo in = cell_info(x, &cells[i]);
+    info[i] = cell_info(x, &cells[i]);
+    if (info[i].steps > 0 && info[i].wall > 0)
+      rate_sum[cells[i].e] += info[i].wall / info[i].steps, rate_n[cells[i].e]++;
+  }
+  for (int i = 0; i < n; i++) {
+    CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
     double eta = NAN;
+    int guess = 0;
     if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
       eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
+    else if (in.state != C_DONE && rate_n[cells[i].e] > 0)
+      eta = rate_sum[cells[i].e] / rate_n[cells[i].e] * (x->total_steps - in.steps), left += eta,
+      guess = 1, guessed++;
     char st[48], e[16], ev[24];
     snprintf(st, sizeof st, "%lld/%lld", (long long)in.steps, (long long)x->total_steps);
-    fmt_dur(eta, e, sizeof e);
+    fmt_dur(eta, e + guess, sizeof e - 1);
+    if (guess) e[0] = '~';
     if (isfinite(in.eval))
       snprintf(ev, sizeof ev, "%.1f", in.eval);
     else
@@ -425,13 +439,17 @@ static int status(const Exp *x, Cell *cells, int n) {
       snprintf(state, sizeof state, "%s", STATE[in.state]);
     printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
   }
-  char e[16];
+  char e[16], g[96] = "";
   fmt_dur(left, e, sizeof e);
+  if (guessed)
+    snprintf(g, sizeof g, " (~: %d cell%s not started, at the started cells' rate on that env)",
+             guessed, guessed == 1 ? "" : "s");
   printf("total: %d cells: %d done, %d running, %d partial, %d new, %d failed; %lld of %lld "
-         "steps (%.1f%%); %s of single-cell work left\n",
+         "steps (%.1f%%); %s of single-cell work left%s\n",
          n, count[C_DONE], count[C_RUNNING], count[C_PARTIAL], count[C_NEW], count[C_FAILED],
          (long long)steps, (long long)x->total_steps * n,
-         100.0 * (double)steps / ((double)x->total_steps * n), e);
+         100.0 * (double)steps / ((double)x->total_steps * n), e, g);
+  xfree(info);
   return 0;
 }
 
