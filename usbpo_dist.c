@@ -555,31 +555,26 @@ static void maybe_stall(int rank) {
   }
 }
 
-/* this rank's threads and the plan: run.threads, or the cores it may run on (its affinity
- * mask) divided among the ranks of its node whose masks overlap it; in sync mode the learner's
- * and the model service's ranks take turns (each waits asleep while the other works), so
- * they are not divided */
-static void plan_threads(Comm *comm, Config *cfg, const Placement *pl) {
+/* this rank's threads (run.threads, or its share of the cores it may run on), and the plan */
+static void plan_threads(Comm *comm, Config *cfg) {
   int node_ranks = 1;
   const int sharing = comm_node_sharing(comm, &node_ranks);
-  const int cores = pool_cores_available(), rank = comm_rank(comm);
-  const int turns =
-      cfg->run.mode == MODE_SYNC && (rank == pl->learner || rank == pl->modelsvc) && sharing > 1;
-  cfg->run.threads_now = setup_threads(cfg, cores, turns ? 1 : sharing);
+  const int cores = pool_cores_available();
+  cfg->run.threads_now = setup_threads(cfg, cores, sharing);
   /* OpenBLAS's thread server and our threads do not mix: blas_threads > 1 means ours are off */
   if (cfg->run.blas_threads > 1) cfg->run.threads_now = 1;
   const int t = (int)cfg->run.threads_now;
-  char how[200];
+  char how[160];
   if (cfg->run.threads > 0)
     snprintf(how, sizeof how, "run.threads = %d", t);
   else
-    snprintf(how, sizeof how, "%d core%s in its affinity mask, %s %d of the %d rank%s on this node",
-             cores, cores == 1 ? "" : "s", turns ? "taking turns (sync mode) with" : "shared by",
-             sharing, node_ranks, node_ranks == 1 ? "" : "s");
-  if (rank == 0)
-    LOG_I("threads: %d on rank 0 (%s; every rank logs its own at log.level = \"debug\"): model "
-          "training runs its members on them, SAC its chains, rollouts their shards; OpenBLAS %d "
-          "per thread",
+    snprintf(how, sizeof how,
+             "%d core%s in its affinity mask, shared by %d of the %d rank%s on "
+             "this node",
+             cores, cores == 1 ? "" : "s", sharing, node_ranks, node_ranks == 1 ? "" : "s");
+  if (comm_rank(comm) == 0)
+    LOG_I("threads: %d per rank (%s): model training runs its members on them, OpenBLAS %d per "
+          "thread",
           t, how, (int)cfg->run.blas_threads);
   else
     LOG_D("threads: %d (%s)", t, how);
@@ -619,6 +614,7 @@ int main(int argc, char **argv) {
   }
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
+  plan_threads(comm, &cfg);
   if (np > 1) {
     char host[256] = "?";
     gethostname(host, sizeof host);
@@ -633,7 +629,6 @@ int main(int argc, char **argv) {
     comm_finalize(comm);
     return EXIT_FATAL;
   }
-  plan_threads(comm, &cfg, &pl);
   CodecCtx ctx = codec_ctx(&cfg);
   Runtime *rt = rt_make(comm, &pl, &ctx);
   comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
