@@ -276,7 +276,9 @@ static int launch(const Exp *x, Cell *c) {
   }
   char p[PATH_MAX * 3];
   snprintf(p, sizeof p, "%s/.sweep.lock", c->dir);
-  c->lockfd = open(p, O_RDWR | O_CREAT, 0644);
+  /* close-on-exec: the other cells' processes must not inherit this lock (a finished cell would
+   * stay "running" while they run); only this cell's child keeps it, below */
+  c->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX | LOCK_NB) != 0) {
     if (c->lockfd >= 0) close(c->lockfd);
     c->lockfd = -1;
@@ -289,7 +291,8 @@ static int launch(const Exp *x, Cell *c) {
     /* the child holds the lock (an inherited descriptor) for as long as it runs, and stops at a
      * checkpoint if the sweep dies */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the sweep, which passes on a SIGTERM */
+    fcntl(c->lockfd, F_SETFD, 0); /* this cell's lock survives the exec */
+    signal(SIGINT, SIG_IGN);      /* a Ctrl-C reaches the sweep, which passes on a SIGTERM */
     int fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
     execvp(av[0], av);
