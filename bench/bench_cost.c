@@ -137,22 +137,18 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
   mt_train(m1, b, NULL, tm, 0); /* the first training has no phase 2 */
   mt_train(mn, b, NULL, tm, 0);
   float *batches = p2_batches(mn, b);
-  double best1 = 1e30, bestn = 1e30, best_p2 = 1e30;
-  for (int r = 0; r < 3; r++) {
-    mt_train(m1, b, batches, tm, 0);
-    if (tm[TM_SECONDS] - tm[TM_P2_SECONDS] < best1) best1 = tm[TM_SECONDS] - tm[TM_P2_SECONDS];
-    if (tm[TM_P2_SECONDS] < best_p2) best_p2 = tm[TM_P2_SECONDS];
-    mt_train(mn, b, batches, tm, 0);
-    if (tm[TM_SECONDS] - tm[TM_P2_SECONDS] < bestn) bestn = tm[TM_SECONDS] - tm[TM_P2_SECONDS];
-    if (tm[TM_P2_SECONDS] < best_p2) best_p2 = tm[TM_P2_SECONDS];
-  }
-  const double best_p1 = (bestn - best1) / cap;
-  p->p1_fixed_s[slot] = best1 - best_p1;
-  mt_free(m1);
-  ModelTrain *m = mn;
-  p->p1_ep_s[slot] = best_p1;
+  double best[2] = {1e30, 1e30}, best_p2 = 1e30;
+  for (int r = 0; r < 3; r++)
+    for (int k = 0; k < 2; k++) {
+      mt_train(k ? mn : m1, b, batches, tm, 0);
+      best[k] = fmin(best[k], tm[TM_SECONDS] - tm[TM_P2_SECONDS]);
+      best_p2 = fmin(best_p2, tm[TM_P2_SECONDS]);
+    }
+  p->p1_ep_s[slot] = (best[1] - best[0]) / cap;
+  p->p1_fixed_s[slot] = best[0] - p->p1_ep_s[slot];
   p->p2_s[slot] = batches ? best_p2 : 0;
-  mt_free(m);
+  mt_free(m1);
+  mt_free(mn);
   xfree(batches);
   buf_free(b);
 }

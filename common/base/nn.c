@@ -488,24 +488,3 @@ void adam_step_rest(const Adam *a, const NnNet *net, real *param, const real *gr
     adam_kernel(a->n - done, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
                 (real)a->b2, lr_t, (real)a->eps, 0);
 }
-
-void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad) {
-  real lr_t = adam_lr_t(a);
-  size_t done = 0; /* parameters before this offset are updated */
-  for (int l = 0; l < net->nlayers; l++) {
-    const NnLayer *L = &net->layer[l];
-    size_t nw = (size_t)net->ens * L->in * L->out;
-    CHECK(L->w_off == done, "adam_step_decay: layer %d weights not contiguous", l);
-    adam_kernel(nw, param + done, grad + done, a->m + done, a->v + done, (real)a->b1, (real)a->b2,
-                lr_t, (real)a->eps, L->decay);
-    done += nw;
-    size_t nb = (size_t)net->ens * L->out;
-    CHECK(L->b_off == done, "adam_step_decay: layer %d biases not contiguous", l);
-    adam_kernel(nb, param + done, grad + done, a->m + done, a->v + done, (real)a->b1, (real)a->b2,
-                lr_t, (real)a->eps, 0);
-    done += nb;
-  }
-  if (a->n > done)
-    adam_kernel(a->n - done, param + done, grad + done, a->m + done, a->v + done, (real)a->b1,
-                (real)a->b2, lr_t, (real)a->eps, 0);
-}

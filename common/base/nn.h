@@ -127,16 +127,12 @@ typedef struct {
 void adam_init(Adam *a, size_t n, double lr);
 void adam_free(Adam *a);
 void adam_step(Adam *a, real *param, const real *grad);
-/* adam_step with each layer's L2 decay added to the weight gradients on the fly: the same
- * result as nn_decay(net, param, grad) followed by adam_step, in one pass over memory. The
- * first net->nparam entries are the net's block (layout of nn_net_init); any further entries
- * (a->n > nparam) take plain Adam. */
-void adam_step_decay(Adam *a, const NnNet *net, real *param, const real *grad);
 void adam_reset(Adam *a);
-/* adam_step_decay in parts, for members updated on different threads: adam_begin counts the
- * step and returns its rate; adam_step_member updates member e's weights and biases;
- * adam_step_rest the entries beyond the net's block. Every element gets the arithmetic of
- * adam_step_decay. */
+/* Adam with each layer's L2 decay added to the weight gradients on the fly (the same result as
+ * nn_decay(net, param, grad) followed by adam_step, in one pass over memory), in parts so that
+ * members can be updated on different threads: adam_begin counts the step and returns its
+ * rate; adam_step_member updates member e's weights and biases; adam_step_rest the entries
+ * beyond the net's block (a->n > net->nparam), with plain Adam. */
 real adam_begin(Adam *a);
 void adam_step_member(const Adam *a, const NnNet *net, real *param, const real *grad, int e,
                       real lr_t);

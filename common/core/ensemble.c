@@ -79,7 +79,6 @@ Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
     e->tw[t].eval_x = xmalloc(sizeof(real) * EVAL_ROWS * in);
     e->tw[t].eval_out = xmalloc(sizeof(real) * EVAL_ROWS * D);
   }
-  e->scratch = e->tw[0].scratch, e->eval_x = e->tw[0].eval_x, e->eval_out = e->tw[0].eval_out;
   return e;
 }
 
@@ -268,8 +267,8 @@ double ens_nll(Ensemble *e, int n, int grads) {
   return loss + nn_decay(&e->net, e->p, grads ? e->g : NULL);
 }
 
-/* each member's Adam step is taken in its task, right after its backward (the arithmetic of
- * adam_step_decay, element by element); the shared bounds' after the sum */
+/* each member's Adam step is taken in its task, right after its backward; the shared bounds'
+ * after the sum */
 double ens_train_step(Ensemble *e, int n) {
   return nll_part(e, n, 1, NULL, 1);
 }

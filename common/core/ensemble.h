@@ -60,13 +60,12 @@ typedef struct {
   /* workspaces */
   NnTape *tape; /* members x batch rows */
   real *xb, *yb, *dy;
-  double *gb;     /* bound gradient accumulator (2D) */
-  double *gb_m;   /* each member's share of it (members, 2D), summed in member order */
-  double *loss_m; /* each member's NLL sum (members) */
-  real *nll_acc;  /* per-output loss / bound-gradient sums (members, 3D) */
-  real *scratch, *eval_x, *eval_out; /* thread 0's evaluation scratch (tw[0]) */
-  EnsThreadWork *tw;                 /* per thread (c.threads, at least 1) */
-  int eval_rows;                     /* rows of eval_x / eval_out */
+  double *gb;        /* bound gradient accumulator (2D) */
+  double *gb_m;      /* each member's share of it (members, 2D), summed in member order */
+  double *loss_m;    /* each member's NLL sum (members) */
+  real *nll_acc;     /* per-output loss / bound-gradient sums (members, 3D) */
+  EnsThreadWork *tw; /* per thread (c.threads, at least 1) */
+  int eval_rows;     /* rows of eval_x / eval_out */
 } Ensemble;
 
 Ensemble *ens_make(const EnsConfig *c, uint32_t seed);
@@ -98,7 +97,8 @@ static inline real ens_logvar(real raw, real maxlv, real minlv);
  * returns the full loss (members' NLL terms + decay + bound penalty); with grads, fills g */
 double ens_nll(Ensemble *e, int n, int grads);
 /* one phase-1 Adam step on that minibatch: the gradient of ens_nll with the decay folded into
- * the Adam pass (adam_step_decay); returns the loss without the decay term */
+ * the Adam pass (adam_step_member per member, adam_step_rest for the bounds); returns the loss
+ * without the decay term */
 double ens_train_step(Ensemble *e, int n);
 
 /* holdout MSE of the means per member over n rows (x unscaled, float), in raw units */
