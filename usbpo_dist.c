@@ -52,8 +52,9 @@ static void usage(FILE *f) {
           "  --eval RUN_DIR [--episodes N] [--video out.mp4] [--as-epoch E]\n"
           "                           evaluate the run's latest policy (deterministic episodes);\n"
           "                           film the best one (offscreen EGL + ffmpeg)\n"
-          "  --probe-model RUN_DIR [--variants faithful,w2,faithful+old_own_scaler+bias,...]\n"
-          "                           one model training from the run's newest checkpoint with\n"
+          "  --probe-model RUN_DIR [--at STEPS] [--variants faithful,w2,faithful+bias,...]\n"
+          "                           one model training from the run's newest checkpoint (at\n"
+          "                           or before STEPS env steps, exploration included) with\n"
           "                           each phase-2 variant: holdout MSE, J, shift, bias\n"
           "  --help                   this text and the list of config keys\n"
           "  --version                print the version\n"
@@ -555,29 +556,41 @@ static void maybe_stall(int rank) {
   }
 }
 
-/* this rank's threads (run.threads, or its share of the cores it may run on), and the plan */
-static void plan_threads(Comm *comm, Config *cfg) {
+/* this rank's threads and the plan: run.threads, or the cores it may run on (its affinity
+ * mask) divided among the ranks of its node whose masks overlap it; in sync mode the learner's
+ * and the model service's ranks take turns (each waits asleep while the other works), so
+ * they are not divided. Idle threads poll briefly before sleeping only where each has a core of
+ * its own; where they share cores (taking turns, or more threads than cores) they sleep at once */
+static void plan_threads(Comm *comm, Config *cfg, const Placement *pl, char *line, size_t n) {
   int node_ranks = 1;
   const int sharing = comm_node_sharing(comm, &node_ranks);
-  const int cores = pool_cores_available();
-  cfg->run.threads_now = setup_threads(cfg, cores, sharing);
+  const int cores = pool_cores_available(), rank = comm_rank(comm);
+  const int turns =
+      cfg->run.mode == MODE_SYNC && (rank == pl->learner || rank == pl->modelsvc) && sharing > 1;
+  cfg->run.threads_now = setup_threads(cfg, cores, turns ? 1 : sharing);
   /* OpenBLAS's thread server and our threads do not mix: blas_threads > 1 means ours are off */
   if (cfg->run.blas_threads > 1) cfg->run.threads_now = 1;
   const int t = (int)cfg->run.threads_now;
-  char how[160];
+  const int own_cores = !turns && t * sharing <= cores;
+  pool_set_spin(own_cores ? POOL_SPIN : 0);
+  char how[200];
   if (cfg->run.threads > 0)
-    snprintf(how, sizeof how, "run.threads = %d", t);
+    snprintf(how, sizeof how, "run.threads = %d, %d core%s in its affinity mask", t, cores,
+             cores == 1 ? "" : "s");
   else
-    snprintf(how, sizeof how,
-             "%d core%s in its affinity mask, shared by %d of the %d rank%s on "
-             "this node",
-             cores, cores == 1 ? "" : "s", sharing, node_ranks, node_ranks == 1 ? "" : "s");
-  if (comm_rank(comm) == 0)
-    LOG_I("threads: %d per rank (%s): model training runs its members on them, OpenBLAS %d per "
-          "thread",
-          t, how, (int)cfg->run.blas_threads);
+    snprintf(how, sizeof how, "%d core%s in its affinity mask, %s %d of the %d rank%s on this node",
+             cores, cores == 1 ? "" : "s", turns ? "taking turns (sync mode) with" : "shared by",
+             sharing, node_ranks, node_ranks == 1 ? "" : "s");
+  if (rank == 0) /* logged once the run's log is open */
+    snprintf(
+        line, n,
+        "threads: %d on rank 0 (%s; every rank logs its own at log.level = \"debug\"): model "
+        "training runs its members on them, SAC its chains, rollouts their shards; idle threads "
+        "%s; OpenBLAS %d per thread",
+        t, how, own_cores ? "poll briefly, then sleep" : "sleep at once (cores shared)",
+        (int)cfg->run.blas_threads);
   else
-    LOG_D("threads: %d (%s)", t, how);
+    LOG_D("threads: %d (%s; idle threads %s)", t, how, own_cores ? "poll, then sleep" : "sleep");
 }
 
 int main(int argc, char **argv) {
@@ -614,7 +627,6 @@ int main(int argc, char **argv) {
   }
   log_set_level(cfg.log.level);
   openblas_set_num_threads((int)cfg.run.blas_threads);
-  plan_threads(comm, &cfg);
   if (np > 1) {
     char host[256] = "?";
     gethostname(host, sizeof host);
@@ -629,6 +641,8 @@ int main(int argc, char **argv) {
     comm_finalize(comm);
     return EXIT_FATAL;
   }
+  char plan[512] = "";
+  plan_threads(comm, &cfg, &pl, plan, sizeof plan);
   CodecCtx ctx = codec_ctx(&cfg);
   Runtime *rt = rt_make(comm, &pl, &ctx);
   comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
@@ -644,6 +658,7 @@ int main(int argc, char **argv) {
     check_memory(&cfg, &pl, comm);
     log = open_run(&cfg, &pl, comm, resume_dir, sizeof resume_dir);
     blas_kernel_report();
+    LOG_I("%s", plan);
   }
   share_string(comm, resume_dir, sizeof resume_dir);
   const char *resume_from = resume_dir[0] ? resume_dir : NULL;

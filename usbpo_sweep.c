@@ -22,10 +22,11 @@
  *   set = ["run.algo=mbpo"]
  *
  * Every cell is an ordinary run directory. A local sweep runs --jobs cells at a time (default:
- * the cores, one per cell), resumes unfinished cells from their newest checkpoint (--resume),
- * never re-runs a finished one, and is finished by running the same command again after an
- * interruption: a signal to the sweep is passed on to its cells (each checkpoints and stops), and
- * a cell whose sweep died gets SIGTERM too (PR_SET_PDEATHSIG). A cell is locked while it runs
+ * the cores of its affinity mask, one per cell; a cell of one rank gets cores / jobs threads
+ * unless its overrides set run.threads), resumes unfinished cells from their newest checkpoint
+ * (--resume), never re-runs a finished one, and is finished by running the same command again after
+ * an interruption: a signal to the sweep is passed on to its cells (each checkpoints and stops),
+ * and a cell whose sweep died gets SIGTERM too (PR_SET_PDEATHSIG). A cell is locked while it runs
  * (<cell>/.sweep.lock, held by the cell's own process), so two sweeps never run one cell.
  * Everything is checked before anything starts: unknown keys, an empty grid, duplicate labels,
  * a variant override the config refuses, a budget that is not a whole number of epochs. */
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pool.h"
 #include "sweep.h"
 #include "sweep_report.h"
 #include "util.h"
@@ -60,6 +62,11 @@ typedef struct {
 /* --set overrides for every cell (after each variant's own) */
 static char *g_sets[MAX_SETS];
 static int g_nsets;
+
+/* a local sweep's share of the cores per cell ("run.threads=N", before the variant's and the
+ * command line's overrides, which win), or empty: cells of one rank running --jobs at a time on
+ * C cores get C / jobs threads each, so that they do not oversubscribe the cores they share */
+static char g_threads_set[64];
 
 static char g_dist[PATH_MAX + 32], g_plot[PATH_MAX + 32], g_srcroot[PATH_MAX + 32];
 static volatile sig_atomic_t g_stop;
@@ -83,6 +90,7 @@ static char **cell_argv(const Exp *x, const Cell *c, const char *extra) {
     snprintf(buf[b], sizeof buf[b], "env.name=%s", c->env);
     av[n++] = "--set", av[n++] = buf[b++];
   }
+  if (g_threads_set[0] && x->ranks == 1) av[n++] = "--set", av[n++] = g_threads_set;
   for (int i = 0; i < x->var[c->v].nsets; i++) av[n++] = "--set", av[n++] = x->var[c->v].sets[i];
   for (int i = 0; i < g_nsets; i++) av[n++] = "--set", av[n++] = g_sets[i];
   snprintf(buf[b], sizeof buf[b], "run.total_steps=%lld", (long long)x->total_steps);
@@ -646,9 +654,10 @@ int main(int argc, char **argv) {
   }
   if (do_slurm) return slurm(x, cells, n, dry);
   if (!jobs) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    jobs = (int)(cores / x->ranks);
+    jobs = pool_cores_available() / x->ranks;
     if (jobs < 1) jobs = 1;
   }
+  const int per_cell = pool_cores_available() / jobs;
+  snprintf(g_threads_set, sizeof g_threads_set, "run.threads=%d", per_cell > 1 ? per_cell : 1);
   return run_local(x, cells, n, jobs);
 }

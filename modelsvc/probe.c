@@ -1,20 +1,22 @@
 /* probe — what each phase-2 variant does to the model, on the same data:
  *
- *   usbpo_dist --probe-model RUN_DIR [--variants faithful,faithful+old_own_scaler,w2,bias,...]
+ *   usbpo_dist --probe-model RUN_DIR [--at STEPS] [--variants faithful,w2,...]
  *
- * From the run's newest checkpoint: the model service's state (ensemble, scaler, elites, Adam,
- * all real data) plus the rows the learner had not forwarded yet (the data as of the
- * checkpoint; the run's own next training also sees the steps taken until it starts), and the
- * phase-2 batches its next training draws from the model buffer (the same stream). Each variant
- * performs that one training from the same state and reports the holdout MSE after phase 1 and
- * after phase 2 (and their ratio), J, shift and bias before and after, the steps taken and the
- * one kept. A variant whose phase 2 the run did not have starts with fresh phase-2 Adam moments
- * (its first fine-tune), as a run's second training does.
+ * From the run's newest checkpoint (--at: the newest taken at or before STEPS env steps,
+ * exploration included, as the checkpoints' directories are named): the model service's state
+ * (ensemble, scaler, elites, Adam, all real data) plus the rows the learner had not forwarded yet
+ * (the data as of the checkpoint; the run's own next training also sees the steps taken until it
+ * starts), and the phase-2 batches its next training draws from the model buffer (the same stream).
+ * Each variant performs that one training from the same state and reports the holdout MSE after
+ * phase 1 and after phase 2 (and their ratio), J, shift and bias before and after, the steps taken
+ * and the one kept. A variant whose phase 2 the run did not have starts with fresh phase-2 Adam
+ * moments (its first fine-tune), as a run's second training does.
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
  * same_member, bias | shift (finetune.terms), e.g. "faithful+old_own_scaler+bias". */
 #include "probe.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +70,14 @@ typedef struct {
   int64_t trainings;
 } ProbeInput;
 
-static int load_input(const Config *cfg, const char *run, ProbeInput *in) {
+static int load_input(const Config *cfg, const char *run, long long at, ProbeInput *in) {
   char err[600], path[1300];
   const EnvInfo *e = env_info(cfg->env.name);
-  if (ckpt_find_latest(run, cfg_hash(cfg), in->dir, sizeof in->dir) != 0) {
-    LOG_E("%s: no valid checkpoint to probe", run);
+  if (ckpt_find_at(run, cfg_hash(cfg), at, in->dir, sizeof in->dir) != 0) {
+    if (at < LLONG_MAX)
+      LOG_E("%s: no valid checkpoint at or before %lld env steps to probe", run, at);
+    else
+      LOG_E("%s: no valid checkpoint to probe", run);
     return -1;
   }
   snprintf(in->msvc, sizeof in->msvc, "%s/modelsvc-0.ckpt", in->dir);
@@ -147,13 +152,20 @@ static void arrow(char *b, size_t n, double before, double after) {
 
 int probe_main(int argc, char **argv) {
   const char *run = NULL, *variants = DEFAULT_VARIANTS;
+  long long at = LLONG_MAX;
   for (int i = 1; i < argc; i++) {
+    char *end = NULL;
     if (!strcmp(argv[i], "--probe-model") && i + 1 < argc)
       run = argv[++i];
     else if (!strcmp(argv[i], "--variants") && i + 1 < argc)
       variants = argv[++i];
+    else if (!strcmp(argv[i], "--at") && i + 1 < argc && (at = strtoll(argv[++i], &end, 10)) > 0 &&
+             *end == 0)
+      ;
     else {
-      fprintf(stderr, "usbpo: --probe-model RUN_DIR [--variants a,b+c,...]: unexpected '%s'\n",
+      fprintf(stderr,
+              "usbpo: --probe-model RUN_DIR [--at STEPS] [--variants a,b+c,...]: unexpected or "
+              "bad '%s'\n",
               argv[i]);
       return EXIT_USAGE;
     }
@@ -174,7 +186,7 @@ int probe_main(int argc, char **argv) {
     return EXIT_FATAL;
   }
   ProbeInput in = {0};
-  if (load_input(&cfg, run, &in) != 0) return EXIT_FATAL;
+  if (load_input(&cfg, run, at, &in) != 0) return EXIT_FATAL;
   printf("probe of %s: %s, checkpoint %s, training %lld on %lld real rows (%lld not yet "
          "forwarded), phase-2 batches from %lld model rows\n",
          run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings,

@@ -29,7 +29,7 @@ run a 1 1
 run b 1 3
 run c 2 0
 run d 4 2
-grep -q "threads: 3 per rank" "$T/b.log" || { echo "FAILED: run b did not use 3 threads"; exit 1; }
+grep -q "threads: 3 on rank 0" "$T/b.log" || { echo "FAILED: run b did not use 3 threads"; exit 1; }
 fail=0
 ref="$T/a/inverted_pendulum-usbpo-s0"
 det_cols "$ref/metrics.csv" > "$T/ref.csv"

@@ -13,6 +13,7 @@ R="$T/inverted_pendulum-usbpo-s0"
   --set env.min_pool_size=150 --set env.epoch_length=100 --set model.train_freq=100 \
   --set sac.hidden=32 --set model.hidden=32 --set rollout.batch_size=2000 \
   --set finetune.max_steps=5 --set run.eval_episodes=3 --set log.progress_s=1000 \
+  --set checkpoint.every_steps=200 --set checkpoint.keep=10 \
   --set run.dir="$T" > "$T/run.log" 2>&1 || { bad "training run"; tail "$T/run.log"; exit 1; }
 
 last=$(tail -1 "$R/metrics.csv" | cut -d, -f1,4)
@@ -88,6 +89,17 @@ else bad "--probe-model: exit $rc, $rows rows"; cat "$T/p.md" "$T/p.log"; fi
 # the bias-only variant minimises the bias term alone: its J equals its bias, before and after
 awk -F'|' '$2 ~ /faithful\+bias/ {gsub(/ /, "", $6); gsub(/ /, "", $8); exit !($6 == $8)}' "$T/p.md" &&
   ok "--probe-model: bias only: J is the bias term" || bad "bias-only J"
+# --at: the newest checkpoint at or before the step; none that early is an error
+oldest=$(ls "$R/ckpt" | sort | head -1); n=$((10#$oldest))
+"$BIN" --probe-model "$R" --at "$n" --variants mbpo > "$T/p3.md" 2> "$T/p3.log"; rc=$?
+[ $rc -eq 0 ] && grep -q "checkpoint $R/ckpt/$oldest," "$T/p3.md" && [ "$oldest" != "$(ls "$R/ckpt" | sort | tail -1)" ] &&
+  ok "--probe-model --at $n: the checkpoint $oldest (newest: $(ls "$R/ckpt" | sort | tail -1))" ||
+  { bad "--at $n: exit $rc"; cat "$T/p3.md" "$T/p3.log"; }
+"$BIN" --probe-model "$R" --at $((n - 1)) --variants mbpo > /dev/null 2> "$T/p4.log"; rc=$?
+[ $rc -eq 1 ] && grep -q "no valid checkpoint at or before $((n - 1)) env steps" "$T/p4.log" &&
+  ok "--probe-model --at before the first checkpoint: refused" || { bad "--at early: exit $rc"; cat "$T/p4.log"; }
+"$BIN" --probe-model "$R" --at 12x > /dev/null 2> "$T/p5.log"; rc=$?
+[ $rc -eq 2 ] && ok "--probe-model --at 12x: refused (exit 2)" || bad "--at 12x: exit $rc"
 "$BIN" --probe-model "$R" --variants faithful+frob > /dev/null 2> "$T/p2.log"; rc=$?
 [ $rc -eq 2 ] && grep -q "unknown variant 'faithful+frob'" "$T/p2.log" && ok "--probe-model: an unknown variant is refused" ||
   bad "unknown variant: exit $rc"

@@ -35,6 +35,11 @@ USBPO_DIST="$DIST" "$SWEEP" tiny.toml --jobs 2 > s2.log 2>&1; rc=$?
 "$SWEEP" tiny.toml --status > st2.txt 2>&1
 [ $rc = 0 ] && grep -q "4 done" st2.txt && ok "run again: the sweep completes (4 done)" ||
   { bad "second sweep: exit $rc"; cat s2.log st2.txt; }
+# two cells at a time share the cores: each gets its half (at least 1 thread)
+share=$(( $(nproc) / 2 )); [ $share -lt 1 ] && share=1
+grep -q "threads: $share on rank 0 (run.threads = $share," $ROOT/*/s0/log.txt &&
+  ok "--jobs 2 on $(nproc) cores: $share thread(s) per cell" ||
+  { bad "cells' threads"; grep -h "threads:" $ROOT/*/s0/log.txt; }
 USBPO_DIST="$DIST" "$SWEEP" tiny.toml > s3.log 2>&1; rc=$?
 [ $rc = 0 ] && grep -q "4 done, 0 to run" s3.log && ok "a finished sweep re-runs nothing" || bad "third sweep: $rc"
 # every cell equals the run launched directly

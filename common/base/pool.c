@@ -9,15 +9,16 @@
 
 #include "util.h"
 
-#define SPIN_ROUNDS 20000 /* ~10-50 us of polling before a worker sleeps */
 #if defined(__x86_64__) || defined(__i386__)
 #define CPU_RELAX() __builtin_ia32_pause()
 #else
 #define CPU_RELAX() ((void)0)
 #endif
 
+static atomic_int g_spin = POOL_SPIN; /* rounds of polling for pools made from now on */
+
 struct Pool {
-  int n;
+  int n, spin;
   pthread_t *tid;
   pthread_mutex_t mu;
   pthread_cond_t go, done;
@@ -49,7 +50,7 @@ static void *worker(void *arg) {
   long seen = 0;
   for (;;) {
     long g = atomic_load_explicit(&p->gen, memory_order_acquire);
-    for (int i = 0; g == seen && i < SPIN_ROUNDS; i++) {
+    for (int i = 0; g == seen && i < p->spin; i++) {
       CPU_RELAX();
       g = atomic_load_explicit(&p->gen, memory_order_acquire);
     }
@@ -75,6 +76,7 @@ Pool *pool_make(int threads) {
   Pool *p = xmalloc(sizeof *p);
   memset(p, 0, sizeof *p);
   p->n = threads;
+  p->spin = atomic_load(&g_spin);
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->go, NULL);
   pthread_cond_init(&p->done, NULL);
@@ -88,6 +90,10 @@ Pool *pool_make(int threads) {
     CHECK(pthread_create(&p->tid[i], NULL, worker, w) == 0, "pool: cannot start thread %d", i);
   }
   return p;
+}
+
+void pool_set_spin(int rounds) {
+  atomic_store(&g_spin, rounds > 0 ? rounds : 0);
 }
 
 void pool_free(Pool *p) {
@@ -123,7 +129,7 @@ void pool_run(Pool *p, int ntasks, PoolTask fn, void *ctx) {
   pthread_mutex_unlock(&p->mu);
   run_tasks(p, 0);
   /* the workers' own claims may still be running: wait for every one to leave the batch */
-  for (int i = 0; i < SPIN_ROUNDS && atomic_load_explicit(&p->busy, memory_order_acquire); i++)
+  for (int i = 0; i < p->spin && atomic_load_explicit(&p->busy, memory_order_acquire); i++)
     CPU_RELAX();
   if (atomic_load_explicit(&p->busy, memory_order_acquire)) {
     pthread_mutex_lock(&p->mu);

@@ -17,6 +17,12 @@ typedef void (*PoolTask)(void *ctx, int task, int thread);
 
 /* threads >= 1 (1: no worker, pool_run runs the tasks in the caller, in order) */
 Pool *pool_make(int threads);
+/* how long idle threads poll before they sleep, for the pools made after this call: POOL_SPIN
+ * (the default, a few tens of microseconds: right when each thread has a core of its own) or 0
+ * (sleep at once: right when the threads share cores with other busy threads or processes,
+ * where polling would take the core from one of them) */
+#define POOL_SPIN 20000
+void pool_set_spin(int rounds);
 void pool_free(Pool *p);
 int pool_threads(const Pool *p);
 /* run tasks 0..ntasks-1 and return when all are done; p may be NULL (serial). Not reentrant. */

@@ -164,7 +164,7 @@ static void abandon(ModelTrain *m, double *out, double t0) {
   out[TM_SECONDS] = util_now() - t0;
   out[TM_TRAININGS] = (double)m->trainings;
   LOG_I("model training %lld given up after %.1f s on a stop request (it is redone on resume)",
-        (long long)m->trainings, out[TM_SECONDS]);
+        (long long)m->trainings + 1, out[TM_SECONDS]);
 }
 
 void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double *out,

@@ -218,6 +218,24 @@ int ckpt_find_latest(const char *run_dir, uint64_t config_hash, char *out, size_
   return 0;
 }
 
+int ckpt_find_at(const char *run_dir, uint64_t config_hash, long long max_steps, char *out,
+                 size_t n) {
+  static long long steps[4096];
+  const int k = list_steps(run_dir, steps, 4096);
+  for (int i = 0; i < k; i++) {
+    if (steps[i] > max_steps) continue;
+    char dir[1200], why[800];
+    int64_t step;
+    ckpt_dir(run_dir, steps[i], dir, sizeof dir);
+    if (ckpt_check(dir, config_hash, 0, &step, why, sizeof why) == CKPT_OK) {
+      snprintf(out, n, "%s", dir);
+      return 0;
+    }
+    LOG_W("checkpoint %s refused: %s", dir, why);
+  }
+  return -1;
+}
+
 static void rm_tree(const char *dir) {
   DIR *dp = opendir(dir);
   if (!dp) return;

@@ -53,6 +53,10 @@ typedef struct {
 int ckpt_scan(const char *run_dir, uint64_t config_hash, uint64_t run_id, CkptScan *sc);
 /* the newest valid checkpoint: 0 with its directory, -1 if none */
 int ckpt_find_latest(const char *run_dir, uint64_t config_hash, char *out, size_t n);
+/* the newest valid checkpoint taken at or before max_steps env steps (the directory's name,
+ * exploration included): 0 with its directory, -1 if none */
+int ckpt_find_at(const char *run_dir, uint64_t config_hash, long long max_steps, char *out,
+                 size_t n);
 /* remove all but the newest `keep` complete checkpoints of this configuration, and torn ones;
  * a checkpoint of another configuration is never removed */
 void ckpt_prune(const char *run_dir, int keep, uint64_t config_hash);
