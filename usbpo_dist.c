@@ -613,7 +613,11 @@ int main(int argc, char **argv) {
 
   blas_kernel_check(argv);
   install_signals();
+  /* start-up phases, logged by rank 0 (where time goes before the first env step) */
+  double ts[6];
+  ts[0] = util_now();
   Comm *comm = comm_init(&argc, &argv);
+  ts[1] = util_now();
   announce_ready(comm);
   const int rank = comm_rank(comm), np = comm_size(comm);
   if (np > 1) {
@@ -641,8 +645,10 @@ int main(int argc, char **argv) {
     comm_finalize(comm);
     return EXIT_FATAL;
   }
+  ts[2] = util_now();
   char plan[512] = "";
   plan_threads(comm, &cfg, &pl, plan, sizeof plan);
+  ts[3] = util_now();
   CodecCtx ctx = codec_ctx(&cfg);
   Runtime *rt = rt_make(comm, &pl, &ctx);
   comm_describe_install(rt, cfg.runtime.heartbeat_timeout_s);
@@ -654,6 +660,7 @@ int main(int argc, char **argv) {
 
   RunLog *log = NULL;
   char resume_dir[1200] = "";
+  ts[4] = util_now();
   if (rank == 0) {
     check_memory(&cfg, &pl, comm);
     log = open_run(&cfg, &pl, comm, resume_dir, sizeof resume_dir);
@@ -664,6 +671,12 @@ int main(int argc, char **argv) {
   const char *resume_from = resume_dir[0] ? resume_dir : NULL;
   LocalRoles roles = {0};
   make_roles(&cfg, rt, &pl, rank, resume_from, &roles);
+  ts[5] = util_now();
+  if (rank == 0)
+    LOG_I(
+        "start-up %.2f s: MPI %.2f, config %.2f, thread plan %.2f, run directory %.2f, roles %.2f "
+        "(rank 0's)",
+        ts[5] - ts[0], ts[1] - ts[0], ts[2] - ts[1], ts[3] - ts[2], ts[4] - ts[3], ts[5] - ts[4]);
   maybe_stall(rank);
 
   int rc = EXIT_OK;

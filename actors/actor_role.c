@@ -31,7 +31,7 @@ static void on_policy(ActorRole *r, const Msg *m) {
   r->pi_version = m->i[K_VERSION];
 }
 
-static void step_once(ActorRole *r, Runtime *rt, int mode);
+static int step_once(ActorRole *r, Runtime *rt, int mode);
 
 static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
   const int mode = (int)m->i[K_MODE];
@@ -64,11 +64,20 @@ static void on_step(ActorRole *r, Runtime *rt, const Msg *m) {
           (long long)m->i[K_POLICY_VERSION], (long long)r->pi_version);
     comm_abort(rt_comm(rt), EXIT_FATAL);
   }
-  step_once(r, rt, mode);
+  if (mode == STEP_EXPLORE) {
+    /* a burst of exploration steps (one round trip instead of one per step), stopped where the
+     * learner's own rule stops it: once the rows handed over reach K_ROWS */
+    const int64_t n = msg_has_i(m, K_COUNT) ? m->i[K_COUNT] : 1;
+    const int64_t goal = msg_has_i(m, K_ROWS) ? m->i[K_ROWS] : 0;
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n && (goal <= 0 || rows < goal); i++) rows += step_once(r, rt, mode);
+    return;
+  }
+  (void)step_once(r, rt, mode);
 }
 
-/* one env step, answered by 'transitions' */
-static void step_once(ActorRole *r, Runtime *rt, int mode) {
+/* one env step, answered by 'transitions'; returns the rows it handed over */
+static int step_once(ActorRole *r, Runtime *rt, int mode) {
   Actor *a = r->a;
   ActorStep s =
       mode == STEP_EXPLORE ? actor_step(a, NULL, NULL, NULL) : actor_step(a, &r->pn, r->pi, &r->pc);
@@ -89,6 +98,7 @@ static void step_once(ActorRole *r, Runtime *rt, int mode) {
   if (s.ended) enc_arr(e, A_EPSTATS, DT_F64, ep, 1, 3);
   rt_send(rt);
   if (n > 0) actor_handed_over(a);
+  return n;
 }
 
 /* async: spend granted credit, one step per idle turn so snapshots keep arriving in between */
@@ -96,7 +106,7 @@ static int actor_idle(void *obj, Runtime *rt) {
   ActorRole *r = obj;
   if (r->credit <= 0 || r->pi_version < 0) return 0;
   r->credit--;
-  step_once(r, rt, STEP_POLICY);
+  (void)step_once(r, rt, STEP_POLICY);
   return 1;
 }
 

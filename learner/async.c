@@ -166,7 +166,7 @@ void lr_async_run(Learner *L) {
       if (c->run.algo != ALGO_SAC) lr_model_round(L, 0);
       break;
     }
-    lr_act_all(L, 1);
+    lr_explore(L);
   }
   as->pending_eval = -1;
   as->training = as->rolling = 0;

@@ -88,6 +88,7 @@ void lr_push_msg(Buffer *b, const Msg *m);
 void lr_on_real(Learner *L, const Msg *m, int explore);
 /* one tick: every actor takes one step (uniform when explore) */
 void lr_act_all(Learner *L, int explore);
+void lr_explore(Learner *L);
 /* n SAC updates with the NaN guard */
 void lr_sac_updates(Learner *L, int n);
 /* the new real data and a train request to the model service; returns the training number */

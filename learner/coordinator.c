@@ -102,6 +102,39 @@ void lr_act_all(Learner *L, int explore) {
   L->m.t_env_s += util_now() - t0;
 }
 
+/* initial exploration, one round: with one actor a burst of up to 256 uniform steps in one
+ * round trip (a round trip per step cost 0.1-3 ms against an env step's ~0.05 ms), stopped by
+ * the actor exactly where steps one at a time would stop (once the env buffer holds
+ * env.init_steps rows), so the data are the same; with several actors one step each (their
+ * rows interleave step by step) */
+void lr_explore(Learner *L) {
+  const int64_t goal = L->cfg->env.init_steps - L->env_buf->size;
+  const int64_t burst = hook_int("EXPLORE_BURST", 256);
+  static int said;
+  if (burst != 256 && !said++)
+    LOG_I("test hook: exploration in bursts of %lld step(s) per round trip", (long long)burst);
+  if (L->A != 1 || goal <= 0 || burst <= 1) {
+    lr_act_all(L, 1);
+    return;
+  }
+  const double t0 = util_now();
+  Enc *e = rt_begin(L->rt, MSG_STEP, ROLE_ACTOR, 0, 5);
+  enc_int(e, K_MODE, STEP_EXPLORE);
+  enc_int(e, K_EPOCH, L->epoch);
+  enc_int(e, K_POLICY_VERSION, -1);
+  enc_int(e, K_COUNT, burst);
+  enc_int(e, K_ROWS, goal);
+  rt_send(L->rt);
+  int64_t rows = 0;
+  for (int64_t i = 0; i < burst && rows < goal; i++) {
+    Msg m;
+    rt_wait(L->rt, MSG_TRANSITIONS, 0, &m);
+    rows += m.i[K_COUNT];
+    lr_on_real(L, &m, 1);
+  }
+  L->m.t_env_s += util_now() - t0;
+}
+
 /* ---- SAC ---- */
 
 void lr_sac_updates(Learner *L, int n) {

@@ -36,15 +36,21 @@ void lr_sync_run(Learner *L) {
   const int A = L->A;
   if (lr_already_complete(L)) return;
   /* initial exploration: uniform actions until N_init transitions are in (episode ends only) */
+  const double x0 = util_now();
+  const int64_t x_steps0 = L->all_steps;
   while (!L->explored) {
     if (lr_safe_point(L)) return;
     if (L->env_buf->size >= c->env.init_steps) {
       L->explored = 1;
-      LOG_I("initial exploration: %lld env steps, %lld transitions in the env buffer",
-            (long long)L->all_steps, (long long)L->env_buf->size);
+      const double dt = util_now() - x0;
+      const int64_t n = L->all_steps - x_steps0;
+      LOG_I("initial exploration: %lld env steps, %lld transitions in the env buffer (%.2f s, "
+            "%.0f us per env step)",
+            (long long)L->all_steps, (long long)L->env_buf->size, dt,
+            n > 0 ? 1e6 * dt / (double)n : 0.0);
       break;
     }
-    lr_act_all(L, 1);
+    lr_explore(L);
   }
   double epoch_t0 = util_now();
   for (;;) {

@@ -13,7 +13,8 @@
  * moments (its first fine-tune), as a run's second training does.
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
- * same_member, bias | shift (finetune.terms), e.g. "faithful+old_own_scaler+bias". */
+ * same_member, bias | shift (finetune.terms), lr=X (finetune.lr), e.g.
+ * "faithful+old_own_scaler+bias" or "faithful+lr=1e-5". */
 #include "probe.h"
 
 #include <limits.h>
@@ -58,7 +59,12 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
       c->finetune.terms = FT_TERMS_BIAS;
     else if (!strcmp(t, "shift"))
       c->finetune.terms = FT_TERMS_SHIFT;
-    else
+    else if (!strncmp(t, "lr=", 3)) {
+      char *end = NULL;
+      const double lr = strtod(t + 3, &end);
+      if (end == t + 3 || *end || !(lr > 0 && lr < 1)) return -1;
+      c->finetune.lr = lr;
+    } else
       return -1;
   }
   return 0;
@@ -203,7 +209,7 @@ int probe_main(int argc, char **argv) {
     if (variant_config(&cfg, v, &cv) != 0) {
       fprintf(stderr,
               "usbpo: --variants: unknown variant '%s' (words: faithful, w2, mbpo, "
-              "old_own_scaler, same_member, bias, shift, joined by '+')\n",
+              "old_own_scaler, same_member, bias, shift, lr=X, joined by '+')\n",
               v);
       rc = EXIT_USAGE;
       continue;

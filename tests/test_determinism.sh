@@ -1,8 +1,8 @@
 #!/bin/sh
 # test_determinism — the sync-mode promise: for a fixed seed, metrics.csv (every column but the
 # wall-clock ones) and the final policy parameters are bit-identical across repeated runs, for
-# np = 1, 2 and 4 and for 1, 2 and 3 threads per rank (a short USB-PO job on InvertedPendulum
-# with small networks).
+# np = 1, 2 and 4, for 1, 2 and 3 threads per rank and for exploration in bursts of 256, 7 and 1
+# steps per round trip to the actor (a short USB-PO job on InvertedPendulum with small networks).
 #   test_determinism.sh BIN SOURCE_ROOT
 set -u
 BIN=$1; SRC=$2
@@ -27,8 +27,11 @@ run() { # name np threads
 # threads: 1, 3 (members, SAC chains and rollout shards on three threads), and the default
 run a 1 1
 run b 1 3
-run c 2 0
-run d 4 2
+# exploration in bursts (default 256 steps per round trip), one step at a time, and 7 at a time
+(USBPO_TEST_EXPLORE_BURST=1; export USBPO_TEST_EXPLORE_BURST; run c 2 0) || exit 1
+(USBPO_TEST_EXPLORE_BURST=7; export USBPO_TEST_EXPLORE_BURST; run d 4 2) || exit 1
+grep -q "bursts of 1 step" "$T/c.log" && grep -q "bursts of 7 step" "$T/d.log" ||
+  { echo "FAILED: the exploration bursts were not set"; exit 1; }
 grep -q "threads: 3 on rank 0" "$T/b.log" || { echo "FAILED: run b did not use 3 threads"; exit 1; }
 fail=0
 ref="$T/a/inverted_pendulum-usbpo-s0"

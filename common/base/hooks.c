@@ -15,6 +15,7 @@ static const char *const HOOKS[] = {
     "DURABLE_FAIL",     /* "step[:nth]": the nth durable write fails at that step (durable.h) */
     "CPU",              /* "avx2,avx512f,avx512bf16": the CPU's vector extensions (blasinfo.h) */
     "BLAS_CORE",        /* the kernel OpenBLAS is taken to have loaded (blasinfo.h) */
+    "EXPLORE_BURST",    /* exploration steps per round trip (learner; 1: one at a time) */
 };
 
 const char *hook_str(const char *name) {

@@ -29,7 +29,7 @@ static const char *ROLE_NAMES[ROLE_COUNT] = {"learner", "modelsvc", "rollout", "
 static const char *INT_NAMES[K_NI] = {
     "epoch",          "training",      "k",        "shard", "stepno", "mode",  "version",
     "policy_version", "model_version", "kind",     "count", "code",   "group", "inner",
-    "bytes",          "root",          "episodes", "from",  "alive",  "sum"};
+    "bytes",          "root",          "episodes", "from",  "alive",  "sum",   "rows"};
 static const char *ARR_NAMES[A_NA] = {"obs",     "act",     "rew",     "next",   "done",
                                       "params",  "mu",      "sd",      "elites", "metrics",
                                       "returns", "lengths", "epstats", "state"};
@@ -148,8 +148,8 @@ typedef struct {
 static const Schema SCHEMA[MSG_COUNT] = {
     [MSG_HEARTBEAT] = {0, 0, 0, 0, 0},
     [MSG_SHUTDOWN] = {BI(K_CODE), 0, 0, 0, 0},
-    [MSG_STEP] = {BI(K_MODE) | BI(K_EPOCH) | BI(K_POLICY_VERSION), BI(K_EPISODES) | BI(K_COUNT), 0,
-                  0, 0},
+    [MSG_STEP] = {BI(K_MODE) | BI(K_EPOCH) | BI(K_POLICY_VERSION),
+                  BI(K_EPISODES) | BI(K_COUNT) | BI(K_ROWS), 0, 0, 0},
     [MSG_POLICY] = {BI(K_VERSION), 0, BI(A_PARAMS), 0, 0},
     [MSG_TRANSITIONS] = {BI(K_KIND) | BI(K_COUNT) | BI(K_POLICY_VERSION) | BI(K_FROM),
                          BI(K_MODEL_VERSION) | BI(K_SHARD) | BI(K_STEPNO) | BI(K_TRAINING),

@@ -81,6 +81,7 @@ typedef enum {
   K_FROM, /* the sending role instance (replies to the learner) */
   K_ALIVE,
   K_SUM,
+  K_ROWS, /* MSG_STEP, exploring: stop once this request's steps have handed over this many rows */
   K_NI
 } IntKey;
 
@@ -105,7 +106,8 @@ typedef enum {
 
 /* MSG_STEP's K_MODE: what an actor is asked to do */
 typedef enum {
-  STEP_EXPLORE = 0, /* one uniform-random step */
+  STEP_EXPLORE = 0, /* K_COUNT (default 1) uniform-random steps, each sent back as it is taken,
+                     * stopping early once they have handed over K_ROWS rows */
   STEP_POLICY = 1,  /* one step with the latest policy */
   STEP_EVAL = 2,    /* K_EPISODES deterministic evaluation episodes */
   STEP_CREDIT = 3,  /* async: K_COUNT policy steps, each sent back as it is taken */
