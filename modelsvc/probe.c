@@ -1,16 +1,18 @@
 /* probe — what each phase-2 variant does to the model, on the same data:
  *
- *   usbpo_dist --probe-model RUN_DIR [--at STEPS] [--variants faithful,w2,...]
+ *   usbpo_dist --probe-model RUN_DIR [--at STEPS] [--data-at STEPS] [--variants faithful,...]
  *
  * From the run's newest checkpoint (--at: the newest taken at or before STEPS env steps,
- * exploration included, as the checkpoints' directories are named): the model service's state
- * (ensemble, scaler, elites, Adam, all real data) plus the rows the learner had not forwarded yet
- * (the data as of the checkpoint; the run's own next training also sees the steps taken until it
- * starts), and the phase-2 batches its next training draws from the model buffer (the same stream).
- * Each variant performs that one training from the same state and reports the holdout MSE after
- * phase 1 and after phase 2 (and their ratio), J, shift and bias before and after, the steps taken
- * and the one kept. A variant whose phase 2 the run did not have starts with fresh phase-2 Adam
- * moments (its first fine-tune), as a run's second training does.
+ * exploration included, as the checkpoints' directories are named; --data-at: the real data of
+ * a later checkpoint, of which the training takes the rows the model had plus the next
+ * model.train_freq (--new-rows N: N), so that it sees new rows as a run's next training does): the
+ * model service's state (ensemble, scaler, elites, Adam, all real data) plus the rows the learner
+ * had not forwarded yet (the data as of the checkpoint; the run's own next training also sees the
+ * steps taken until it starts), and the phase-2 batches its next training draws from the model
+ * buffer (the same stream). Each variant performs that one training from the same state and reports
+ * the holdout MSE after phase 1 and after phase 2 (and their ratio), J, shift and bias before and
+ * after, the steps taken and the one kept. A variant whose phase 2 the run did not have starts with
+ * fresh phase-2 Adam moments (its first fine-tune), as a run's second training does.
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
  * same_member, bias | shift (finetune.terms), lr=X (finetune.lr), e.g.
@@ -72,11 +74,35 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
 
 typedef struct {
   Buffer *data, *fwd, *model;
-  char dir[1200], msvc[1300];
-  int64_t trainings;
+  char dir[1200], msvc[1300], data_dir[1200];
+  int64_t trainings, model_rows; /* model_rows: the real rows the model had been trained on */
+  int64_t limit;                 /* the training uses the first `limit` rows of data + fwd */
 } ProbeInput;
 
-static int load_input(const Config *cfg, const char *run, long long at, ProbeInput *in) {
+/* the real data of a checkpoint: the model service's rows and the learner's unforwarded ones */
+static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **fwd) {
+  char err[600], path[1300];
+  snprintf(path, sizeof path, "%s/modelsvc-0.ckpt", dir);
+  CkptFile *f = ckr_open(path, "modelsvc", 0, err, sizeof err);
+  if (!f) {
+    LOG_E("%s (a run with a model: mbpo or usbpo)", err);
+    return -1;
+  }
+  *data = ckpt_buf_load(f, path, "data", e->obs_dim, e->act_dim);
+  ckr_close(f);
+  snprintf(path, sizeof path, "%s/learner-0.ckpt", dir);
+  f = ckr_open(path, "learner", 0, err, sizeof err);
+  if (!f) {
+    LOG_E("%s", err);
+    return -1;
+  }
+  *fwd = ckpt_buf_load(f, path, "fwd", e->obs_dim, e->act_dim);
+  ckr_close(f);
+  return *data ? 0 : -1;
+}
+
+static int load_input(const Config *cfg, const char *run, long long at, long long data_at,
+                      long long new_rows, ProbeInput *in) {
   char err[600], path[1300];
   const EnvInfo *e = env_info(cfg->env.name);
   if (ckpt_find_at(run, cfg_hash(cfg), at, in->dir, sizeof in->dir) != 0) {
@@ -108,6 +134,32 @@ static int load_input(const Config *cfg, const char *run, long long at, ProbeInp
     LOG_E("%s: no model training yet to start from", in->dir);
     return -1;
   }
+  in->model_rows = in->data->size;
+  snprintf(in->data_dir, sizeof in->data_dir, "%s", in->dir);
+  if (data_at > 0) {
+    /* the next training as a run performs it: the model of one checkpoint, the real data of a
+     * later one (the env buffer only grows, so it holds the earlier rows plus new ones) */
+    if (ckpt_find_at(run, cfg_hash(cfg), data_at, in->data_dir, sizeof in->data_dir) != 0) {
+      LOG_E("%s: no valid checkpoint at or before %lld env steps for --data-at", run, data_at);
+      return -1;
+    }
+    Buffer *d = NULL, *fw = NULL;
+    if (load_data(e, in->data_dir, &d, &fw) != 0) return -1;
+    const int64_t rows = d->size + (fw ? fw->size : 0);
+    if (d->size < in->data->size || d->size == d->cap) {
+      LOG_E("--data-at: %s holds %lld rows of real data, not a superset of %s's %lld", in->data_dir,
+            (long long)d->size, in->dir, (long long)in->data->size);
+      buf_free(d), buf_free(fw);
+      return -1;
+    }
+    buf_free(in->data), buf_free(in->fwd);
+    in->data = d, in->fwd = fw;
+    /* as many new rows as a run's next training sees (model.train_freq), or --new-rows */
+    const int64_t n = new_rows > 0 ? new_rows : cfg->model.train_freq;
+    in->limit = in->model_rows + n < rows ? in->model_rows + n : rows;
+    return 0;
+  }
+  in->limit = in->data->size + (in->fwd ? in->fwd->size : 0);
   return 0;
 }
 
@@ -122,13 +174,13 @@ static void probe_one(const Config *cv, const ProbeInput *in, double *tm, double
   ckr_close(f);
   /* the next training's data: everything the model service held plus the unforwarded rows */
   Buffer *data = buf_make(e->obs_dim, e->act_dim, in->data->cap);
-  for (int64_t i = 0; i < in->data->size; i++) {
+  for (int64_t i = 0; i < in->data->size && data->size < in->limit; i++) {
     int64_t p = buf_phys(in->data, i);
     buf_push(data, 1, in->data->obs + p * e->obs_dim, in->data->act + p * e->act_dim,
              in->data->rew + p, in->data->next + p * e->obs_dim, in->data->done + p);
   }
   if (in->fwd && in->fwd->size > 0)
-    for (int64_t i = 0; i < in->fwd->size; i++) {
+    for (int64_t i = 0; i < in->fwd->size && data->size < in->limit; i++) {
       int64_t p = buf_phys(in->fwd, i);
       buf_push(data, 1, in->fwd->obs + p * e->obs_dim, in->fwd->act + p * e->act_dim,
                in->fwd->rew + p, in->fwd->next + p * e->obs_dim, in->fwd->done + p);
@@ -158,7 +210,7 @@ static void arrow(char *b, size_t n, double before, double after) {
 
 int probe_main(int argc, char **argv) {
   const char *run = NULL, *variants = DEFAULT_VARIANTS;
-  long long at = LLONG_MAX;
+  long long at = LLONG_MAX, data_at = 0, new_rows = 0;
   for (int i = 1; i < argc; i++) {
     char *end = NULL;
     if (!strcmp(argv[i], "--probe-model") && i + 1 < argc)
@@ -168,10 +220,16 @@ int probe_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--at") && i + 1 < argc && (at = strtoll(argv[++i], &end, 10)) > 0 &&
              *end == 0)
       ;
+    else if (!strcmp(argv[i], "--data-at") && i + 1 < argc &&
+             (data_at = strtoll(argv[++i], &end, 10)) > 0 && *end == 0)
+      ;
+    else if (!strcmp(argv[i], "--new-rows") && i + 1 < argc &&
+             (new_rows = strtoll(argv[++i], &end, 10)) > 0 && *end == 0)
+      ;
     else {
       fprintf(stderr,
-              "usbpo: --probe-model RUN_DIR [--at STEPS] [--variants a,b+c,...]: unexpected or "
-              "bad '%s'\n",
+              "usbpo: --probe-model RUN_DIR [--at STEPS] [--data-at STEPS [--new-rows N]] "
+              "[--variants a,b+c,...]: unexpected or bad '%s'\n",
               argv[i]);
       return EXIT_USAGE;
     }
@@ -192,12 +250,15 @@ int probe_main(int argc, char **argv) {
     return EXIT_FATAL;
   }
   ProbeInput in = {0};
-  if (load_input(&cfg, run, at, &in) != 0) return EXIT_FATAL;
-  printf("probe of %s: %s, checkpoint %s, training %lld on %lld real rows (%lld not yet "
-         "forwarded), phase-2 batches from %lld model rows\n",
-         run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings,
-         (long long)in.data->size + (in.fwd ? in.fwd->size : 0),
-         (long long)(in.fwd ? in.fwd->size : 0), (long long)(in.model ? in.model->size : 0));
+  if (load_input(&cfg, run, at, data_at, new_rows, &in) != 0) return EXIT_FATAL;
+  const long long rows = (long long)in.limit;
+  char from[1400] = "the learner's unforwarded rows";
+  if (strcmp(in.data_dir, in.dir) != 0)
+    snprintf(from, sizeof from, "the next ones from checkpoint %s", in.data_dir);
+  printf("probe of %s: %s, checkpoint %s, training %lld on %lld real rows (%lld new to the model: "
+         "%s), phase-2 batches from %lld model rows\n",
+         run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings, rows,
+         rows - (long long)in.model_rows, from, (long long)(in.model ? in.model->size : 0));
   printf("| variant | holdout MSE after phase 1 | after phase 2 | ratio | J | shift | bias | "
          "steps (kept) | seconds |\n|---|---|---|---|---|---|---|---|---|\n");
   char buf[1024];

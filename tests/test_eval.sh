@@ -98,6 +98,12 @@ oldest=$(ls "$R/ckpt" | sort | head -1); n=$((10#$oldest))
 "$BIN" --probe-model "$R" --at $((n - 1)) --variants mbpo > /dev/null 2> "$T/p4.log"; rc=$?
 [ $rc -eq 1 ] && grep -q "no valid checkpoint at or before $((n - 1)) env steps" "$T/p4.log" &&
   ok "--probe-model --at before the first checkpoint: refused" || { bad "--at early: exit $rc"; cat "$T/p4.log"; }
+# --data-at: the model of one checkpoint, the next train_freq (100) real rows from a later one
+newest=$(ls "$R/ckpt" | sort | tail -1)
+"$BIN" --probe-model "$R" --at "$n" --data-at $((10#$newest)) --variants mbpo,faithful > "$T/p6.md" 2> "$T/p6.log"; rc=$?
+[ $rc -eq 0 ] && grep -q "checkpoint $R/ckpt/$oldest, .*(100 new to the model: the next ones from checkpoint $R/ckpt/$newest)" "$T/p6.md" &&
+  grep -q '^| faithful | ' "$T/p6.md" && ok "--probe-model --data-at: 100 new rows from the later checkpoint" ||
+  { bad "--data-at: exit $rc"; cat "$T/p6.md" "$T/p6.log"; }
 "$BIN" --probe-model "$R" --at 12x > /dev/null 2> "$T/p5.log"; rc=$?
 [ $rc -eq 2 ] && ok "--probe-model --at 12x: refused (exit 2)" || bad "--at 12x: exit $rc"
 "$BIN" --probe-model "$R" --variants faithful+frob > /dev/null 2> "$T/p2.log"; rc=$?
