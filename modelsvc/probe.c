@@ -1,18 +1,23 @@
 /* probe — what each phase-2 variant does to the model, on the same data:
  *
- *   usbpo_dist --probe-model RUN_DIR [--at STEPS] [--data-at STEPS] [--variants faithful,...]
+ *   usbpo_dist --probe-model RUN_DIR [--at STEPS] [--data-at STEPS [--new-rows N] [--rounds K]]
+ *              [--variants faithful,...]
  *
  * From the run's newest checkpoint (--at: the newest taken at or before STEPS env steps,
- * exploration included, as the checkpoints' directories are named; --data-at: the real data of
- * a later checkpoint, of which the training takes the rows the model had plus the next
- * model.train_freq (--new-rows N: N), so that it sees new rows as a run's next training does): the
- * model service's state (ensemble, scaler, elites, Adam, all real data) plus the rows the learner
- * had not forwarded yet (the data as of the checkpoint; the run's own next training also sees the
- * steps taken until it starts), and the phase-2 batches its next training draws from the model
- * buffer (the same stream). Each variant performs that one training from the same state and reports
- * the holdout MSE after phase 1 and after phase 2 (and their ratio), J, shift and bias before and
- * after, the steps taken and the one kept. A variant whose phase 2 the run did not have starts with
- * fresh phase-2 Adam moments (its first fine-tune), as a run's second training does.
+ * exploration included, as checkpoint directories are named): the model service's state
+ * (ensemble, scaler, elites, Adam, all real data) plus the rows the learner had not forwarded
+ * yet, and the phase-2 batches its next training draws from the model buffer (the same stream).
+ * Each variant performs that training from the same state and reports the holdout MSE after
+ * phase 1 and after phase 2 (and their ratio), J, shift and bias before and after, the steps
+ * taken and the one kept. A variant whose phase 2 the run did not have starts with fresh
+ * phase-2 Adam moments (its first fine-tune), as a run's second training does.
+ *
+ * A checkpoint holds no rows its model has not seen when no episode ended since the last
+ * training; --data-at takes the real rows of a later checkpoint: the training sees the rows the
+ * model had plus the next model.train_freq (--new-rows N), as a run's next training does, and
+ * --rounds K performs K such trainings in a row, each with that many more rows, so that what
+ * phase 2 does over several trainings shows (the model buffer stays the checkpoint's: no
+ * rollouts happen in between).
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
  * same_member, bias | shift (finetune.terms), lr=X (finetune.lr), e.g.
@@ -76,7 +81,9 @@ typedef struct {
   Buffer *data, *fwd, *model;
   char dir[1200], msvc[1300], data_dir[1200];
   int64_t trainings, model_rows; /* model_rows: the real rows the model had been trained on */
-  int64_t limit;                 /* the training uses the first `limit` rows of data + fwd */
+  int64_t limit; /* the (first) training uses the first `limit` rows of data, then fwd */
+  int64_t step;  /* each further training `step` more */
+  int rounds;    /* trainings in a row (--rounds) */
 } ProbeInput;
 
 /* the real data of a checkpoint: the model service's rows and the learner's unforwarded ones */
@@ -102,7 +109,7 @@ static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **
 }
 
 static int load_input(const Config *cfg, const char *run, long long at, long long data_at,
-                      long long new_rows, ProbeInput *in) {
+                      long long new_rows, int rounds, ProbeInput *in) {
   char err[600], path[1300];
   const EnvInfo *e = env_info(cfg->env.name);
   if (ckpt_find_at(run, cfg_hash(cfg), at, in->dir, sizeof in->dir) != 0) {
@@ -156,49 +163,31 @@ static int load_input(const Config *cfg, const char *run, long long at, long lon
     in->data = d, in->fwd = fw;
     /* as many new rows as a run's next training sees (model.train_freq), or --new-rows */
     const int64_t n = new_rows > 0 ? new_rows : cfg->model.train_freq;
-    in->limit = in->model_rows + n < rows ? in->model_rows + n : rows;
+    in->limit = in->model_rows + n, in->step = n, in->rounds = rounds;
+    if (in->model_rows + n * rounds > rows) {
+      LOG_E("--data-at: %d training(s) of %lld new rows need %lld rows; %s has %lld", rounds,
+            (long long)n, (long long)(in->model_rows + n * rounds), in->data_dir, (long long)rows);
+      return -1;
+    }
     return 0;
   }
-  in->limit = in->data->size + (in->fwd ? in->fwd->size : 0);
+  if (rounds > 1) {
+    LOG_E("--rounds needs --data-at (where the further trainings' rows come from)");
+    return -1;
+  }
+  in->limit = in->data->size + (in->fwd ? in->fwd->size : 0), in->step = 0, in->rounds = 1;
   return 0;
 }
 
-/* one variant's training from the checkpoint's state; metrics into tm (TM_COUNT) */
-static void probe_one(const Config *cv, const ProbeInput *in, double *tm, double *secs) {
-  const EnvInfo *e = env_info(cv->env.name);
-  ModelTrain *m = mt_make(cv, e->obs_dim, e->act_dim);
-  char err[600];
-  CkptFile *f = ckr_open(in->msvc, "modelsvc", 0, err, sizeof err);
-  CHECK(f, "%s", err);
-  mt_ckpt_load_ex(m, f, in->msvc, 0);
-  ckr_close(f);
-  /* the next training's data: everything the model service held plus the unforwarded rows */
-  Buffer *data = buf_make(e->obs_dim, e->act_dim, in->data->cap);
-  for (int64_t i = 0; i < in->data->size && data->size < in->limit; i++) {
-    int64_t p = buf_phys(in->data, i);
-    buf_push(data, 1, in->data->obs + p * e->obs_dim, in->data->act + p * e->act_dim,
-             in->data->rew + p, in->data->next + p * e->obs_dim, in->data->done + p);
+/* append to dst the rows of (data, then fwd) from index dst->size up to `to` */
+static void append_rows(Buffer *dst, const ProbeInput *in, const EnvInfo *e, int64_t to) {
+  while (dst->size < to) {
+    const int64_t i = dst->size;
+    const Buffer *b = i < in->data->size ? in->data : in->fwd;
+    const int64_t p = buf_phys(b, i < in->data->size ? i : i - in->data->size);
+    buf_push(dst, 1, b->obs + p * e->obs_dim, b->act + p * e->act_dim, b->rew + p,
+             b->next + p * e->obs_dim, b->done + p);
   }
-  if (in->fwd && in->fwd->size > 0)
-    for (int64_t i = 0; i < in->fwd->size && data->size < in->limit; i++) {
-      int64_t p = buf_phys(in->fwd, i);
-      buf_push(data, 1, in->fwd->obs + p * e->obs_dim, in->fwd->act + p * e->act_dim,
-               in->fwd->rew + p, in->fwd->next + p * e->obs_dim, in->fwd->done + p);
-    }
-  float *batches = NULL;
-  if (mt_wants_phase2(m) && in->model && in->model->size > 0) {
-    const int64_t rows = mt_phase2_rows(m);
-    batches = xmalloc(sizeof(float) * rows * (e->obs_dim + e->act_dim));
-    Rng r = rng_make((uint32_t)cv->run.seed, RNG_FINETUNE, (uint64_t)in->trainings);
-    ft_sample_batches(in->model, &r, (int)cv->finetune.max_steps, (int)cv->finetune.batch_size,
-                      batches);
-  }
-  const double t0 = util_now();
-  mt_train(m, data, batches, tm, 0);
-  *secs = util_now() - t0;
-  xfree(batches);
-  buf_free(data);
-  mt_free(m);
 }
 
 static void arrow(char *b, size_t n, double before, double after) {
@@ -208,9 +197,54 @@ static void arrow(char *b, size_t n, double before, double after) {
     snprintf(b, n, "%.4g → %.4g", before, after);
 }
 
+/* one variant's trainings from the checkpoint's state (in->rounds of them, each with in->step
+ * more real rows), a table row each */
+static void probe_one(const Config *cv, const ProbeInput *in, const char *label) {
+  const EnvInfo *e = env_info(cv->env.name);
+  ModelTrain *m = mt_make(cv, e->obs_dim, e->act_dim);
+  char err[600];
+  CkptFile *f = ckr_open(in->msvc, "modelsvc", 0, err, sizeof err);
+  CHECK(f, "%s", err);
+  mt_ckpt_load_ex(m, f, in->msvc, 0);
+  ckr_close(f);
+  Buffer *data = buf_make(e->obs_dim, e->act_dim, in->limit + in->step * in->rounds + 1);
+  float *batches = NULL;
+  const int ft = mt_wants_phase2(m) && in->model && in->model->size > 0;
+  if (ft) batches = xmalloc(sizeof(float) * mt_phase2_rows(m) * (e->obs_dim + e->act_dim));
+  for (int r = 0; r < in->rounds; r++) {
+    append_rows(data, in, e, in->limit + in->step * r);
+    if (ft) { /* the phase-2 batches the run's training of this number draws */
+      Rng g = rng_make((uint32_t)cv->run.seed, RNG_FINETUNE, (uint64_t)(in->trainings + r));
+      ft_sample_batches(in->model, &g, (int)cv->finetune.max_steps, (int)cv->finetune.batch_size,
+                        batches);
+    }
+    double tm[TM_COUNT];
+    const double t0 = util_now();
+    mt_train(m, data, ft ? batches : NULL, tm, 0);
+    const double secs = util_now() - t0;
+    char j[64], s[64], b[64], name[300];
+    arrow(j, sizeof j, tm[TM_FT_J_BEFORE], tm[TM_FT_J_AFTER]);
+    arrow(s, sizeof s, tm[TM_FT_SHIFT_BEFORE], tm[TM_FT_SHIFT]);
+    arrow(b, sizeof b, tm[TM_FT_BIAS_BEFORE], tm[TM_FT_BIAS]);
+    if (in->rounds > 1)
+      snprintf(name, sizeof name, "%s, training %d (%lld rows)", label, r + 1,
+               (long long)data->size);
+    else
+      snprintf(name, sizeof name, "%s", label);
+    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %.1f |\n", name,
+           tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE], j,
+           s, b, isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS],
+           isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT], secs);
+    fflush(stdout);
+  }
+  xfree(batches);
+  buf_free(data);
+  mt_free(m);
+}
+
 int probe_main(int argc, char **argv) {
   const char *run = NULL, *variants = DEFAULT_VARIANTS;
-  long long at = LLONG_MAX, data_at = 0, new_rows = 0;
+  long long at = LLONG_MAX, data_at = 0, new_rows = 0, rounds = 1;
   for (int i = 1; i < argc; i++) {
     char *end = NULL;
     if (!strcmp(argv[i], "--probe-model") && i + 1 < argc)
@@ -226,10 +260,13 @@ int probe_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--new-rows") && i + 1 < argc &&
              (new_rows = strtoll(argv[++i], &end, 10)) > 0 && *end == 0)
       ;
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc &&
+             (rounds = strtoll(argv[++i], &end, 10)) > 0 && rounds <= 1000 && *end == 0)
+      ;
     else {
       fprintf(stderr,
-              "usbpo: --probe-model RUN_DIR [--at STEPS] [--data-at STEPS [--new-rows N]] "
-              "[--variants a,b+c,...]: unexpected or bad '%s'\n",
+              "usbpo: --probe-model RUN_DIR [--at STEPS] [--data-at STEPS [--new-rows N] "
+              "[--rounds K]] [--variants a,b+c,...]: unexpected or bad '%s'\n",
               argv[i]);
       return EXIT_USAGE;
     }
@@ -250,7 +287,7 @@ int probe_main(int argc, char **argv) {
     return EXIT_FATAL;
   }
   ProbeInput in = {0};
-  if (load_input(&cfg, run, at, data_at, new_rows, &in) != 0) return EXIT_FATAL;
+  if (load_input(&cfg, run, at, data_at, new_rows, (int)rounds, &in) != 0) return EXIT_FATAL;
   const long long rows = (long long)in.limit;
   char from[1400] = "the learner's unforwarded rows";
   if (strcmp(in.data_dir, in.dir) != 0)
@@ -275,17 +312,7 @@ int probe_main(int argc, char **argv) {
       rc = EXIT_USAGE;
       continue;
     }
-    double tm[TM_COUNT], secs;
-    probe_one(&cv, &in, tm, &secs);
-    char j[64], s[64], b[64];
-    arrow(j, sizeof j, tm[TM_FT_J_BEFORE], tm[TM_FT_J_AFTER]);
-    arrow(s, sizeof s, tm[TM_FT_SHIFT_BEFORE], tm[TM_FT_SHIFT]);
-    arrow(b, sizeof b, tm[TM_FT_BIAS_BEFORE], tm[TM_FT_BIAS]);
-    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %.1f |\n", v,
-           tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE], j,
-           s, b, isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS],
-           isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT], secs);
-    fflush(stdout);
+    probe_one(&cv, &in, v);
   }
   buf_free(in.data), buf_free(in.fwd), buf_free(in.model);
   return rc;

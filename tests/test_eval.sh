@@ -104,6 +104,16 @@ newest=$(ls "$R/ckpt" | sort | tail -1)
 [ $rc -eq 0 ] && grep -q "checkpoint $R/ckpt/$oldest, .*(100 new to the model: the next ones from checkpoint $R/ckpt/$newest)" "$T/p6.md" &&
   grep -q '^| faithful | ' "$T/p6.md" && ok "--probe-model --data-at: 100 new rows from the later checkpoint" ||
   { bad "--data-at: exit $rc"; cat "$T/p6.md" "$T/p6.log"; }
+# --rounds 2: two trainings in a row; the first is the single training above, number for number
+"$BIN" --probe-model "$R" --at "$n" --data-at $((10#$newest)) --rounds 2 --variants mbpo,faithful > "$T/p7.md" 2> "$T/p7.log"; rc=$?
+first=$(grep '^| faithful | ' "$T/p6.md" | cut -d'|' -f3-8)
+[ $rc -eq 0 ] && [ "$(grep -c '^| faithful, training [12] ' "$T/p7.md")" = 2 ] &&
+  [ "$(grep '^| faithful, training 1 ' "$T/p7.md" | cut -d'|' -f3-8)" = "$first" ] &&
+  ok "--probe-model --rounds 2: two trainings, the first equal to the single one" ||
+  { bad "--rounds 2: exit $rc"; cat "$T/p7.md" "$T/p7.log"; }
+"$BIN" --probe-model "$R" --at "$n" --data-at $((10#$newest)) --rounds 1000 --variants mbpo > /dev/null 2> "$T/p8.log"; rc=$?
+[ $rc -eq 1 ] && grep -q "training(s) of 100 new rows need" "$T/p8.log" &&
+  ok "--probe-model --rounds beyond the later checkpoint's rows: refused" || { bad "--rounds 1000: exit $rc"; cat "$T/p8.log"; }
 "$BIN" --probe-model "$R" --at 12x > /dev/null 2> "$T/p5.log"; rc=$?
 [ $rc -eq 2 ] && ok "--probe-model --at 12x: refused (exit 2)" || bad "--at 12x: exit $rc"
 "$BIN" --probe-model "$R" --variants faithful+frob > /dev/null 2> "$T/p2.log"; rc=$?
