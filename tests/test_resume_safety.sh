@@ -193,7 +193,7 @@ P=$!
 # once the second training (no new rows) is under way
 for i in $(seq 1200); do grep -q "model training 2: phase 1" "$T/hc.log" 2>/dev/null && break; sleep 0.1; done
 kill -USR1 $P; wait $P; rc=$?
-if [ $rc = 75 ] && grep -q "model training 1 given up" "$T/hc.log"; then
+if [ $rc = 75 ] && grep -q "model training 2 given up" "$T/hc.log"; then
   ok "SIGUSR1 during a training without new rows: given up, exit 75"
 else bad "training without new rows: exit $rc"; grep -E "given up|checkpoint" "$T/hc.log"; fi
 "$BIN" $HC --set run.dir="$T/hc" --set run.name=cut --resume > "$T/hc2.log" 2>&1 || bad "resume (HalfCheetah)"
