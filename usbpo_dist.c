@@ -559,16 +559,20 @@ static void maybe_stall(int rank) {
 }
 
 /* this rank's threads and the plan: run.threads, or the cores it may run on (its affinity
- * mask) divided among the ranks of its node whose masks overlap it; in sync mode the learner's
- * and the model service's ranks take turns (each waits asleep while the other works), so
- * they are not divided. Idle threads poll briefly before sleeping only where each has a core of
- * its own; where they share cores (taking turns, or more threads than cores) they sleep at once */
+ * mask) divided among the ranks of its node whose masks overlap it; in sync mode, where those
+ * ranks have a core each, the learner's and the model service's ranks take turns (each waits
+ * asleep while the other works), so they are not divided. Idle threads poll briefly before sleeping
+ * only where each has a core of its own; where they share cores (taking turns, or more threads than
+ * cores) they sleep at once */
 static void plan_threads(Comm *comm, Config *cfg, const Placement *pl, char *line, size_t n) {
   int node_ranks = 1;
   const int sharing = comm_node_sharing(comm, &node_ranks);
   const int cores = pool_cores_available(), rank = comm_rank(comm);
-  const int turns =
-      cfg->run.mode == MODE_SYNC && (rank == pl->learner || rank == pl->modelsvc) && sharing > 1;
+  /* only where every rank has a core of its own: on an oversubscribed node the other ranks
+   * are busy on the same cores at the same time (measured: a signalled mpirun's kill window
+   * was missed there) */
+  const int turns = cfg->run.mode == MODE_SYNC && (rank == pl->learner || rank == pl->modelsvc) &&
+                    sharing > 1 && sharing <= cores;
   cfg->run.threads_now = setup_threads(cfg, cores, turns ? 1 : sharing);
   /* OpenBLAS's thread server and our threads do not mix: blas_threads > 1 means ours are off */
   if (cfg->run.blas_threads > 1) cfg->run.threads_now = 1;
