@@ -653,11 +653,12 @@ int main(int argc, char **argv) {
     return sweep_report(&g) == 0 ? 0 : EXIT_FATAL;
   }
   if (do_slurm) return slurm(x, cells, n, dry);
+  const int cores = pool_cores_available();
   if (!jobs) {
-    jobs = pool_cores_available() / x->ranks;
+    jobs = cores / x->ranks;
     if (jobs < 1) jobs = 1;
   }
-  const int per_cell = pool_cores_available() / jobs;
+  const int per_cell = cores / jobs;
   snprintf(g_threads_set, sizeof g_threads_set, "run.threads=%d", per_cell > 1 ? per_cell : 1);
   return run_local(x, cells, n, jobs);
 }

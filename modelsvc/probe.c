@@ -86,8 +86,11 @@ typedef struct {
   int rounds;    /* trainings in a row (--rounds) */
 } ProbeInput;
 
-/* the real data of a checkpoint: the model service's rows and the learner's unforwarded ones */
-static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **fwd) {
+/* the real data of a checkpoint: the model service's rows and the learner's unforwarded ones;
+ * with trainings / model non-NULL also the model service's training count and the learner's
+ * model buffer. -1 when a file cannot be read (said); *data is NULL when it holds no rows */
+static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **fwd,
+                     int64_t *trainings, Buffer **model) {
   char err[600], path[1300];
   snprintf(path, sizeof path, "%s/modelsvc-0.ckpt", dir);
   CkptFile *f = ckr_open(path, "modelsvc", 0, err, sizeof err);
@@ -96,6 +99,7 @@ static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **
     return -1;
   }
   *data = ckpt_buf_load(f, path, "data", e->obs_dim, e->act_dim);
+  if (trainings) ckr_need_int(f, path, "trainings", trainings);
   ckr_close(f);
   snprintf(path, sizeof path, "%s/learner-0.ckpt", dir);
   f = ckr_open(path, "learner", 0, err, sizeof err);
@@ -104,13 +108,13 @@ static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **
     return -1;
   }
   *fwd = ckpt_buf_load(f, path, "fwd", e->obs_dim, e->act_dim);
+  if (model) *model = ckpt_buf_load(f, path, "model", e->obs_dim, e->act_dim);
   ckr_close(f);
-  return *data ? 0 : -1;
+  return 0;
 }
 
 static int load_input(const Config *cfg, const char *run, long long at, long long data_at,
                       long long new_rows, int rounds, ProbeInput *in) {
-  char err[600], path[1300];
   const EnvInfo *e = env_info(cfg->env.name);
   if (ckpt_find_at(run, cfg_hash(cfg), at, in->dir, sizeof in->dir) != 0) {
     if (at < LLONG_MAX)
@@ -120,23 +124,7 @@ static int load_input(const Config *cfg, const char *run, long long at, long lon
     return -1;
   }
   snprintf(in->msvc, sizeof in->msvc, "%s/modelsvc-0.ckpt", in->dir);
-  CkptFile *f = ckr_open(in->msvc, "modelsvc", 0, err, sizeof err);
-  if (!f) {
-    LOG_E("%s (a run with a model: mbpo or usbpo)", err);
-    return -1;
-  }
-  in->data = ckpt_buf_load(f, in->msvc, "data", e->obs_dim, e->act_dim);
-  ckr_need_int(f, in->msvc, "trainings", &in->trainings);
-  ckr_close(f);
-  snprintf(path, sizeof path, "%s/learner-0.ckpt", in->dir);
-  f = ckr_open(path, "learner", 0, err, sizeof err);
-  if (!f) {
-    LOG_E("%s", err);
-    return -1;
-  }
-  in->fwd = ckpt_buf_load(f, path, "fwd", e->obs_dim, e->act_dim);
-  in->model = ckpt_buf_load(f, path, "model", e->obs_dim, e->act_dim);
-  ckr_close(f);
+  if (load_data(e, in->dir, &in->data, &in->fwd, &in->trainings, &in->model) != 0) return -1;
   if (!in->data || in->trainings < 1) {
     LOG_E("%s: no model training yet to start from", in->dir);
     return -1;
@@ -151,7 +139,12 @@ static int load_input(const Config *cfg, const char *run, long long at, long lon
       return -1;
     }
     Buffer *d = NULL, *fw = NULL;
-    if (load_data(e, in->data_dir, &d, &fw) != 0) return -1;
+    if (load_data(e, in->data_dir, &d, &fw, NULL, NULL) != 0) return -1;
+    if (!d) {
+      LOG_E("--data-at: %s holds no real data", in->data_dir);
+      buf_free(fw);
+      return -1;
+    }
     const int64_t rows = d->size + (fw ? fw->size : 0);
     if (d->size < in->data->size || d->size == d->cap) {
       LOG_E("--data-at: %s holds %lld rows of real data, not a superset of %s's %lld", in->data_dir,

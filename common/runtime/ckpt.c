@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,10 +213,7 @@ int ckpt_scan(const char *run_dir, uint64_t config_hash, uint64_t run_id, CkptSc
 }
 
 int ckpt_find_latest(const char *run_dir, uint64_t config_hash, char *out, size_t n) {
-  CkptScan sc;
-  if (ckpt_scan(run_dir, config_hash, 0, &sc) != 0 || !sc.latest[0]) return -1;
-  snprintf(out, n, "%s", sc.latest);
-  return 0;
+  return ckpt_find_at(run_dir, config_hash, LLONG_MAX, out, n);
 }
 
 int ckpt_find_at(const char *run_dir, uint64_t config_hash, long long max_steps, char *out,
