@@ -599,6 +599,20 @@ static void plan_threads(Comm *comm, Config *cfg, const Placement *pl, char *lin
     LOG_D("threads: %d (%s; idle threads %s)", t, how, own_cores ? "poll, then sleep" : "sleep");
 }
 
+/* under Open MPI's mpirun, a SIGTERM or Ctrl-C to mpirun gives the ranks
+ * odls_base_sigkill_timeout seconds (default 1) to checkpoint before it kills them: say so, and
+ * how to stop a run safely, where nobody widened it (mpirun passes --mca settings on to the
+ * ranks as OMPI_MCA_ variables) */
+static void mpirun_kill_note(const Comm *comm) {
+  if (comm_size(comm) < 2 || !getenv("OMPI_COMM_WORLD_SIZE")) return;
+  const char *t = getenv("OMPI_MCA_odls_base_sigkill_timeout");
+  if (t && atof(t) >= 5) return;
+  LOG_I("under mpirun, SIGTERM or Ctrl-C to mpirun leaves the ranks %s s to checkpoint before "
+        "Open MPI kills them: stop this run with SIGUSR1 to mpirun, or give it time with "
+        "OMPI_MCA_odls_base_sigkill_timeout=10 (usbpo.sbatch does)",
+        t ? t : "1");
+}
+
 int main(int argc, char **argv) {
   /* our threads call OpenBLAS concurrently: one BLAS thread each unless run.blas_threads says
    * otherwise (set again once the config is read) */
@@ -672,6 +686,7 @@ int main(int argc, char **argv) {
     log = open_run(&cfg, &pl, comm, resume_dir, sizeof resume_dir);
     blas_kernel_report();
     LOG_I("%s", plan);
+    mpirun_kill_note(comm);
   }
   share_string(comm, resume_dir, sizeof resume_dir);
   const char *resume_from = resume_dir[0] ? resume_dir : NULL;

@@ -2,6 +2,7 @@
  *
  *   usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] [--slurm [--dry-run]]
  *               [--envs a,b] [--steps N] [--set section.key=value]...
+ *               [--variants a,b] [--seeds 0,1]
  *
  * An experiment file names a base config, the environments, the seeds, a step budget and a list
  * of [[variant]] tables (a label and `set`, a list of --set overrides):
@@ -536,12 +537,58 @@ static void find_programs(void) {
   snprintf(g_srcroot, sizeof g_srcroot, "%s/..", self);
 }
 
+/* --variants a,b / --seeds 0,1: keep only these of the experiment's variants and seeds, in the
+ * experiment's order (a name it does not have is an error: a typo must not run nothing quietly) */
+static int keep_only(Exp *x, const char *variants, const char *seeds) {
+  char buf[4096];
+  if (variants) {
+    int keep[MAX_VARIANTS] = {0};
+    snprintf(buf, sizeof buf, "%s", variants);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+      int v = 0;
+      while (v < x->nvar && strcmp(x->var[v].label, t)) v++;
+      if (v == x->nvar) {
+        fprintf(stderr, "usbpo_sweep: --variants: %s has no variant '%s'\n", x->file, t);
+        return -1;
+      }
+      keep[v] = 1;
+    }
+    int n = 0;
+    for (int v = 0; v < x->nvar; v++)
+      if (keep[v]) x->var[n++] = x->var[v];
+    x->nvar = n;
+  }
+  if (seeds) {
+    int keep[MAX_SEEDS] = {0};
+    snprintf(buf, sizeof buf, "%s", seeds);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+      char *end;
+      long long sd = strtoll(t, &end, 10);
+      int s = 0;
+      while (!*end && s < x->nseeds && x->seeds[s] != sd) s++;
+      if (*end || s == x->nseeds) {
+        fprintf(stderr, "usbpo_sweep: --seeds: %s has no seed '%s' (experiment.seeds)\n", x->file,
+                t);
+        return -1;
+      }
+      keep[s] = 1;
+    }
+    int n = 0;
+    for (int s = 0; s < x->nseeds; s++)
+      if (keep[s]) x->seeds[n++] = x->seeds[s];
+    x->nseeds = n;
+  }
+  return 0;
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: usbpo_sweep EXPERIMENT.toml [--jobs N] [--status] [--report] "
              "[--slurm [--dry-run]]\n"
              "                   [--envs a,b] [--steps N] [--set section.key=value]...\n"
+             "                   [--variants a,b] [--seeds 0,1]\n"
              "  --envs, --steps   the experiment on other environments, with another budget\n"
              "  --set             an override for every cell (after the variant's own)\n"
+             "  --variants, --seeds  only these of the experiment's variants (labels) and seeds\n"
              "  (none)     run every unfinished cell here, N at a time (default: the cores)\n"
              "  --status   a table of cells: steps, last evaluation, state, ETA\n"
              "  --report   <dir>/<name>/report.md with figures and confidence intervals\n"
@@ -552,7 +599,7 @@ int main(int argc, char **argv) {
   const char *file = NULL;
   int jobs = 0, do_status = 0, do_report = 0, do_slurm = 0, dry = 0;
   long long steps = 0;
-  const char *envs = NULL;
+  const char *envs = NULL, *variants = NULL, *seeds = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--jobs") && i + 1 < argc) {
@@ -589,6 +636,10 @@ int main(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--envs") && i + 1 < argc) {
       envs = argv[++i];
+    } else if (!strcmp(a, "--variants") && i + 1 < argc) {
+      variants = argv[++i];
+    } else if (!strcmp(a, "--seeds") && i + 1 < argc) {
+      seeds = argv[++i];
     } else if (!strcmp(a, "--status")) {
       do_status = 1;
     } else if (!strcmp(a, "--report")) {
@@ -627,6 +678,7 @@ int main(int argc, char **argv) {
       snprintf(x->envs[x->nenvs++], 64, "%s", t);
     }
   }
+  if (keep_only(x, variants, seeds) != 0) return EXIT_USAGE;
   int n;
   Cell *cells = make_cells(x, &n);
   if (check_cells(x, cells, n) != 0) {

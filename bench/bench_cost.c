@@ -17,8 +17,14 @@
  * schedule's length + env steps. Threads change no number of a run (test_pool, determinism).
  *
  *   bench_cost [--env hopper] [--rows 10000,50000,100000] [--threads T] [--epochs-from CSV]...
- *              [--epochs E] [--fit-epochs] [--quick]
- * (--epochs E: a constant epochs-per-training, e.g. one read off a real run's model_epochs) */
+ *              [--epochs E] [--fit-epochs] [--quick] [--check METRICS.csv]
+ * (--epochs E: a constant epochs-per-training, e.g. one read off a real run's model_epochs)
+ *
+ * --check: the projection against a real run of the same preset at --threads threads, epoch by
+ * epoch: each phase's measured time (t_sac_s, t_model_s, t_phase2_s, t_rollout_s) over what
+ * the measured rates give for that epoch's own work (its SAC updates; its trainings' phase-1
+ * epochs, model_epochs_total, at its buffer size; its phase 2s; its rollout steps), and the
+ * median ratio per phase. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,9 +280,99 @@ static double interp(const double *x, const double *y, int n, double at) {
   return y[n - 1];
 }
 
+/* a metrics.csv's columns by name: the index of each wanted column, -1 when absent */
+static void csv_columns(char *header, const char *const *want, int nw, int *col) {
+  for (int w = 0; w < nw; w++) col[w] = -1;
+  int i = 0;
+  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+    for (int w = 0; w < nw; w++)
+      if (!strcmp(t, want[w])) col[w] = i;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --check: a real run's per-epoch phase times against the rates measured here (slot k) */
+static void check_run(const char *path, const Point *pt, int np, int k) {
+  enum { BUF, UPD, TRN, EPT, LEN, TSAC, TMOD, TP2, TRO, STEPS, NW };
+  static const char *const want[NW] = {
+      "env_buffer", "sac_updates", "model_trainings", "model_epochs_total", "rollout_length",
+      "t_sac_s",    "t_model_s",   "t_phase2_s",      "t_rollout_s",        "env_steps"};
+  FILE *f = fopen(path, "r");
+  CHECK(f, "cannot read %s", path);
+  char line[8192];
+  int col[NW];
+  CHECK(fgets(line, sizeof line, f), "%s: empty", path);
+  csv_columns(line, want, NW, col);
+  for (int w = 0; w < NW; w++) CHECK(col[w] >= 0, "%s: no column %s", path, want[w]);
+  double nx[MAXN], y[5][MAXN];
+  for (int i = 0; i < np; i++) {
+    nx[i] = (double)pt[i].n;
+    y[0][i] = pt[i].sac_s[k], y[1][i] = pt[i].p1_ep_s[k], y[2][i] = pt[i].p2_s[k];
+    y[3][i] = pt[i].ro_step_s[k], y[4][i] = pt[i].p1_fixed_s[k];
+  }
+  static double ratio[4][4096];
+  int nr[4] = {0}, rows = 0;
+  double prev[NW] = {0};
+  int have_prev = 0;
+  printf("\ncheck against %s (measured / projected, per epoch; projected from the rates above "
+         "at the epoch's mean buffer size):\n",
+         path);
+  printf("%9s %9s %8s %8s %8s %8s %9s %9s\n", "env_steps", "rows", "SAC", "phase1", "phase2",
+         "rollout", "measured", "projected");
+  while (fgets(line, sizeof line, f)) {
+    double v[NW];
+    for (int w = 0; w < NW; w++) v[w] = NAN;
+    int i = 0;
+    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+      for (int w = 0; w < NW; w++)
+        if (i == col[w]) v[w] = atof(t);
+    if (!have_prev) { /* the first row has no epoch before it to count its work from */
+      memcpy(prev, v, sizeof v);
+      have_prev = 1;
+      continue;
+    }
+    const double du = v[UPD] - prev[UPD], dt = v[TRN] - prev[TRN];
+    const double n = v[BUF] - (double)g_cfg.env.epoch_length / 2;
+    memcpy(prev, v, sizeof v);
+    if (!(du > 0) || !(dt > 0)) continue; /* exploration, or an epoch without a training */
+    double p1 = interp(nx, y[1], np, n);
+    if (n < nx[0]) p1 = y[1][0] * n / nx[0];
+    const double pred[4] = {du * interp(nx, y[0], np, n),
+                            v[EPT] * p1 + dt * interp(nx, y[4], np, n),
+                            v[TP2] > 1e-3 ? dt * interp(nx, y[2], np, n) : 0,
+                            /* mbpo: no phase 2 */ dt * v[LEN] * interp(nx, y[3], np, n)};
+    const double meas[4] = {v[TSAC], v[TMOD], v[TP2] > 1e-3 ? v[TP2] : 0, v[TRO]};
+    double sm = 0, sp = 0;
+    printf("%9.0f %9.0f", v[STEPS], n);
+    for (int ph = 0; ph < 4; ph++) {
+      sm += meas[ph], sp += pred[ph];
+      if (pred[ph] > 0) {
+        printf(" %8.2f", meas[ph] / pred[ph]);
+        if (nr[ph] < 4096) ratio[ph][nr[ph]++] = meas[ph] / pred[ph];
+      } else {
+        printf(" %8s", "-");
+      }
+    }
+    printf(" %8.0fs %8.0fs\n", sm, sp);
+    rows++;
+  }
+  fclose(f);
+  printf("median measured / projected over %d epochs:", rows);
+  static const char *const name[4] = {"SAC", "phase 1", "phase 2", "rollout"};
+  for (int ph = 0; ph < 4; ph++) {
+    if (!nr[ph]) continue;
+    qsort(ratio[ph], (size_t)nr[ph], sizeof(double), cmp_double);
+    printf(" %s %.2f", name[ph], ratio[ph][nr[ph] / 2]);
+  }
+  printf("\n");
+}
+
 int main(int argc, char **argv) {
   const char *env = "hopper", *rows_arg = "10000,50000,100000";
-  const char *epochs_from[8];
+  const char *epochs_from[8], *check = NULL;
   int n_from = 0, threads = pool_cores_available(), fit = 0, cap = 3, quick = 0;
   double const_epochs = 0;
   for (int i = 1; i < argc; i++) {
@@ -294,9 +390,12 @@ int main(int argc, char **argv) {
       const_epochs = atof(argv[++i]);
     else if (!strcmp(argv[i], "--quick"))
       quick = 1, cap = 1;
+    else if (!strcmp(argv[i], "--check") && i + 1 < argc)
+      check = argv[++i];
     else {
       fprintf(stderr, "usage: bench_cost [--env NAME] [--rows N,N,..] [--threads T] "
-                      "[--epochs-from METRICS.csv].. [--epochs E] [--fit-epochs] [--quick]\n");
+                      "[--epochs-from METRICS.csv].. [--epochs E] [--fit-epochs] [--quick] "
+                      "[--check METRICS.csv]\n");
       return 2;
     }
   }
@@ -311,6 +410,8 @@ int main(int argc, char **argv) {
   const char *sets[] = {"run.algo=usbpo"};
   CHECK(cfg_load_text(&g_cfg, preset, env, sets, 1, &errs) == 0, "%s",
         errs.text ? errs.text : "preset");
+  /* --check alone: the run's own phase-1 epochs are the ones to project with */
+  if (check && !fit && n_from == 0 && const_epochs <= 0) epochs_from[n_from++] = check;
   if (!fit && n_from == 0 && const_epochs <= 0) fit = 1;
   Point pt[MAXN];
   int np = 0;
@@ -421,6 +522,7 @@ int main(int argc, char **argv) {
            t[2] / 3600, t[3] / 3600, t[4] / 3600, tot / 3600);
     if (threads == 1) break;
   }
+  if (check) check_run(check, pt, np, threads == 1 ? 0 : 1);
   buf_free(all);
   return 0;
 }

@@ -6,8 +6,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ckpt.h"
+#include "hooks.h"
 #include "coord.h"
 #include "rolekit.h"
 #include "util.h"
@@ -247,6 +249,17 @@ int lr_ckpt_due(const Learner *L) {
           util_now() - L->ckpt_try_time >= c->checkpoint.every_minutes * 60);
 }
 
+/* test hook USBPO_TEST_SLOW_CKPT: a signal's checkpoint starts that many seconds late, as a big
+ * one on slow storage would take (further signals do not cut the wait short) */
+static void slow_ckpt_hook(void) {
+  const double s = (double)hook_int("SLOW_CKPT", 0);
+  if (s <= 0) return;
+  LOG_I("test hook: the checkpoint starts %.0f s late", s);
+  const double end = util_now() + s;
+  const struct timespec ts = {0, 50 * 1000 * 1000};
+  while (util_now() < end) nanosleep(&ts, NULL);
+}
+
 /* handlers only set flags */
 int lr_safe_point(Learner *L) {
   const Config *c = L->cfg;
@@ -260,6 +273,7 @@ int lr_safe_point(Learner *L) {
   }
   if (g_sig_usr1) {
     LOG_I("SIGUSR1: checkpoint, then exit %d for a requeue", EXIT_REQUEUE);
+    slow_ckpt_hook();
     L->stop_code = lr_checkpoint(L, "SIGUSR1") == 0 ? EXIT_REQUEUE : EXIT_IO;
     return 1;
   }
@@ -272,6 +286,7 @@ int lr_safe_point(Learner *L) {
     if (guess <= c->checkpoint.grace_s) {
       LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d",
             g_sig_term ? "SIGTERM" : "SIGINT", guess, c->checkpoint.grace_s, EXIT_REQUEUE);
+      slow_ckpt_hook();
       L->stop_code =
           lr_checkpoint(L, g_sig_term ? "SIGTERM" : "SIGINT") == 0 ? EXIT_REQUEUE : EXIT_IO;
     } else {

@@ -31,6 +31,14 @@ kill -TERM $SP; wait $SP; rc=$?
 grep -q "total: 4 cells" st1.txt && ! grep -q " 4 done" st1.txt && grep -q -E "partial|failed|new" st1.txt &&
   ok "--status after the interruption: $(tail -1 st1.txt | cut -d';' -f1)" || { bad "--status"; cat st1.txt; }
 grep -q "failed(137)" st1.txt && ok "--status shows the killed run" || bad "the killed run is not shown"
+# --variants / --seeds: a part of the grid, in the experiment's order; a name it lacks is refused
+"$SWEEP" tiny.toml --status --variants usbpo-bias --seeds 1 > st1s.txt 2>&1
+grep -q "total: 1 cells" st1s.txt && grep -q "usbpo-bias/s1 " st1s.txt && ! grep -q "mbpo/s" st1s.txt &&
+  ok "--variants usbpo-bias --seeds 1: one cell" || { bad "--variants/--seeds"; cat st1s.txt; }
+"$SWEEP" tiny.toml --status --variants mbpo,usbpo-bais > st1b.txt 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "no variant 'usbpo-bais'" st1b.txt && "$SWEEP" tiny.toml --status --seeds 0,7 > st1c.txt 2>&1
+[ $? = 2 ] && grep -q "no seed '7'" st1c.txt && ok "an unknown variant or seed is refused (exit 2)" ||
+  { bad "unknown variant/seed"; cat st1b.txt st1c.txt 2>/dev/null; }
 USBPO_DIST="$DIST" "$SWEEP" tiny.toml --jobs 2 > s2.log 2>&1; rc=$?
 "$SWEEP" tiny.toml --status > st2.txt 2>&1
 [ $rc = 0 ] && grep -q "4 done" st2.txt && ok "run again: the sweep completes (4 done)" ||

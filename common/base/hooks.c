@@ -16,6 +16,7 @@ static const char *const HOOKS[] = {
     "CPU",              /* "avx2,avx512f,avx512bf16": the CPU's vector extensions (blasinfo.h) */
     "BLAS_CORE",        /* the kernel OpenBLAS is taken to have loaded (blasinfo.h) */
     "EXPLORE_BURST",    /* exploration steps per round trip (learner; 1: one at a time) */
+    "SLOW_CKPT",        /* seconds a checkpoint asked for by a signal waits first (learner) */
 };
 
 const char *hook_str(const char *name) {
