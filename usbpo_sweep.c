@@ -26,7 +26,8 @@
  * the cores of its affinity mask, one per cell; a cell of one rank gets cores / jobs threads
  * unless its overrides set run.threads), resumes unfinished cells from their newest checkpoint
  * (--resume), never re-runs a finished one, and is finished by running the same command again after
- * an interruption: a signal to the sweep is passed on to its cells (each checkpoints and stops),
+ * an interruption: a signal to the sweep is passed on to its cells (each checkpoints and stops;
+ * an MPI cell's mpirun gets SIGUSR1, and OMPI_MCA_odls_base_sigkill_timeout=10 unless set),
  * and a cell whose sweep died gets SIGTERM too (PR_SET_PDEATHSIG). A cell is locked while it runs
  * (<cell>/.sweep.lock, held by the cell's own process), so two sweeps never run one cell.
  * Everything is checked before anything starts: unknown keys, an empty grid, duplicate labels,
@@ -278,6 +279,12 @@ static void on_signal(int sig) {
   g_stop = 1;
 }
 
+/* how a cell is asked to checkpoint and stop: SIGTERM to a usbpo_dist of its own; SIGUSR1 to an
+ * mpirun, which passes it on to every rank (a SIGTERM would start Open MPI's own kill) */
+static int stop_signal(const Exp *x) {
+  return x->ranks > 1 ? SIGUSR1 : SIGTERM;
+}
+
 static int launch(const Exp *x, Cell *c) {
   if (util_mkdirs(c->dir) != 0) {
     fprintf(stderr, "usbpo_sweep: cannot create %s: %s\n", c->dir, strerror(errno));
@@ -299,9 +306,11 @@ static int launch(const Exp *x, Cell *c) {
   if (pid == 0) {
     /* the child holds the lock (an inherited descriptor) for as long as it runs, and stops at a
      * checkpoint if the sweep dies */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, stop_signal(x));
     fcntl(c->lockfd, F_SETFD, 0); /* this cell's lock survives the exec */
-    signal(SIGINT, SIG_IGN);      /* a Ctrl-C reaches the sweep, which passes on a SIGTERM */
+    /* mpirun, if signalled anyway, leaves the ranks 10 s to checkpoint, not 1 (README) */
+    if (x->ranks > 1) setenv("OMPI_MCA_odls_base_sigkill_timeout", "10", 0);
+    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the sweep, which passes on a SIGTERM */
     int fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
     execvp(av[0], av);
@@ -348,7 +357,7 @@ static int run_local(const Exp *x, Cell *cells, int n, int jobs) {
       stopping = 1;
       fprintf(stderr, "usbpo_sweep: stopping: each running cell checkpoints and stops\n");
       for (int i = 0; i < n; i++)
-        if (cells[i].pid > 0) kill(cells[i].pid, SIGTERM);
+        if (cells[i].pid > 0) kill(cells[i].pid, stop_signal(x));
     }
     int waiting = 0;
     while (!stopping && running < jobs && head < nq) {

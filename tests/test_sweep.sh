@@ -64,6 +64,20 @@ for v in mbpo usbpo-bias; do
   done
 done
 
+# ---- 1b. a sweep of MPI cells (experiment.ranks = 2) stopped by SIGTERM: it asks mpirun with
+# SIGUSR1 (a SIGTERM would start Open MPI's own kill of the ranks), the cell checkpoints on
+# that and the sweep exits 75
+sed -e 's/name = "tiny"/name = "tiny-mpi"/' -e 's/total_steps = 400/total_steps = 30000\nranks = 2/' \
+  "$SRC/tests/data/sweep/tiny.toml" > tiny-mpi.toml
+USBPO_DIST="$DIST" "$SWEEP" tiny-mpi.toml --variants mbpo --seeds 0 --jobs 1 > s4.log 2>&1 &
+SP=$!
+MC=exp/tiny-mpi/inverted_pendulum/mbpo/s0
+for i in $(seq 600); do grep -q "epoch 2:" $MC/log.txt 2>/dev/null && break; sleep 0.1; done
+kill -TERM $SP; wait $SP; rc=$?
+[ $rc = 75 ] && grep -q "SIGUSR1: checkpoint" $MC/log.txt && grep -q "(SIGUSR1)" $MC/log.txt &&
+  ok "an MPI cell is stopped with SIGUSR1 to its mpirun: checkpoint written, sweep exit 75" ||
+  { bad "MPI cell stop: sweep exit $rc"; tail -5 $MC/log.txt s4.log; }
+
 # ---- 2. --report on fixture metrics (variant a: finals 100..500; b: a + 1000; c: a shuffled)
 mkdir -p fx
 cat > fx/exp.toml <<EOT
