@@ -546,45 +546,53 @@ static void find_programs(void) {
   snprintf(g_srcroot, sizeof g_srcroot, "%s/..", self);
 }
 
-/* --variants a,b / --seeds 0,1: keep only these of the experiment's variants and seeds, in the
- * experiment's order (a name it does not have is an error: a typo must not run nothing quietly) */
-static int keep_only(Exp *x, const char *variants, const char *seeds) {
+/* the experiment's index of one name of a --variants / --seeds list, or -1 */
+static int variant_index(const Exp *x, const char *t) {
+  for (int v = 0; v < x->nvar; v++)
+    if (!strcmp(x->var[v].label, t)) return v;
+  return -1;
+}
+
+static int seed_index(const Exp *x, const char *t) {
+  char *end;
+  long long sd = strtoll(t, &end, 10);
+  for (int s = 0; !*end && s < x->nseeds; s++)
+    if (x->seeds[s] == sd) return s;
+  return -1;
+}
+
+/* keep[i] = 1 for each name of the comma list (index_of finds it); -1 for a name the
+ * experiment does not have (a typo must not run nothing quietly), said with `what` */
+static int pick(const Exp *x, const char *list, int (*index_of)(const Exp *, const char *),
+                const char *what, int *keep) {
   char buf[4096];
-  if (variants) {
-    int keep[MAX_VARIANTS] = {0};
-    snprintf(buf, sizeof buf, "%s", variants);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-      int v = 0;
-      while (v < x->nvar && strcmp(x->var[v].label, t)) v++;
-      if (v == x->nvar) {
-        fprintf(stderr, "usbpo_sweep: --variants: %s has no variant '%s'\n", x->file, t);
-        return -1;
-      }
-      keep[v] = 1;
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    const int i = index_of(x, t);
+    if (i < 0) {
+      fprintf(stderr, "usbpo_sweep: --%ss: %s has no %s '%s'\n", what, x->file, what, t);
+      return -1;
     }
-    int n = 0;
+    keep[i] = 1;
+  }
+  return 0;
+}
+
+/* --variants a,b / --seeds 0,1: keep only these of the experiment's variants and seeds, in the
+ * experiment's order */
+static int keep_only(Exp *x, const char *variants, const char *seeds) {
+  int keep_v[MAX_VARIANTS] = {0}, keep_s[MAX_SEEDS] = {0}, n = 0;
+  if (variants) {
+    if (pick(x, variants, variant_index, "variant", keep_v) != 0) return -1;
     for (int v = 0; v < x->nvar; v++)
-      if (keep[v]) x->var[n++] = x->var[v];
+      if (keep_v[v]) x->var[n++] = x->var[v];
     x->nvar = n;
   }
   if (seeds) {
-    int keep[MAX_SEEDS] = {0};
-    snprintf(buf, sizeof buf, "%s", seeds);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-      char *end;
-      long long sd = strtoll(t, &end, 10);
-      int s = 0;
-      while (!*end && s < x->nseeds && x->seeds[s] != sd) s++;
-      if (*end || s == x->nseeds) {
-        fprintf(stderr, "usbpo_sweep: --seeds: %s has no seed '%s' (experiment.seeds)\n", x->file,
-                t);
-        return -1;
-      }
-      keep[s] = 1;
-    }
-    int n = 0;
+    if (pick(x, seeds, seed_index, "seed", keep_s) != 0) return -1;
+    n = 0;
     for (int s = 0; s < x->nseeds; s++)
-      if (keep[s]) x->seeds[n++] = x->seeds[s];
+      if (keep_s[s]) x->seeds[n++] = x->seeds[s];
     x->nseeds = n;
   }
   return 0;

@@ -239,33 +239,40 @@ static double rollout_step(const Buffer *b, int threads) {
   return best;
 }
 
+/* a metrics.csv's columns by name: the index of each wanted column, -1 when absent */
+static void csv_columns(char *header, const char *const *want, int nw, int *col) {
+  for (int w = 0; w < nw; w++) col[w] = -1;
+  int i = 0;
+  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+    for (int w = 0; w < nw; w++)
+      if (!strcmp(t, want[w])) col[w] = i;
+}
+
+/* one row's values of those columns (NAN where absent or empty) */
+static void csv_values(char *line, const int *col, int nw, double *v) {
+  for (int w = 0; w < nw; w++) v[w] = NAN;
+  int i = 0;
+  for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++)
+    for (int w = 0; w < nw; w++)
+      if (i == col[w]) v[w] = atof(t);
+}
+
 /* model_epochs by env_buffer from real runs' metrics files */
 static int read_epochs(const char *path, double *buf_n, double *ep, int cap) {
+  static const char *const want[3] = {"env_buffer", "model_epochs", "model_epochs_total"};
   FILE *f = fopen(path, "r");
   CHECK(f, "cannot read %s", path);
   char line[8192];
-  int col_b = -1, col_e = -1, col_t = -1, n = 0;
-  if (fgets(line, sizeof line, f)) {
-    int i = 0;
-    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++) {
-      if (!strcmp(t, "env_buffer")) col_b = i;
-      if (!strcmp(t, "model_epochs")) col_e = i;
-      if (!strcmp(t, "model_epochs_total")) col_t = i;
-    }
-  }
-  CHECK(col_b >= 0 && col_e >= 0, "%s: no env_buffer / model_epochs columns", path);
+  int col[3] = {-1, -1, -1}, n = 0;
+  if (fgets(line, sizeof line, f)) csv_columns(line, want, 3, col);
+  CHECK(col[0] >= 0 && col[1] >= 0, "%s: no env_buffer / model_epochs columns", path);
   /* the epoch's mean over its trainings when the run has the totals, else its last training */
   const double per = (double)g_cfg.env.epoch_length / (double)g_cfg.model.train_freq;
   while (n < cap && fgets(line, sizeof line, f)) {
-    double vb = NAN, ve = NAN, vt = NAN;
-    int i = 0;
-    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++) {
-      if (i == col_b) vb = atof(t);
-      if (i == col_e) ve = atof(t);
-      if (i == col_t) vt = atof(t);
-    }
-    if (isfinite(vt) && vt > 0) ve = vt / per;
-    if (isfinite(vb) && isfinite(ve) && ve > 0) buf_n[n] = vb, ep[n] = ve, n++;
+    double v[3];
+    csv_values(line, col, 3, v);
+    double ve = isfinite(v[2]) && v[2] > 0 ? v[2] / per : v[1];
+    if (isfinite(v[0]) && isfinite(ve) && ve > 0) buf_n[n] = v[0], ep[n] = ve, n++;
   }
   fclose(f);
   return n;
@@ -280,22 +287,37 @@ static double interp(const double *x, const double *y, int n, double at) {
   return y[n - 1];
 }
 
-/* a metrics.csv's columns by name: the index of each wanted column, -1 when absent */
-static void csv_columns(char *header, const char *const *want, int nw, int *col) {
-  for (int w = 0; w < nw; w++) col[w] = -1;
-  int i = 0;
-  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
-    for (int w = 0; w < nw; w++)
-      if (!strcmp(t, want[w])) col[w] = i;
+/* one thread count's measured rates by buffer size N (sorted), for the projection */
+typedef struct {
+  double nx[MAXN], y[5][MAXN]; /* per N: SAC s/update, phase-1 s/epoch, phase 2 s, rollout
+                                  step s, a training's fixed s */
+  int np;
+} Rates;
+
+static Rates rates_of(const Point *pt, int np, int k) {
+  Rates r = {.np = np};
+  for (int i = 0; i < np; i++) {
+    r.nx[i] = (double)pt[i].n;
+    r.y[0][i] = pt[i].sac_s[k], r.y[1][i] = pt[i].p1_ep_s[k], r.y[2][i] = pt[i].p2_s[k];
+    r.y[3][i] = pt[i].ro_step_s[k], r.y[4][i] = pt[i].p1_fixed_s[k];
+  }
+  return r;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+/* the rates at N rows: linear between the measured points (SAC: about constant); a phase-1
+ * epoch's cost is proportional to N below the first point and extrapolated linearly beyond the
+ * last. out: SAC, phase-1 epoch, phase 2, rollout step, a training's fixed cost */
+static void rates_at(const Rates *r, double n, double out[5]) {
+  for (int q = 0; q < 5; q++) out[q] = interp(r->nx, r->y[q], r->np, n);
+  const int np = r->np;
+  if (n < r->nx[0]) out[1] = r->y[1][0] * n / r->nx[0];
+  if (n > r->nx[np - 1] && np >= 2)
+    out[1] = r->y[1][np - 1] + (r->y[1][np - 1] - r->y[1][np - 2]) * (n - r->nx[np - 1]) /
+                                   (r->nx[np - 1] - r->nx[np - 2]);
 }
 
-/* --check: a real run's per-epoch phase times against the rates measured here (slot k) */
-static void check_run(const char *path, const Point *pt, int np, int k) {
+/* --check: a real run's per-epoch phase times against the rates measured here */
+static void check_run(const char *path, const Rates *r) {
   enum { BUF, UPD, TRN, EPT, LEN, TSAC, TMOD, TP2, TRO, STEPS, NW };
   static const char *const want[NW] = {
       "env_buffer", "sac_updates", "model_trainings", "model_epochs_total", "rollout_length",
@@ -307,16 +329,12 @@ static void check_run(const char *path, const Point *pt, int np, int k) {
   CHECK(fgets(line, sizeof line, f), "%s: empty", path);
   csv_columns(line, want, NW, col);
   for (int w = 0; w < NW; w++) CHECK(col[w] >= 0, "%s: no column %s", path, want[w]);
-  double nx[MAXN], y[5][MAXN];
-  for (int i = 0; i < np; i++) {
-    nx[i] = (double)pt[i].n;
-    y[0][i] = pt[i].sac_s[k], y[1][i] = pt[i].p1_ep_s[k], y[2][i] = pt[i].p2_s[k];
-    y[3][i] = pt[i].ro_step_s[k], y[4][i] = pt[i].p1_fixed_s[k];
-  }
   static double ratio[4][4096];
   int nr[4] = {0}, rows = 0;
-  double prev[NW] = {0};
-  int have_prev = 0;
+  /* the first row has no epoch before it to count its work from */
+  double prev[NW];
+  CHECK(fgets(line, sizeof line, f), "%s: no rows", path);
+  csv_values(line, col, NW, prev);
   printf("\ncheck against %s (measured / projected, per epoch; projected from the rates above "
          "at the epoch's mean buffer size):\n",
          path);
@@ -324,26 +342,16 @@ static void check_run(const char *path, const Point *pt, int np, int k) {
          "rollout", "measured", "projected");
   while (fgets(line, sizeof line, f)) {
     double v[NW];
-    for (int w = 0; w < NW; w++) v[w] = NAN;
-    int i = 0;
-    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++)
-      for (int w = 0; w < NW; w++)
-        if (i == col[w]) v[w] = atof(t);
-    if (!have_prev) { /* the first row has no epoch before it to count its work from */
-      memcpy(prev, v, sizeof v);
-      have_prev = 1;
-      continue;
-    }
+    csv_values(line, col, NW, v);
     const double du = v[UPD] - prev[UPD], dt = v[TRN] - prev[TRN];
     const double n = v[BUF] - (double)g_cfg.env.epoch_length / 2;
     memcpy(prev, v, sizeof v);
     if (!(du > 0) || !(dt > 0)) continue; /* exploration, or an epoch without a training */
-    double p1 = interp(nx, y[1], np, n);
-    if (n < nx[0]) p1 = y[1][0] * n / nx[0];
-    const double pred[4] = {du * interp(nx, y[0], np, n),
-                            v[EPT] * p1 + dt * interp(nx, y[4], np, n),
-                            v[TP2] > 1e-3 ? dt * interp(nx, y[2], np, n) : 0,
-                            /* mbpo: no phase 2 */ dt * v[LEN] * interp(nx, y[3], np, n)};
+    double rt[5];
+    rates_at(r, n, rt);
+    const double pred[4] = {du * rt[0], v[EPT] * rt[1] + dt * rt[4],
+                            v[TP2] > 1e-3 ? dt * rt[2] : 0, /* mbpo: no phase 2 */
+                            dt * v[LEN] * rt[3]};
     const double meas[4] = {v[TSAC], v[TMOD], v[TP2] > 1e-3 ? v[TP2] : 0, v[TRO]};
     double sm = 0, sp = 0;
     printf("%9.0f %9.0f", v[STEPS], n);
@@ -364,7 +372,7 @@ static void check_run(const char *path, const Point *pt, int np, int k) {
   static const char *const name[4] = {"SAC", "phase 1", "phase 2", "rollout"};
   for (int ph = 0; ph < 4; ph++) {
     if (!nr[ph]) continue;
-    qsort(ratio[ph], (size_t)nr[ph], sizeof(double), cmp_double);
+    qsort(ratio[ph], (size_t)nr[ph], sizeof(double), bench_cmp_double);
     printf(" %s %.2f", name[ph], ratio[ph][nr[ph] / 2]);
   }
   printf("\n");
@@ -482,15 +490,7 @@ int main(int argc, char **argv) {
     printf("phase-1 epochs per training: %.0f (given)\n", const_epochs);
   }
   /* projection over the budget */
-  double nx[MAXN], y[2][5][MAXN];
-  for (int i = 0; i < np; i++) {
-    nx[i] = (double)pt[i].n;
-    for (int k = 0; k < 2; k++) {
-      y[k][0][i] = pt[i].sac_s[k], y[k][1][i] = pt[i].p1_ep_s[k];
-      y[k][2][i] = pt[i].p2_s[k], y[k][3][i] = pt[i].ro_step_s[k];
-      y[k][4][i] = pt[i].p1_fixed_s[k];
-    }
-  }
+  const Rates rates[2] = {rates_of(pt, np, 0), rates_of(pt, np, 1)};
   const int64_t L = g_cfg.env.epoch_length, F = g_cfg.model.train_freq;
   const int64_t epochs = g_cfg.run.total_steps / L;
   printf("\nprojected whole run (%lld epochs of %lld steps), hours:\n", (long long)epochs,
@@ -501,14 +501,9 @@ int main(int argc, char **argv) {
     double t[5] = {0};
     for (int64_t e = 0; e < epochs; e++) {
       double n = (double)(g_cfg.env.init_steps + e * L);
-      /* per-phase cost grows linearly in N between the measured points (SAC: constant) */
-      double sac = interp(nx, y[k][0], np, n), p1 = interp(nx, y[k][1], np, n);
-      if (n < nx[0]) p1 = y[k][1][0] * n / nx[0]; /* an epoch's cost is proportional to N */
-      double p2 = interp(nx, y[k][2], np, n), ro = interp(nx, y[k][3], np, n);
-      double fixed = interp(nx, y[k][4], np, n);
-      if (n > nx[np - 1] && np >= 2) /* extrapolate the epoch time linearly beyond the last point */
-        p1 = y[k][1][np - 1] +
-             (y[k][1][np - 1] - y[k][1][np - 2]) * (n - nx[np - 1]) / (nx[np - 1] - nx[np - 2]);
+      double rt[5];
+      rates_at(&rates[k], n, rt);
+      const double sac = rt[0], p1 = rt[1], p2 = rt[2], ro = rt[3], fixed = rt[4];
       double ep = interp(ex, ey, ne, n);
       int len = mt_rollout_length(&g_cfg, (int)e);
       t[0] += (double)L * g_cfg.sac.updates_per_step * sac;
@@ -522,7 +517,7 @@ int main(int argc, char **argv) {
            t[2] / 3600, t[3] / 3600, t[4] / 3600, tot / 3600);
     if (threads == 1) break;
   }
-  if (check) check_run(check, pt, np, threads == 1 ? 0 : 1);
+  if (check) check_run(check, &rates[threads == 1 ? 0 : 1]);
   buf_free(all);
   return 0;
 }

@@ -50,9 +50,9 @@ else echo "FAILED: rank 0 of the run not found"; kill $MP; fail=1; fi
 # TERM, INT and HUP to every rank (as Slurm signals every process of a job), and USR1 to mpirun
 # (which passes it on): each ends in a checkpoint and the recorded outcome 75 in
 # $USBPO_STATUS_FILE (mpirun itself exits non-zero), which usbpo.sbatch reads. (TERM, INT or
-# HUP sent to mpirun alone are not a checkpoint request: Open MPI kills the ranks about a second
-# later, documented in the README.) Each case is tried twice (start-up races under load).
-sig_try() { # SIG ranks|mpirun: 0 when the checkpoint and the recorded 75 are there
+# HUP to mpirun start Open MPI's own kill of the ranks: the case of all processes below.) Each
+# case is tried twice (start-up races under load).
+sig_try() { # SIG ranks|mpirun|all: 0 when the checkpoint and the recorded 75 are there
   rm -rf "$T/s" "$T/s.ready" "$T/s.status"
   timeout 100 mpirun -np 4 -x USBPO_READY_FILE="$T/s.ready" -x USBPO_STATUS_FILE="$T/s.status" \
     -x USBPO_TEST_SLOW_CKPT="${SLOW:-0}" \
