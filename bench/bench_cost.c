@@ -17,14 +17,17 @@
  * schedule's length + env steps. Threads change no number of a run (test_pool, determinism).
  *
  *   bench_cost [--env hopper] [--rows 10000,50000,100000] [--threads T] [--epochs-from CSV]...
- *              [--epochs E] [--fit-epochs] [--quick] [--check METRICS.csv]
+ *              [--epochs E] [--fit-epochs] [--quick] [--check METRICS.csv] [--paired-phase1 R]
  * (--epochs E: a constant epochs-per-training, e.g. one read off a real run's model_epochs)
  *
  * --check: the projection against a real run of the same preset at --threads threads, epoch by
  * epoch: each phase's measured time (t_sac_s, t_model_s, t_phase2_s, t_rollout_s) over what
  * the measured rates give for that epoch's own work (its SAC updates; its trainings' phase-1
  * epochs, model_epochs_total, at its buffer size; its phase 2s; its rollout steps), and the
- * median ratio per phase. */
+ * median ratio per phase.
+ *
+ * --paired-phase1 R: only phase-1 trainings at each N, one thread against T, R pairs (paired
+ * ratio, and the two models compared bit for bit). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +159,43 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
   mt_free(m1);
   mt_free(mn);
   xfree(batches);
+  buf_free(b);
+}
+
+/* --paired-phase1: phase-1 trainings of 2 epochs on the first n rows (no phase 2), one thread
+ * and T threads alternately, warm (each model trained on the rows before), `rounds` pairs: the
+ * speed-up as the median of the pairs' ratios (bench_util's paired figure: both halves of a pair
+ * see the same machine), and whether the two models are bit-identical after every pair */
+static void phase1_paired(const Buffer *all, int64_t n, int threads, int rounds) {
+  const EnvInfo *ei = env_info(g_cfg.env.name);
+  Buffer *b = first_rows(all, n);
+  ModelTrain *m[2];
+  double tm[TM_COUNT], best[2] = {1e30, 1e30}, ratio[BENCH_MAX_ROUNDS];
+  for (int k = 0; k < 2; k++) {
+    Config c = with(&g_cfg, k ? threads : 1, 2);
+    m[k] = mt_make(&c, ei->obs_dim, ei->act_dim);
+    mt_train(m[k], b, NULL, tm, 0);
+  }
+  if (rounds > BENCH_MAX_ROUNDS) rounds = BENCH_MAX_ROUNDS;
+  int same = 1;
+  for (int r = 0; r < rounds; r++) {
+    double t[2];
+    for (int k = 0; k < 2; k++) {
+      mt_train(m[k], b, NULL, tm, 0);
+      t[k] = tm[TM_SECONDS];
+      best[k] = fmin(best[k], t[k]);
+    }
+    ratio[r] = t[0] / t[1];
+    const Ensemble *e0 = mt_ensemble(m[0]), *e1 = mt_ensemble(m[1]);
+    same &= !memcmp(e0->p, e1->p, sizeof(real) * e0->ntotal);
+  }
+  qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
+  printf("N %7lld: phase-1 training (2 epochs): 1 thread %.2f s, %d threads %.2f s (min of %d); "
+         "speed-up %.3f min/min, %.3f paired (median; pairs %.3f..%.3f); models %s\n",
+         (long long)n, best[0], threads, best[1], rounds, best[0] / best[1], ratio[rounds / 2],
+         ratio[0], ratio[rounds - 1], same ? "bit-identical" : "DIFFER");
+  fflush(stdout);
+  mt_free(m[0]), mt_free(m[1]);
   buf_free(b);
 }
 
@@ -381,7 +421,7 @@ static void check_run(const char *path, const Rates *r) {
 int main(int argc, char **argv) {
   const char *env = "hopper", *rows_arg = "10000,50000,100000";
   const char *epochs_from[8], *check = NULL;
-  int n_from = 0, threads = pool_cores_available(), fit = 0, cap = 3, quick = 0;
+  int n_from = 0, threads = pool_cores_available(), fit = 0, cap = 3, quick = 0, paired = 0;
   double const_epochs = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--env") && i + 1 < argc)
@@ -400,10 +440,12 @@ int main(int argc, char **argv) {
       quick = 1, cap = 1;
     else if (!strcmp(argv[i], "--check") && i + 1 < argc)
       check = argv[++i];
+    else if (!strcmp(argv[i], "--paired-phase1") && i + 1 < argc)
+      paired = atoi(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_cost [--env NAME] [--rows N,N,..] [--threads T] "
                       "[--epochs-from METRICS.csv].. [--epochs E] [--fit-epochs] [--quick] "
-                      "[--check METRICS.csv]\n");
+                      "[--check METRICS.csv] [--paired-phase1 ROUNDS]\n");
       return 2;
     }
   }
@@ -441,6 +483,11 @@ int main(int argc, char **argv) {
   double env_s;
   Buffer *all = collect(&g_cfg, nmax, &env_s);
   const int tl[2] = {1, threads};
+  if (paired > 0) {
+    for (int i = 0; i < np; i++) phase1_paired(all, pt[i].n, threads, paired);
+    buf_free(all);
+    return 0;
+  }
   for (int i = 0; i < np; i++) {
     Point *p = &pt[i];
     p->epochs = NAN;

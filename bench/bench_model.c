@@ -7,7 +7,9 @@
  *      row counts.
  * "ratio" is min/min over rounds; "paired" the median over rounds of the same round's ratio,
  * the steadier figure on a shared machine.
- *   bench_model [rounds] [tile_rows] [train|rollout] */
+ * With more than one core, also the train step on all of them against one thread ("threads":
+ * the speed-up, paired, with the members as whole tasks and with ens_set_pool's cut members).
+ *   bench_model [rounds] [tile_rows] [train|threads|rollout] */
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +149,31 @@ int main(int argc, char **argv) {
     printf("%-44s %10.1f %10.1f\n", "  train steps/s", 1 / a, 1 / b);
   }
   if (!strcmp(only, "train")) return 0;
+  if (strcmp(only, "rollout") && pool_cores_available() > 1) {
+    /* the step on T threads against one thread, paired: members as whole tasks (the schedule
+     * before the cut; e->split = 0) and with the cut members (ens_set_pool's plan) */
+    const int T = pool_cores_available();
+    EnsConfig et = ec;
+    et.threads = T;
+    Train tt = t;
+    tt.e = ens_make(&et, 1);
+    memcpy(tt.e->xb, t.e->xb, sizeof(real) * 7 * 256 * 14);
+    memcpy(tt.e->yb, t.e->yb, sizeof(real) * 7 * 256 * 12);
+    Pool *p = pool_make(T);
+    ens_set_pool(tt.e, p);
+    const int cut = tt.e->split;
+    for (int k = 0; k < 2; k++) {
+      tt.e->split = k ? cut : 0;
+      bench_pair(train_ours, &t, train_ours, &tt, 10, rounds * 2, &a, &b);
+      char what[64];
+      snprintf(what, sizeof what, "  1 / %d threads, %s", T, k ? "members cut" : "whole members");
+      printf("%-44s %8.2f ms %8.2f ms %8.3f %8.3f  (%d cut at layer %d)\n", what, a * 1e3, b * 1e3,
+             a / b, bench_paired_ratio(), tt.e->split, tt.e->split_layer);
+    }
+    ens_free(tt.e);
+    pool_free(p);
+  }
+  if (!strcmp(only, "train") || !strcmp(only, "threads")) return 0;
 
   Roll x;
   x.e = t.e;

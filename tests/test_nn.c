@@ -184,6 +184,43 @@ static void test_accumulate_and_no_param_grad(void) {
   ctx_free(&k);
 }
 
+/* a member's backward cut at any layer and run in its two parts, members interleaved (as the
+ * ensemble's phase-1 schedule runs them on two threads): the same gradients, bit for bit, as the
+ * whole backward, with and without an input gradient */
+static void test_backward_cut(void) {
+  Ctx k;
+  int sizes[] = {3, 6, 5, 4, 2};
+  ctx_make(&k, 3, 4, sizes, NN_SWISH, NN_IDENTITY, 5, 0, 51);
+  const int L = k.net.nlayers;
+  const size_t np = k.net.nparam, nx = (size_t)3 * 5 * 3;
+  ctx_backward(&k);
+  double *g0 = xmalloc(sizeof(double) * np), *dx0 = xmalloc(sizeof(double) * nx);
+  memcpy(g0, k.grad, sizeof(double) * np);
+  memcpy(dx0, k.dx, sizeof(double) * nx);
+  for (int with_dx = 0; with_dx < 2; with_dx++)
+    for (int cut = 0; cut <= L; cut++) {
+      nn_forward(&k.net, k.param, k.tape, k.x, k.rows, 0);
+      memset(k.grad, 0, sizeof(double) * np);
+      memset(k.dx, 0, sizeof(double) * nx);
+      real *dx = with_dx ? k.dx : NULL;
+      for (int e = 2; e >= 0; e--) /* members' first parts, then their second parts */
+        nn_backward_member_layers(&k.net, k.param, k.tape, k.c, k.grad, 0, dx, e, L, cut);
+      for (int e = 0; e < 3; e++)
+        nn_backward_member_layers(&k.net, k.param, k.tape, k.c, k.grad, 0, dx, e, cut, 0);
+      EXPECT(!memcmp(g0, k.grad, sizeof(double) * np), "cut at layer %d: gradients differ", cut);
+      if (with_dx)
+        EXPECT(!memcmp(dx0, k.dx, sizeof(double) * nx), "cut at layer %d: dx differs", cut);
+    }
+  /* and a wrong cut (the lower part skipped) is caught: the first layer's gradient is missing */
+  nn_forward(&k.net, k.param, k.tape, k.x, k.rows, 0);
+  memset(k.grad, 0, sizeof(double) * np);
+  for (int e = 0; e < 3; e++)
+    nn_backward_member_layers(&k.net, k.param, k.tape, k.c, k.grad, 0, NULL, e, L, 1);
+  EXPECT(memcmp(g0, k.grad, sizeof(double) * np) != 0, "a half backward matched the whole");
+  xfree(g0), xfree(dx0);
+  ctx_free(&k);
+}
+
 typedef struct {
   NnNet *net;
   double *p;
@@ -284,6 +321,7 @@ int main(void) {
   RUN(test_mlp);
   RUN(test_ensemble);
   RUN(test_accumulate_and_no_param_grad);
+  RUN(test_backward_cut);
   RUN(test_decay);
   RUN(test_checker_catches_wrong_gradient);
   RUN(test_adam_by_hand);

@@ -315,10 +315,15 @@ const real *nn_forward(const NnNet *net, const real *param, NnTape *t, const rea
  * (shared input) is the one thing that needs them in order (e = 0 writes, later members add). */
 void nn_backward_member(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
                         int accumulate, real *dx, int e) {
+  nn_backward_member_layers(net, param, t, dy, grad, accumulate, dx, e, net->nlayers, 0);
+}
+
+void nn_backward_member_layers(const NnNet *net, const real *param, NnTape *t, const real *dy,
+                               real *grad, int accumulate, real *dx, int e, int hi, int lo) {
   const int rows = t->rows;
   if (rows == 0) {
     if (grad && !accumulate)
-      for (int l = 0; l < net->nlayers; l++) {
+      for (int l = lo; l < hi; l++) {
         const NnLayer *L = &net->layer[l];
         memset(nn_w(net, grad, l, e), 0, sizeof(real) * L->in * L->out);
         memset(nn_b(net, grad, l, e), 0, sizeof(real) * L->out);
@@ -326,9 +331,13 @@ void nn_backward_member(const NnNet *net, const real *param, NnTape *t, const re
     return;
   }
   const size_t so = (size_t)e * rows * net->max_width; /* this member's scratch stretch */
-  const real *g = dy + (size_t)e * rows * net->out;    /* dL/d(output of layer l) */
-  int g_buf = -1; /* which scratch holds g (-1: the caller's dy, never written) */
-  for (int l = net->nlayers - 1; l >= 0; l--) {
+  /* which scratch holds g, dL/d(output of layer hi - 1): -1 the caller's dy (never written);
+   * each layer's dz overwrites g in place and its dx goes to the other buffer, so after c
+   * layers g is in buffer c % 2 */
+  const int done = net->nlayers - hi;
+  int g_buf = done == 0 ? -1 : done % 2;
+  const real *g = g_buf < 0 ? dy + (size_t)e * rows * net->out : t->scratch[g_buf] + so;
+  for (int l = hi - 1; l >= lo; l--) {
     const NnLayer *L = &net->layer[l];
     const int first = l == 0;
     const int dz_buf = g_buf < 0 ? 0 : g_buf; /* dz overwrites g in place */

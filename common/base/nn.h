@@ -95,6 +95,11 @@ void nn_backward(const NnNet *net, const real *param, NnTape *t, const real *dy,
  * except that a dx summed over members from a shared input needs them in order) */
 void nn_backward_member(const NnNet *net, const real *param, NnTape *t, const real *dy, real *grad,
                         int accumulate, real *dx, int e);
+/* layers hi-1 down to lo of it: a member's backward cut at a layer, [nlayers, k) then [k, 0),
+ * is the same calls in the same order as nn_backward_member, so the two parts may run one
+ * after the other on different threads with the same numbers */
+void nn_backward_member_layers(const NnNet *net, const real *param, NnTape *t, const real *dy,
+                               real *grad, int accumulate, real *dx, int e, int hi, int lo);
 
 /* forward of one member without a tape: out (rows, net->out). scratch holds
  * nn_infer_scratch(net, rows) reals. x is (rows, in). */

@@ -2,6 +2,7 @@
 #include "ensemble.h"
 
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 
 #include "util.h"
@@ -32,7 +33,7 @@ size_t ens_bytes(const EnsConfig *c) {
   size_t reals = 6 * (n.nparam + 4 * D) + er * (size_t)(in0 + 3 * D) + 3 * D * c->members +
                  T * (nn_infer_scratch(&n, EVAL_ROWS) + 2 * (size_t)EVAL_ROWS * D +
                       (size_t)EVAL_ROWS * (in0 + D));
-  return reals * sizeof(real) + sizeof(double) * (2 * D + 1) * c->members +
+  return reals * sizeof(real) + (sizeof(double) * (2 * D + 1) + sizeof(atomic_int)) * c->members +
          nn_tape_bytes(&n, c->batch);
 }
 
@@ -71,6 +72,9 @@ Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
   e->nll_acc = xmalloc(sizeof(real) * 3 * D * c->members);
   e->eval_rows = EVAL_ROWS;
   e->pool = NULL;
+  e->split = 0, e->split_layer = e->net.nlayers;
+  e->stage_done = xmalloc(sizeof(atomic_int) * c->members);
+  for (int m = 0; m < c->members; m++) atomic_init(&e->stage_done[m], 0);
   const int T = c->threads > 1 ? c->threads : 1;
   e->c.threads = T;
   e->tw = xmalloc(sizeof(EnsThreadWork) * T);
@@ -82,10 +86,73 @@ Ensemble *ens_make(const EnsConfig *c, uint32_t seed) {
   return e;
 }
 
+/* ---- the phase-1 step's schedule ----
+ *
+ * A step's members are the pool's tasks, claimed in order by whichever thread is free, and the
+ * step ends when all are done (the shared bounds take their Adam step on the summed gradient).
+ * With E members on T threads and E not a multiple of T, the last round leaves threads idle:
+ * 7 members on 2 threads take 4 members' time, at most 1.75x one thread. So the last q members
+ * are each cut in two tasks at a layer of their backward — the first (gather, forward, loss, the
+ * top layers' backward) at the head of the list, the second (the rest of the backward, Adam) at
+ * its tail — and the threads share the remainder: 7 on 2 then take 3.5 members' time plus the
+ * imbalance of the cut. Every member still makes the same calls in the same order, so the
+ * numbers are those of one thread. q and the layer come from the greedy schedule's length with
+ * the layers' multiply-adds as costs. */
+
+/* a member's multiply-adds per row up to and including the backward of layers [lo, nlayers) */
+static double stage1_cost(const NnNet *net, int lo) {
+  double c = 0;
+  for (int l = 0; l < net->nlayers; l++) {
+    const double w = (double)net->layer[l].in * net->layer[l].out;
+    c += w;                              /* forward */
+    if (l >= lo) c += l > 0 ? 2 * w : w; /* dW, and dX above the first layer */
+  }
+  return c;
+}
+
+/* the greedy schedule's length, in members' time: q members cut into a first part of size a
+ * and a second of 1 - a that cannot start before the first ends */
+static double schedule_length(int E, int T, int q, double a) {
+  double free_at[64], end1[64], len = 0;
+  for (int t = 0; t < T; t++) free_at[t] = 0;
+  for (int i = 0; i < E + q; i++) {
+    int t = 0;
+    for (int j = 1; j < T; j++)
+      if (free_at[j] < free_at[t]) t = j;
+    double start = free_at[t], cost = 1;
+    if (i < q) cost = a;
+    if (i >= E) cost = 1 - a, start = fmax(start, end1[i - E]);
+    free_at[t] = start + cost;
+    if (i < q) end1[i] = free_at[t];
+    len = fmax(len, free_at[t]);
+  }
+  return len;
+}
+
+static void plan_split(Ensemble *e) {
+  const int E = e->c.members, T = pool_threads(e->pool), L = e->net.nlayers;
+  e->split = 0, e->split_layer = L;
+  if (T < 2 || T > 64 || L < 2) return;
+  /* the cut nearest half of the member's work */
+  const double total = stage1_cost(&e->net, 0);
+  int k = L - 1;
+  for (int l = 1; l < L; l++)
+    if (fabs(stage1_cost(&e->net, l) - total / 2) < fabs(stage1_cost(&e->net, k) - total / 2))
+      k = l;
+  const double a = stage1_cost(&e->net, k) / total;
+  double best = schedule_length(E, T, 0, a);
+  for (int q = 1; q <= E; q++) {
+    double len = schedule_length(E, T, q, a);
+    if (len < best - 1e-9) best = len, e->split = q;
+  }
+  if (e->split) e->split_layer = k;
+}
+
 void ens_set_pool(Ensemble *e, Pool *p) {
   CHECK(pool_threads(p) <= e->c.threads, "ensemble: a pool of %d threads, workspaces for %d",
         pool_threads(p), e->c.threads);
   e->pool = p;
+  plan_split(e);
 }
 
 void ens_free(Ensemble *e) {
@@ -97,6 +164,7 @@ void ens_free(Ensemble *e) {
   for (int t = 0; t < e->c.threads; t++)
     xfree(e->tw[t].scratch), xfree(e->tw[t].eval_x), xfree(e->tw[t].eval_out);
   xfree(e->tw);
+  xfree(e->stage_done);
   xfree(e);
 }
 
@@ -208,28 +276,54 @@ static void gather_member(Ensemble *e, const Gather *g, int m, int rows) {
   }
 }
 
-/* member m: (gather,) forward, its NLL terms and bound-gradient share, backward */
-static void step_member(void *ctx, int m, int thread) {
-  (void)thread;
-  const StepTask *k = ctx;
+/* member m's step, or one of its two parts: part 1 (gather,) forward, its NLL terms and
+ * bound-gradient share, the backward of layers [cut, nlayers); part 2 the backward of [0, cut)
+ * and the member's Adam step. part 0: both. */
+static void step_member_part(const StepTask *k, int m, int part) {
   Ensemble *e = k->e;
-  const int n = k->n, D = e->c.out_dim;
-  if (k->gather) gather_member(e, k->gather, m, n);
-  nn_forward_member(&e->net, e->p, e->tape, m);
-  const real *om = e->tape->act[e->net.nlayers - 1] + (size_t)m * n * 2 * D;
-  const real *ym = e->yb + (size_t)m * n * D;
-  const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
-  const real c = (real)1 / ((real)n * (real)D);
-  real *acc = e->nll_acc + (size_t)m * 3 * D;
-  if (k->grads) {
+  const int n = k->n, D = e->c.out_dim, L = e->net.nlayers;
+  const int cut = part ? e->split_layer : 0;
+  if (part != 2) {
+    if (k->gather) gather_member(e, k->gather, m, n);
+    nn_forward_member(&e->net, e->p, e->tape, m);
+    const real *om = e->tape->act[L - 1] + (size_t)m * n * 2 * D;
+    const real *ym = e->yb + (size_t)m * n * D;
+    const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
+    const real c = (real)1 / ((real)n * (real)D);
+    real *acc = e->nll_acc + (size_t)m * 3 * D;
+    if (!k->grads) {
+      e->loss_m[m] = nll_rows_loss(om, ym, n, D, maxlv, minlv, acc);
+      return;
+    }
     double *gb = e->gb_m + (size_t)m * 2 * D;
     memset(gb, 0, sizeof(double) * 2 * D);
     e->loss_m[m] =
         nll_rows_grad(om, ym, e->dy + (size_t)m * n * 2 * D, n, D, maxlv, minlv, c, gb, acc);
-    nn_backward_member(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL, m);
+    nn_backward_member_layers(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL, m, L, cut);
+  }
+  if (part != 1) {
+    if (cut > 0) nn_backward_member_layers(&e->net, e->p, e->tape, e->dy, e->g, 0, NULL, m, cut, 0);
     if (k->adam) adam_step_member(&e->adam, &e->net, e->p, e->g, m, k->lr_t);
+  }
+}
+
+/* task t of a step with q cut members (the last q): their first parts, the whole members, their
+ * second parts — a second part waits for its first (claimed long before; it rarely has to) */
+static void step_task(void *ctx, int t, int thread) {
+  (void)thread;
+  const StepTask *k = ctx;
+  Ensemble *e = k->e;
+  const int E = e->c.members, q = k->grads ? e->split : 0;
+  if (t < q) {
+    step_member_part(k, E - q + t, 1);
+    atomic_store_explicit(&e->stage_done[E - q + t], 1, memory_order_release);
+  } else if (t < E) {
+    step_member_part(k, t - q, 0);
   } else {
-    e->loss_m[m] = nll_rows_loss(om, ym, n, D, maxlv, minlv, acc);
+    const int m = E - q + (t - E);
+    for (int i = 0; !atomic_load_explicit(&e->stage_done[m], memory_order_acquire); i++)
+      if (i > 1000) sched_yield();
+    step_member_part(k, m, 2);
   }
 }
 
@@ -239,7 +333,9 @@ static double nll_part(Ensemble *e, int n, int grads, const Gather *gather, int 
   const int E = e->c.members, D = e->c.out_dim;
   nn_tape_begin(e->tape, e->xb, n, 0);
   StepTask k = {e, n, grads, gather, adam, adam ? adam_begin(&e->adam) : 0};
-  pool_run(e->pool, E, step_member, &k);
+  const int q = grads ? e->split : 0;
+  for (int m = E - q; m < E; m++) atomic_store_explicit(&e->stage_done[m], 0, memory_order_relaxed);
+  pool_run(e->pool, E + q, step_task, &k);
   const real *maxlv = ens_maxlv(e), *minlv = ens_minlv(e);
   const real c = (real)1 / ((real)n * (real)D);
   double loss = 0;

@@ -16,6 +16,7 @@
 #ifndef USBPO_ENSEMBLE_H
 #define USBPO_ENSEMBLE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "nn.h"
@@ -57,6 +58,10 @@ typedef struct {
   double mse[64]; /* holdout MSE per member after the last training */
   /* members run as tasks of this pool (NULL: one after another, the same numbers) */
   Pool *pool;
+  /* a phase-1 step's last `split` members run as two tasks each, cut at layer split_layer of
+   * their backward, so that no thread idles while another runs a whole member (ens_set_pool) */
+  int split, split_layer;
+  atomic_int *stage_done; /* (members) the first task of a cut member has finished */
   /* workspaces */
   NnTape *tape; /* members x batch rows */
   real *xb, *yb, *dy;
