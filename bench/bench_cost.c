@@ -160,10 +160,8 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
     }
     d[r] = t[1] - t[0], t1[r] = t[0];
   }
-  qsort(d, PAIRS, sizeof(double), bench_cmp_double);
-  qsort(t1, PAIRS, sizeof(double), bench_cmp_double);
-  p->p1_ep_s[slot] = d[PAIRS / 2] / cap;
-  p->p1_fixed_s[slot] = t1[PAIRS / 2] - p->p1_ep_s[slot];
+  p->p1_ep_s[slot] = bench_median(d, PAIRS) / cap;
+  p->p1_fixed_s[slot] = bench_median(t1, PAIRS) - p->p1_ep_s[slot];
   p->p2_s[slot] = batches ? best_p2 : 0;
   mt_free(m1);
   mt_free(mn);
@@ -172,39 +170,39 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
 }
 
 /* --paired-phase1: phase-1 trainings of 2 epochs on the first n rows (no phase 2), one thread
- * and T threads alternately, warm (each model trained on the rows before), `rounds` pairs: the
- * speed-up as the median of the pairs' ratios (bench_util's paired figure: both halves of a pair
- * see the same machine), and whether the two models are bit-identical after every pair */
+ * and T threads interleaved by bench_pair (its warm-up is each model's first training, from
+ * scratch; then each trains on the rows it has seen): the speed-up min/min and paired, and
+ * whether the two models are bit-identical after the same sequence of trainings */
+typedef struct {
+  ModelTrain *m;
+  const Buffer *b;
+} TrainCtx;
+
+static void train_once(void *v) {
+  TrainCtx *c = v;
+  double tm[TM_COUNT];
+  mt_train(c->m, c->b, NULL, tm, 0);
+}
+
 static void phase1_paired(const Buffer *all, int64_t n, int threads, int rounds) {
   const EnvInfo *ei = env_info(g_cfg.env.name);
   Buffer *b = first_rows(all, n);
-  ModelTrain *m[2];
-  double tm[TM_COUNT], best[2] = {1e30, 1e30}, ratio[BENCH_MAX_ROUNDS];
+  TrainCtx ctx[2]; /* 1 thread, T threads */
   for (int k = 0; k < 2; k++) {
     Config c = with(&g_cfg, k ? threads : 1, 2);
-    m[k] = mt_make(&c, ei->obs_dim, ei->act_dim);
-    mt_train(m[k], b, NULL, tm, 0);
+    ctx[k] = (TrainCtx){mt_make(&c, ei->obs_dim, ei->act_dim), b};
   }
-  if (rounds > BENCH_MAX_ROUNDS) rounds = BENCH_MAX_ROUNDS;
-  int same = 1;
-  for (int r = 0; r < rounds; r++) {
-    double t[2];
-    for (int k = 0; k < 2; k++) {
-      mt_train(m[k], b, NULL, tm, 0);
-      t[k] = tm[TM_SECONDS];
-      best[k] = fmin(best[k], t[k]);
-    }
-    ratio[r] = t[0] / t[1];
-    const Ensemble *e0 = mt_ensemble(m[0]), *e1 = mt_ensemble(m[1]);
-    same &= !memcmp(e0->p, e1->p, sizeof(real) * e0->ntotal);
-  }
-  qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
+  double t1, tn, lo, hi;
+  bench_pair(train_once, &ctx[0], train_once, &ctx[1], 1, rounds, &t1, &tn);
+  bench_paired_range(&lo, &hi);
+  const Ensemble *e0 = mt_ensemble(ctx[0].m), *e1 = mt_ensemble(ctx[1].m);
+  const int same = !memcmp(e0->p, e1->p, sizeof(real) * e0->ntotal);
   printf("N %7lld: phase-1 training (2 epochs): 1 thread %.2f s, %d threads %.2f s (min of %d); "
          "speed-up %.3f min/min, %.3f paired (median; pairs %.3f..%.3f); models %s\n",
-         (long long)n, best[0], threads, best[1], rounds, best[0] / best[1], ratio[rounds / 2],
-         ratio[0], ratio[rounds - 1], same ? "bit-identical" : "DIFFER");
+         (long long)n, t1, threads, tn, rounds, t1 / tn, bench_paired_ratio(), lo, hi,
+         same ? "bit-identical" : "DIFFER");
   fflush(stdout);
-  mt_free(m[0]), mt_free(m[1]);
+  mt_free(ctx[0].m), mt_free(ctx[1].m);
   buf_free(b);
 }
 

@@ -22,11 +22,17 @@ static inline double bench_time(BenchFn fn, void *ctx, int reps) {
  * per-round ratio a/b (bench_paired_ratio): on a shared machine whose speed drifts, a and b of
  * the same round see the same conditions, so the paired median is steadier than min/min. */
 #define BENCH_MAX_ROUNDS 256
-static double bench_ratio_median_;
+static double bench_ratio_median_, bench_ratio_lo_, bench_ratio_hi_;
 
 static inline int bench_cmp_double(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
   return (a > b) - (a < b);
+}
+
+/* the median of v[0..n) (sorted in place; the mean of the middle two when n is even) */
+static inline double bench_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), bench_cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static inline void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int reps, int rounds,
@@ -41,14 +47,18 @@ static inline void bench_pair(BenchFn a, void *actx, BenchFn b, void *bctx, int 
     if (y < *tb) *tb = y;
     ratio[r] = x / y;
   }
-  qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
-  bench_ratio_median_ =
-      rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+  bench_ratio_median_ = bench_median(ratio, rounds);
+  bench_ratio_lo_ = ratio[0], bench_ratio_hi_ = ratio[rounds - 1];
 }
 
 /* the median paired ratio of the last bench_pair */
 static inline double bench_paired_ratio(void) {
   return bench_ratio_median_;
+}
+
+/* the smallest and largest of those per-round ratios */
+static inline void bench_paired_range(double *lo, double *hi) {
+  *lo = bench_ratio_lo_, *hi = bench_ratio_hi_;
 }
 
 static inline void bench_header(const char *what) {

@@ -133,13 +133,14 @@ static void plan_split(Ensemble *e) {
   const int E = e->c.members, T = pool_threads(e->pool), L = e->net.nlayers;
   e->split = 0, e->split_layer = L;
   if (T < 2 || T > 64 || L < 2) return;
-  /* the cut nearest half of the member's work */
+  /* the cut nearest half of the member's work: a, the first part's share */
   const double total = stage1_cost(&e->net, 0);
-  int k = L - 1;
-  for (int l = 1; l < L; l++)
-    if (fabs(stage1_cost(&e->net, l) - total / 2) < fabs(stage1_cost(&e->net, k) - total / 2))
-      k = l;
-  const double a = stage1_cost(&e->net, k) / total;
+  int k = 0;
+  double a = 1;
+  for (int l = 1; l < L; l++) {
+    const double al = stage1_cost(&e->net, l) / total;
+    if (fabs(al - 0.5) < fabs(a - 0.5)) k = l, a = al;
+  }
   double best = schedule_length(E, T, 0, a);
   for (int q = 1; q <= E; q++) {
     double len = schedule_length(E, T, q, a);
