@@ -13,14 +13,16 @@ TOTALS = [7500, 10000, 12500, 15000, 20000, 25000]
 
 
 def row(variant, seed, path):
-    evals = [x for x in csv.DictReader(open(path)) if x['eval_return'] not in ('', 'nan')]
+    with open(path) as f:
+        evals = [x for x in csv.DictReader(f) if x['eval_return'] not in ('', 'nan')]
     if not evals:
         return None
-    newest = max(int(float(x['total_env_steps'])) for x in evals)
+    steps = [(float(x['total_env_steps']), float(x['eval_return'])) for x in evals]
+    newest = int(steps[-1][0])
     cells = []
     for t in TOTALS:
-        v = [float(x['eval_return']) for x in evals if float(x['total_env_steps']) <= t]
-        cells.append(f'{sum(v[-3:]) / len(v[-3:]):.0f}' if v and t <= newest else '–')
+        v = [ret for total, ret in steps if total <= t][-3:]
+        cells.append(f'{sum(v) / len(v):.0f}' if v and t <= newest else '–')
     ratio = [float(x['model_holdout_mse']) / float(x['model_holdout_mse_p1']) for x in evals
              if x['model_holdout_mse_p1'] not in ('', 'nan', '0')]
     r = f'{ratio[0]:.2f} → {ratio[-1]:.2f} (max {max(ratio):.2f})' if ratio else '1 (no phase 2)'
