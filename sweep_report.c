@@ -39,7 +39,8 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
   *nl = 0;
   char *h = strdup(text);
   const int is = col(strcpy(h, text), "env_steps"), ir = col(strcpy(h, text), "eval_return"),
-            iw = col(strcpy(h, text), "wall_s");
+            iw = col(strcpy(h, text), "wall_s"), ia = col(strcpy(h, text), "model_holdout_mse"),
+            ip = col(strcpy(h, text), "model_holdout_mse_p1");
   free(h);
   if (is < 0 || ir < 0) {
     if (strict) fprintf(stderr, "usbpo_sweep: %s: no env_steps / eval_return column\n", path);
@@ -51,28 +52,36 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
   r->steps = xmalloc(sizeof(double) * (rows + 1));
   r->ret = xmalloc(sizeof(double) * (rows + 1));
   r->wall = xmalloc(sizeof(double) * (rows + 1));
+  r->ratio = xmalloc(sizeof(double) * (rows + 1));
   int line = 2, bad = 0;
   for (char *row = nl + 1; *row; line++) {
     char *end = strchr(row, '\n');
     if (!end) break; /* a row still being written */
     *end = 0;
-    double s = NAN, v = NAN, w = NAN;
+    double s = NAN, v = NAN, w = NAN, a = NAN, p1 = NAN;
     int i = 0;
     for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
       comma = strchr(f, ',');
       if (comma) *comma = 0;
-      if (i != is && i != ir && i != iw) continue;
+      if (i != is && i != ir && i != iw && i != ia && i != ip) continue;
       char *e;
       double x = strtod(f, &e);
       if (e == f || *e) {
+        x = NAN;
+        if (i == ia || i == ip) continue; /* optional: the ratio is then unknown */
         if (strict) fprintf(stderr, "usbpo_sweep: %s:%d: '%s' is not a number\n", path, line, f);
         bad = 1;
       }
       if (i == is) s = x;
       if (i == ir) v = x;
       if (i == iw) w = x;
+      if (i == ia) a = x;
+      if (i == ip) p1 = x;
     }
-    if (isfinite(s) && isfinite(v)) r->steps[r->n] = s, r->ret[r->n] = v, r->wall[r->n++] = w;
+    if (isfinite(s) && isfinite(v)) {
+      r->steps[r->n] = s, r->ret[r->n] = v, r->wall[r->n] = w;
+      r->ratio[r->n++] = isfinite(a) && isfinite(p1) && p1 > 0 ? a / p1 : NAN;
+    }
     row = end + 1;
   }
   free(text);
@@ -84,7 +93,7 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
 }
 
 void sweep_free_run(SweepRun *r) {
-  xfree(r->steps), xfree(r->ret), xfree(r->wall);
+  xfree(r->steps), xfree(r->ret), xfree(r->wall), xfree(r->ratio);
   memset(r, 0, sizeof *r);
 }
 
@@ -291,6 +300,62 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
   xfree(av), xfree(dirs);
 }
 
+/* a row per (variant, seed) with a metrics file, finished or not: where the run stands, the
+ * final-return statistic at each quarter of the budget ("–" where the run has not got there or
+ * has no evaluation yet), its wall clock and its own holdout ratio per epoch */
+static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
+  const double B = (double)g->total_steps;
+  int rows = 0;
+  for (int v = 0; v < g->nvar; v++)
+    for (int s = 0; s < g->nseeds; s++) {
+      char path[PATH_MAX * 3];
+      snprintf(path, sizeof path, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
+               (long long)g->seeds[s]);
+      SweepRun r;
+      if (sweep_read_run(path, &r, 0) != 0) continue;
+      if (r.n == 0) {
+        sweep_free_run(&r);
+        continue;
+      }
+      if (!rows++)
+        fprintf(f,
+                "\nPer seed, finished or not (each value the mean of the seed's last three "
+                "evaluations at or before the step; wall clock of the newest row; the run's own "
+                "holdout MSE after phase 2 over after phase 1 at its first and newest "
+                "evaluation, and its largest):\n\n| variant, seed | env steps reached | "
+                "%.0f | %.0f | %.0f | %.0f | wall clock | holdout ratio, first → newest (max) "
+                "|\n|---|---|---|---|---|---|---|---|\n",
+                B / 4, B / 2, 3 * B / 4, B);
+      const double newest = r.steps[r.n - 1];
+      fprintf(f, "| %s, %lld | %.0f | ", g->labels[v], (long long)g->seeds[s], newest);
+      for (int q = 1; q <= 4; q++) {
+        char c[32];
+        cell_fmt(c, sizeof c, newest >= B * q / 4 ? st_final(&r, B * q / 4, 3) : NAN);
+        fprintf(f, "%s | ", c);
+      }
+      const double w = r.wall[r.n - 1];
+      if (!isfinite(w))
+        fprintf(f, "– | ");
+      else if (w >= 3600)
+        fprintf(f, "%.0f s (%.1f h) | ", w, w / 3600);
+      else
+        fprintf(f, "%.0f s | ", w);
+      int first = -1, last = -1;
+      double mx = NAN;
+      for (int i = 0; i < r.n; i++)
+        if (isfinite(r.ratio[i])) {
+          if (first < 0) first = i;
+          last = i;
+          if (!(mx >= r.ratio[i])) mx = r.ratio[i];
+        }
+      if (first < 0)
+        fprintf(f, "– |\n");
+      else
+        fprintf(f, "%.2f → %.2f (%.2f) |\n", r.ratio[first], r.ratio[last], mx);
+      sweep_free_run(&r);
+    }
+}
+
 static void env_section(FILE *f, const SweepGrid *g, const char *env) {
   const int nv = g->nvar, ns = g->nseeds;
   const double B = (double)g->total_steps;
@@ -379,6 +444,7 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
       fprintf(f, "| %s | %+.1f | [%+.1f, %+.1f] | %s |\n", g->labels[v], d, lo, hi, verdict);
     }
   }
+  seed_table(f, g, env);
   xfree(fin), xfree(nfin);
 }
 

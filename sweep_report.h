@@ -4,16 +4,21 @@
  * interval of the mean, the interquartile mean (5 seeds or more), steps to a threshold and the
  * area under the curve; each variant against the baseline as a difference of means with its
  * bootstrap interval; the published curves of the same task (docs/reference/published/) with
- * the same statistic at the same total env steps. The statistics are exposed for the tests. */
+ * the same statistic at the same total env steps; and a row per seed, finished or not (the
+ * same statistic at each quarter of the budget, wall clock, the run's own holdout ratio). The
+ * statistics are exposed for the tests. */
 #ifndef USBPO_SWEEP_REPORT_H
 #define USBPO_SWEEP_REPORT_H
 
 #include <stdint.h>
 
 /* a run's curve from its metrics.csv: env_steps, eval_return, wall_s per row (rows with a
- * non-finite eval skipped); 0, or -1 with a message (strict: every cell must be a number) */
+ * non-finite eval skipped), and where the run has the columns, model_holdout_mse over
+ * model_holdout_mse_p1 (holdout error after phase 2 over after phase 1; NAN where either is
+ * missing, non-finite or zero); 0, or -1 with a message (strict: every cell of env_steps,
+ * eval_return and wall_s must be a number) */
 typedef struct {
-  double *steps, *ret, *wall;
+  double *steps, *ret, *wall, *ratio;
   int n;
 } SweepRun;
 int sweep_read_run(const char *metrics_csv, SweepRun *r, int strict);

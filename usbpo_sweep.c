@@ -608,7 +608,7 @@ static void usage(FILE *f) {
              "  --variants, --seeds  only these of the experiment's variants (labels) and seeds\n"
              "  (none)     run every unfinished cell here, N at a time (default: the cores)\n"
              "  --status   a table of cells: steps, last evaluation, state, ETA\n"
-             "  --report   <dir>/<name>/report.md with figures and confidence intervals\n"
+             "  --report   <dir>/<name>/report.md: figures, intervals, a row per seed\n"
              "  --slurm    one array job, a task per cell (--dry-run: print it only)\n");
 }
 

@@ -101,6 +101,9 @@ set = ["sac.lr=0.002"]
 [[variant]]
 label = "d"
 set = ["sac.lr=0.003"]
+[[variant]]
+label = "e"
+set = ["sac.lr=0.004"]
 EOT
 sed -i 's/^set = \[\]$/set = ["run.algo=usbpo"]/' fx/exp.toml
 mkrow() { # dir: rows "env_steps eval" ...
@@ -116,8 +119,20 @@ for s in 0 1 2 3 4; do
   mkrow fx/exp/fx/inverted_pendulum/c/s$s 100 0 200 $((600 - f)) 300 $((600 - f))
   mkrow fx/exp/fx/inverted_pendulum/d/s$s 100 7 200 7 300 7
 done
+# e: one unfinished seed; d seed 0 with the holdout columns (ratios 1, 2, 1.5; one row without)
+mkrow fx/exp/fx/inverted_pendulum/e/s3 100 30 200 90
+{ echo "epoch,env_steps,eval_return,model_holdout_mse,model_holdout_mse_p1,wall_s"
+  echo "0,100,7,0.5,0.5,10"; echo "1,150,7,nan,0.5,20"; echo "2,200,7,1.0,0.5,30"
+  echo "3,300,7,0.6,0.4,7300"; } > fx/exp/fx/inverted_pendulum/d/s0/metrics.csv
 (cd fx && USBPO_DIST="$DIST" "$SWEEP" exp.toml --report > r.log 2>&1) || { bad "--report failed"; cat fx/r.log; }
 R=fx/exp/fx/report.md
+# per seed, at 75, 150, 225 and 300 env steps (last three evaluations at or before each)
+grep -q '^| a, 1 | 300 | – | 0.0 | 100.0 | 133.3 | 1 s | – |$' $R &&
+  grep -q '^| d, 0 | 300 | – | 7.0 | 7.0 | 7.0 | 7300 s (2.0 h) | 1.00 → 1.50 (2.00) |$' $R &&
+  grep -q '^| e, 3 | 200 | – | 30.0 | – | – | 1 s | – |$' $R && ! grep -q '^| e, 0 ' $R &&
+  grep -q "^| e | 0 of 5 finished | " $R &&
+  ok "per-seed rows: quarters of the budget, unfinished seeds, wall clock, holdout ratio by hand" ||
+  { bad "per-seed rows"; sed -n '/^| variant, seed/,$p' $R; }
 # a: finals 66.7,133.3,200,266.7,333.3: mean 200, std sqrt(2/9*(100^2+... )) = 94.3, IQM (trim 1 each
 # side) = 200, AUC mean 150, steps to 150: seeds 1..4 at 200 (f >= 150), seed 0 never
 grep -q "^| a | 5 of 5 finished | 200.0 ± 94.3 | \[.*\] | 200.0 | 200.0 (4 of 5) | 150.0 |" $R &&
