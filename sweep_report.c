@@ -300,6 +300,12 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
   xfree(av), xfree(dirs);
 }
 
+/* a cell's metrics file: <root>/<env>/<variant>/s<seed>/metrics.csv */
+static void metrics_path(const SweepGrid *g, const char *env, int v, int s, char *out, size_t n) {
+  snprintf(out, n, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
+           (long long)g->seeds[s]);
+}
+
 /* a row per (variant, seed) with a metrics file, finished or not: where the run stands, the
  * final-return statistic at each quarter of the budget ("–" where the run has not got there or
  * has no evaluation yet), its wall clock and its own holdout ratio per epoch */
@@ -309,8 +315,7 @@ static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
   for (int v = 0; v < g->nvar; v++)
     for (int s = 0; s < g->nseeds; s++) {
       char path[PATH_MAX * 3];
-      snprintf(path, sizeof path, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
-               (long long)g->seeds[s]);
+      metrics_path(g, env, v, s, path, sizeof path);
       SweepRun r;
       if (sweep_read_run(path, &r, 0) != 0) continue;
       if (r.n == 0) {
@@ -379,8 +384,7 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
     nfin[v] = 0;
     for (int s = 0; s < ns; s++) {
       char path[PATH_MAX * 3];
-      snprintf(path, sizeof path, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
-               (long long)g->seeds[s]);
+      metrics_path(g, env, v, s, path, sizeof path);
       SweepRun r;
       if (sweep_read_run(path, &r, 1) != 0) continue;
       if (r.n > 0 && r.steps[r.n - 1] >= B) {
