@@ -464,8 +464,9 @@ int main(int argc, char **argv) {
   const char *preset = cfg_preset_text(env);
   CHECK(preset, "no preset for env '%s'", env);
   CfgErrors errs = {0};
-  const char *sets[] = {"run.algo=usbpo"};
-  CHECK(cfg_load_text(&g_cfg, preset, env, sets, 1, &errs) == 0, "%s",
+  /* the official phase 2, as the committed cost figures were measured */
+  const char *sets[] = {"run.algo=usbpo", "finetune.mode=faithful"};
+  CHECK(cfg_load_text(&g_cfg, preset, env, sets, 2, &errs) == 0, "%s",
         errs.text ? errs.text : "preset");
   /* --check alone: the run's own phase-1 epochs are the ones to project with */
   if (check && !fit && n_from == 0 && const_epochs <= 0) epochs_from[n_from++] = check;

@@ -20,8 +20,9 @@
  * rollouts happen in between).
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
- * same_member, bias | shift (finetune.terms), lr=X (finetune.lr), e.g.
- * "faithful+old_own_scaler+bias" or "faithful+lr=1e-5". */
+ * same_member, bias | shift (finetune.terms), lr=X (finetune.lr; without it, the mode's own
+ * default step: 1e-4 for faithful, 1e-5 for w2), e.g. "faithful+old_own_scaler+bias" or
+ * "w2+lr=1e-4". */
 #include "probe.h"
 
 #include <limits.h>
@@ -48,6 +49,7 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
   c->finetune.old_own_scaler = false;
   c->finetune.shift_same_member = false;
   c->finetune.terms = FT_TERMS_BOTH;
+  int lr_given = 0;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", spec);
   char *save = NULL;
@@ -71,9 +73,12 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
       const double lr = strtod(t + 3, &end);
       if (end == t + 3 || *end || !(lr > 0 && lr < 1)) return -1;
       c->finetune.lr = lr;
+      lr_given = 1;
     } else
       return -1;
   }
+  /* each mode's own step, as a run of that mode takes it, whatever the probed run used */
+  if (!lr_given) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
   return 0;
 }
 

@@ -218,7 +218,61 @@ static void test_dump_roundtrip(void) {
          "a set F_HASH_IF_SET key must change the hash");
 }
 
+/* issue 15: usbpo's phase 2 defaults to w2 at 1e-5; faithful (the published code) is one key
+ * away and takes its own 1e-4; a given step is kept under either; mbpo and sac hash as before */
+static void test_phase2_defaults(void) {
+  Config d = load_ok(ENV, NULL, 0);
+  EXPECT(d.run.algo == ALGO_USBPO && d.finetune.mode == FT_W2 && d.finetune.lr == 1e-5,
+         "default phase 2: mode %d lr %g", d.finetune.mode, d.finetune.lr);
+  const char *f1[] = {"finetune.mode=faithful"};
+  Config f = load_ok(ENV, f1, 1);
+  EXPECT(f.finetune.mode == FT_FAITHFUL && f.finetune.lr == 1e-4,
+         "finetune.mode=faithful alone: lr %g, want the official 1e-4", f.finetune.lr);
+  Config ff = load_ok(ENV "[finetune]\nmode = \"faithful\"\n", NULL, 0);
+  EXPECT(ff.finetune.lr == 1e-4 && cfg_hash(&ff) == cfg_hash(&f), "faithful from the file: lr %g",
+         ff.finetune.lr);
+  /* a given step wins, from the file or --set, in either order against the mode */
+  const char *g1[] = {"finetune.lr=3e-5", "finetune.mode=faithful"};
+  const char *g2[] = {"finetune.mode=w2", "finetune.lr=1e-4"};
+  Config g = load_ok(ENV, g1, 2), h = load_ok(ENV, g2, 2);
+  EXPECT(g.finetune.mode == FT_FAITHFUL && g.finetune.lr == 3e-5, "given lr lost: %g",
+         g.finetune.lr);
+  EXPECT(h.finetune.mode == FT_W2 && h.finetune.lr == 1e-4, "given lr lost: %g", h.finetune.lr);
+  Config gf = load_ok(ENV "[finetune]\nlr = 2e-4\n", f1, 1);
+  EXPECT(gf.finetune.lr == 2e-4, "lr from the file lost under --set mode: %g", gf.finetune.lr);
+  /* the steps are part of a usbpo run's identity */
+  EXPECT(cfg_hash(&d) != cfg_hash(&f) && cfg_hash(&d) != cfg_hash(&h),
+         "phase-2 mode or step does not change a usbpo hash");
+  /* the resolved dump pins the step: reloading it (a resume) gives the same run */
+  const Config *all[] = {&d, &f, &g, &h};
+  for (int i = 0; i < 4; i++) {
+    char *dump = cfg_dump_string(all[i]);
+    Config r = load_ok(dump, NULL, 0);
+    EXPECT(r.finetune.mode == all[i]->finetune.mode && r.finetune.lr == all[i]->finetune.lr &&
+               cfg_hash(&r) == cfg_hash(all[i]),
+           "dump %d does not reload to the same phase 2", i);
+    free(dump);
+  }
+  /* mbpo and sac do not run phase 2: finetune.* leaves their hash alone, and it is the hash
+   * they had when faithful at 1e-4 was the default (their checkpoints resume) */
+  for (int a = 0; a < 2; a++) {
+    const char *algo = a ? "run.algo=sac" : "run.algo=mbpo";
+    const char *m0[] = {algo}, *m1[] = {algo, "finetune.mode=faithful", "finetune.lr=1e-4"},
+               *m2[] = {algo, "finetune.mode=off", "finetune.lr=0.5"};
+    Config x0 = load_ok(ENV, m0, 1), x1 = load_ok(ENV, m1, 3), x2 = load_ok(ENV, m2, 3);
+    EXPECT(cfg_hash(&x0) == cfg_hash(&x1) && cfg_hash(&x0) == cfg_hash(&x2),
+           "%s: finetune.* changes the hash", algo);
+    char diff[512];
+    EXPECT(cfg_diff(&x0, &x2, diff, sizeof diff) == 0, "%s: cfg_diff names %s", algo, diff);
+  }
+  const char *u1[] = {"run.algo=usbpo", "finetune.mode=faithful"};
+  const char *u2[] = {"run.algo=mbpo", "finetune.mode=faithful"};
+  Config u = load_ok(ENV, u1, 2), m = load_ok(ENV, u2, 2);
+  EXPECT(cfg_hash(&u) != cfg_hash(&m), "usbpo and mbpo hash alike");
+}
+
 int main(void) {
+  RUN(test_phase2_defaults);
   RUN(test_malformed);
   RUN(test_set_errors);
   RUN(test_presets_and_overrides);

@@ -89,6 +89,14 @@ else bad "--probe-model: exit $rc, $rows rows"; cat "$T/p.md" "$T/p.log"; fi
 # the bias-only variant minimises the bias term alone: its J equals its bias, before and after
 awk -F'|' '$2 ~ /faithful\+bias/ {gsub(/ /, "", $6); gsub(/ /, "", $8); exit !($6 == $8)}' "$T/p.md" &&
   ok "--probe-model: bias only: J is the bias term" || bad "bias-only J"
+# a variant without lr= takes its mode's own step (w2 1e-5, faithful 1e-4), whatever the run's:
+# its row equals the one with that step spelt out, and differs from w2 at the other step
+"$BIN" --probe-model "$R" --variants w2,w2+lr=1e-5,w2+lr=1e-4,faithful,faithful+lr=1e-4 > "$T/pl.md" 2> "$T/pl.log"; rc=$?
+row() { awk -F'|' -v v="$1" '{l = $2; gsub(/ /, "", l)} l == v {print $3 $4 $5 $6 $7 $8 $9}' "$T/pl.md"; }
+if [ $rc -eq 0 ] && [ -n "$(row w2)" ] && [ "$(row w2)" = "$(row w2+lr=1e-5)" ] &&
+   [ "$(row faithful)" = "$(row faithful+lr=1e-4)" ] && [ "$(row w2)" != "$(row w2+lr=1e-4)" ]; then
+  ok "--probe-model: w2 takes 1e-5 and faithful 1e-4 unless lr= is given"
+else bad "--probe-model default steps: exit $rc"; cat "$T/pl.md" "$T/pl.log"; fi
 # --at: the newest checkpoint at or before the step; none that early is an error
 oldest=$(ls "$R/ckpt" | sort | head -1); n=$((10#$oldest))
 "$BIN" --probe-model "$R" --at "$n" --variants mbpo > "$T/p3.md" 2> "$T/p3.log"; rc=$?

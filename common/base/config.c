@@ -376,6 +376,13 @@ static int env_in(const ItemSet *s) {
   return env;
 }
 
+/* does the item set give this key? */
+static int gives(const ItemSet *s, const char *key) {
+  for (int i = 0; s && i < s->n; i++)
+    if (!strcmp(s->items[i].key, key)) return 1;
+  return 0;
+}
+
 static void validate(Config *c, const char *src, char origin[][96], CfgErrors *errs) {
 #define AT(key)     (origin[find_key(key)][0] ? origin[find_key(key)] : src)
 #define AT2(k1, k2) (origin[find_key(k1)][0] ? origin[find_key(k1)] : AT(k2))
@@ -454,6 +461,9 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
     int e = env_in(&set_items[i]);
     if (e != -2) env = e;
   }
+  /* finetune.lr, when nothing gives it, follows finetune.mode (cfg_ft_default_lr) */
+  int lr_given = gives(user, "finetune.lr");
+  for (int i = 0; i < nsets; i++) lr_given |= gives(&set_items[i], "finetune.lr");
   cfg_defaults(c);
   if (env >= 0) {
     const char *ptext = cfg_preset_text(cfg_env_name(env));
@@ -462,6 +472,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
       snprintf(pname, sizeof pname, "preset:%s.toml", cfg_env_name(env));
       ItemSet preset;
       if (parse_text(ptext, pname, &preset, errs) == 0) {
+        lr_given |= gives(&preset, "finetune.lr");
         for (int i = 0; i < preset.n; i++)
           if (apply_item(c, &preset.items[i], pname, NULL, errs, origin) != 0) ok = 0;
         cfg_toml_free(preset.items, preset.n);
@@ -479,6 +490,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
   for (int i = 0; i < nsets; i++)
     for (int j = 0; j < set_items[i].n; j++)
       if (apply_item(c, &set_items[i].items[j], "--set", sets[i], errs, origin) != 0) ok = 0;
+  if (!lr_given) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
   if (ok) validate(c, src, origin, errs);
   for (int i = 0; i < nsets; i++) cfg_toml_free(set_items[i].items, set_items[i].n);
   free(set_items);
@@ -659,7 +671,24 @@ char *cfg_dump_string(const Config *c) {
   return buf;
 }
 
-int cfg_diff(const Config *was, const Config *now, char *out, size_t n) {
+/* the configuration as the hash sees it. Phase 2 runs only in usbpo: for mbpo and sac its keys
+ * take the values they had before w2 became the default (faithful at 1e-4), so that a run of
+ * either version resumes under the other and finetune.* never splits runs that are the same */
+static void hash_view(const Config *c, Config *v) {
+  *v = *c;
+  if (c->run.algo == ALGO_USBPO) return;
+  Config d;
+  cfg_defaults(&d);
+  v->finetune = d.finetune;
+  v->finetune.mode = FT_FAITHFUL;
+  v->finetune.lr = cfg_ft_default_lr(FT_FAITHFUL);
+}
+
+int cfg_diff(const Config *was_in, const Config *now_in, char *out, size_t n) {
+  Config was_v, now_v;
+  hash_view(was_in, &was_v);
+  hash_view(now_in, &now_v);
+  const Config *was = &was_v, *now = &now_v;
   int count = 0;
   size_t used = 0;
   out[0] = 0;
@@ -684,11 +713,13 @@ int cfg_diff(const Config *was, const Config *now, char *out, size_t n) {
 }
 
 uint64_t cfg_hash(const Config *c) {
+  Config v;
+  hash_view(c, &v);
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   CHECK(f, "open_memstream failed");
-  dump_impl(c, f, 1);
+  dump_impl(&v, f, 1);
   fclose(f);
   uint64_t h = util_fnv1a64(buf, len, FNV1A64_INIT);
   free(buf);

@@ -165,7 +165,8 @@ int cfg_diff(const Config *was, const Config *now, char *out, size_t n);
 const char *cfg_env_name(int env);
 const char *cfg_algo_name(int algo);
 const char *cfg_ft_mode_name(int mode);
-int cfg_env_from_name(const char *name);                        /* -1 if unknown */
+double cfg_ft_default_lr(int mode);      /* finetune.lr when a config does not set it */
+int cfg_env_from_name(const char *name); /* -1 if unknown */
 const char *cfg_run_name(const Config *c, char *buf, size_t n); /* resolved run.name */
 
 /* embedded presets (generated at build time from configs/) */
