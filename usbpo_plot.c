@@ -10,6 +10,7 @@
  * Rows are aligned by epoch (the x coordinate of a point is the mean of the runs' x values at that
  * epoch), so runs of different lengths average over the seeds that reached each epoch. Each
  * run's curve is first smoothed over a centred window of N points (Spinning Up's convention). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -480,6 +481,15 @@ static int load_runs(const Opts *o, Run *runs, Group *groups) {
   return ng;
 }
 
+/* was a label ("BASE (N seeds)" or "BASE #K (N seeds)") made from this base? (not merely one
+ * that starts with it: "usbpo (faithful)" is another base than "usbpo") */
+static int same_base(const char *label, const char *base) {
+  const size_t n = strlen(base);
+  if (strncmp(label, base, n) != 0) return 0;
+  return !strncmp(label + n, " #", 2) ||
+         (!strncmp(label + n, " (", 2) && isdigit((unsigned char)label[n + 2]));
+}
+
 /* labels: given, or algorithm (+ environment when they differ, + what else tells apart) */
 static void label_groups(const Opts *o, Group *groups, int ng) {
   int envs_differ = 0;
@@ -496,10 +506,10 @@ static void label_groups(const Opts *o, Group *groups, int ng) {
     } else {
       snprintf(base, sizeof base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
                envs_differ ? " " : "", cfg_algo_name(G->algo),
-               G->algo == ALGO_USBPO && G->ft == FT_W2 ? " (w2)" : "",
+               G->algo == ALGO_USBPO && G->ft == FT_FAITHFUL ? " (faithful)" : "",
                G->mode == MODE_ASYNC ? " async" : "");
       int same = 0;
-      for (int h = 0; h < g; h++) same += !strncmp(groups[h].label, base, strlen(base));
+      for (int h = 0; h < g; h++) same += same_base(groups[h].label, base);
       if (same) snprintf(base + strlen(base), sizeof base - strlen(base), " #%d", same + 1);
     }
     snprintf(G->label, sizeof G->label, "%s (%d seed%s)", base, G->runs, G->runs == 1 ? "" : "s");
