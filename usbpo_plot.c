@@ -10,7 +10,6 @@
  * Rows are aligned by epoch (the x coordinate of a point is the mean of the runs' x values at that
  * epoch), so runs of different lengths average over the seeds that reached each epoch. Each
  * run's curve is first smoothed over a centred window of N points (Spinning Up's convention). */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -36,6 +35,7 @@ typedef struct {
 typedef struct {
   uint64_t key;
   char label[256];
+  char base[200]; /* the label before its "#K" and seed count */
   int runs;
   int env, algo, ft, mode;
   /* aggregated, per epoch */
@@ -481,15 +481,6 @@ static int load_runs(const Opts *o, Run *runs, Group *groups) {
   return ng;
 }
 
-/* was a label ("BASE (N seeds)" or "BASE #K (N seeds)") made from this base? (not merely one
- * that starts with it: "usbpo (faithful)" is another base than "usbpo") */
-static int same_base(const char *label, const char *base) {
-  const size_t n = strlen(base);
-  if (strncmp(label, base, n) != 0) return 0;
-  return !strncmp(label + n, " #", 2) ||
-         (!strncmp(label + n, " (", 2) && isdigit((unsigned char)label[n + 2]));
-}
-
 /* labels: given, or algorithm (+ environment when they differ, + what else tells apart) */
 static void label_groups(const Opts *o, Group *groups, int ng) {
   int envs_differ = 0;
@@ -503,13 +494,15 @@ static void label_groups(const Opts *o, Group *groups, int ng) {
       const int n = comma ? (int)(comma - lp) : (int)strlen(lp);
       snprintf(base, sizeof base, "%.*s", n, lp);
       lp = comma ? comma + 1 : NULL;
+      snprintf(G->base, sizeof G->base, "%s", base);
     } else {
       snprintf(base, sizeof base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
                envs_differ ? " " : "", cfg_algo_name(G->algo),
                G->algo == ALGO_USBPO && G->ft == FT_FAITHFUL ? " (faithful)" : "",
                G->mode == MODE_ASYNC ? " async" : "");
+      snprintf(G->base, sizeof G->base, "%s", base);
       int same = 0;
-      for (int h = 0; h < g; h++) same += same_base(groups[h].label, base);
+      for (int h = 0; h < g; h++) same += !strcmp(groups[h].base, base);
       if (same) snprintf(base + strlen(base), sizeof base - strlen(base), " #%d", same + 1);
     }
     snprintf(G->label, sizeof G->label, "%s (%d seed%s)", base, G->runs, G->runs == 1 ? "" : "s");

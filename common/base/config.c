@@ -376,13 +376,6 @@ static int env_in(const ItemSet *s) {
   return env;
 }
 
-/* does the item set give this key? */
-static int gives(const ItemSet *s, const char *key) {
-  for (int i = 0; s && i < s->n; i++)
-    if (!strcmp(s->items[i].key, key)) return 1;
-  return 0;
-}
-
 static void validate(Config *c, const char *src, char origin[][96], CfgErrors *errs) {
 #define AT(key)     (origin[find_key(key)][0] ? origin[find_key(key)] : src)
 #define AT2(k1, k2) (origin[find_key(k1)][0] ? origin[find_key(k1)] : AT(k2))
@@ -461,9 +454,9 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
     int e = env_in(&set_items[i]);
     if (e != -2) env = e;
   }
-  /* finetune.lr, when nothing gives it, follows finetune.mode (cfg_ft_default_lr) */
-  int lr_given = gives(user, "finetune.lr");
-  for (int i = 0; i < nsets; i++) lr_given |= gives(&set_items[i], "finetune.lr");
+  /* finetune.lr, when nothing gives it (origin[] records what did), follows finetune.mode */
+  const int lr_key = find_key("finetune.lr");
+  int lr_given = 0;
   cfg_defaults(c);
   if (env >= 0) {
     const char *ptext = cfg_preset_text(cfg_env_name(env));
@@ -472,7 +465,6 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
       snprintf(pname, sizeof pname, "preset:%s.toml", cfg_env_name(env));
       ItemSet preset;
       if (parse_text(ptext, pname, &preset, errs) == 0) {
-        lr_given |= gives(&preset, "finetune.lr");
         for (int i = 0; i < preset.n; i++)
           if (apply_item(c, &preset.items[i], pname, NULL, errs, origin) != 0) ok = 0;
         cfg_toml_free(preset.items, preset.n);
@@ -481,6 +473,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
       }
       /* the preset sets keys, but a later error should point at the user's text when it
        * set them; clear preset origins so validation names the user file */
+      lr_given = origin[lr_key][0] != 0;
       for (int i = 0; i < NKEYS; i++) origin[i][0] = 0;
     }
   }
@@ -490,7 +483,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
   for (int i = 0; i < nsets; i++)
     for (int j = 0; j < set_items[i].n; j++)
       if (apply_item(c, &set_items[i].items[j], "--set", sets[i], errs, origin) != 0) ok = 0;
-  if (!lr_given) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
+  if (!lr_given && !origin[lr_key][0]) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
   if (ok) validate(c, src, origin, errs);
   for (int i = 0; i < nsets; i++) cfg_toml_free(set_items[i].items, set_items[i].n);
   free(set_items);
