@@ -488,24 +488,23 @@ static void label_groups(const Opts *o, Group *groups, int ng) {
   const char *lp = o->labels;
   for (int g = 0; g < ng; g++) {
     Group *G = &groups[g];
-    char base[200];
+    int same = 0;
     if (lp && *lp) {
       const char *comma = strchr(lp, ',');
       const int n = comma ? (int)(comma - lp) : (int)strlen(lp);
-      snprintf(base, sizeof base, "%.*s", n, lp);
+      snprintf(G->base, sizeof G->base, "%.*s", n, lp);
       lp = comma ? comma + 1 : NULL;
-      snprintf(G->base, sizeof G->base, "%s", base);
     } else {
-      snprintf(base, sizeof base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
+      snprintf(G->base, sizeof G->base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
                envs_differ ? " " : "", cfg_algo_name(G->algo),
                G->algo == ALGO_USBPO && G->ft == FT_FAITHFUL ? " (faithful)" : "",
                G->mode == MODE_ASYNC ? " async" : "");
-      snprintf(G->base, sizeof G->base, "%s", base);
-      int same = 0;
-      for (int h = 0; h < g; h++) same += !strcmp(groups[h].base, base);
-      if (same) snprintf(base + strlen(base), sizeof base - strlen(base), " #%d", same + 1);
+      for (int h = 0; h < g; h++) same += !strcmp(groups[h].base, G->base);
     }
-    snprintf(G->label, sizeof G->label, "%s (%d seed%s)", base, G->runs, G->runs == 1 ? "" : "s");
+    char nth[16] = "";
+    if (same) snprintf(nth, sizeof nth, " #%d", same + 1);
+    snprintf(G->label, sizeof G->label, "%s%s (%d seed%s)", G->base, nth, G->runs,
+             G->runs == 1 ? "" : "s");
   }
 }
 

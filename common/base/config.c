@@ -454,9 +454,10 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
     int e = env_in(&set_items[i]);
     if (e != -2) env = e;
   }
-  /* finetune.lr, when nothing gives it (origin[] records what did), follows finetune.mode */
+  /* finetune.lr, when nothing gives it (origin[] records what did; the preset's origins are
+   * cleared below, so its part is kept here), follows finetune.mode */
   const int lr_key = find_key("finetune.lr");
-  int lr_given = 0;
+  int preset_lr = 0;
   cfg_defaults(c);
   if (env >= 0) {
     const char *ptext = cfg_preset_text(cfg_env_name(env));
@@ -473,7 +474,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
       }
       /* the preset sets keys, but a later error should point at the user's text when it
        * set them; clear preset origins so validation names the user file */
-      lr_given = origin[lr_key][0] != 0;
+      preset_lr = origin[lr_key][0] != 0;
       for (int i = 0; i < NKEYS; i++) origin[i][0] = 0;
     }
   }
@@ -483,7 +484,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
   for (int i = 0; i < nsets; i++)
     for (int j = 0; j < set_items[i].n; j++)
       if (apply_item(c, &set_items[i].items[j], "--set", sets[i], errs, origin) != 0) ok = 0;
-  if (!lr_given && !origin[lr_key][0]) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
+  if (!preset_lr && !origin[lr_key][0]) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
   if (ok) validate(c, src, origin, errs);
   for (int i = 0; i < nsets; i++) cfg_toml_free(set_items[i].items, set_items[i].n);
   free(set_items);
