@@ -70,7 +70,7 @@ check() { # job dir what reference
   else
     echo "FAILED: $what"; fail=1; tail -20 "$out"
     [ "$starts" -eq 1 ] && [ $rc -eq 0 ] &&
-      echo "  (the run ended before it was interrupted: on a machine this fast its total_steps must grow)"
+      echo "  (one start: never interrupted — the signal was lost, or the run ended before it came and must be longer on a machine this fast)"
   fi
 }
 
