@@ -247,25 +247,41 @@ static const char *published_name(const char *env) {
   return NULL;
 }
 
-/* a figure: usbpo_plot over the variants' run directories; ycol NULL: the return, with the
+/* a cell's metrics file: <root>/<env>/<variant>/s<seed>/metrics.csv */
+static void metrics_path(const SweepGrid *g, const char *env, int v, int s, char *out, size_t n) {
+  snprintf(out, n, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
+           (long long)g->seeds[s]);
+}
+
+/* a figure: usbpo_plot over the cells' run directories; ycol NULL: the return, with the
  * published curves; else that column (or A-B) */
 static void figure(const SweepGrid *g, const char *env, const char *ycol, char *png, size_t n) {
   if (ycol)
     snprintf(png, n, "%s/%s-%s.png", g->root, env, ycol);
   else
     snprintf(png, n, "%s/%s.png", g->root, env);
-  char **av = xmalloc(sizeof(char *) * (g->nvar + 16));
-  char(*dirs)[PATH_MAX * 2] = xmalloc((size_t)g->nvar * PATH_MAX * 2);
+  /* the grid's own seeds only (--seeds narrows it): a variant's directory may hold others */
+  const size_t ncell = (size_t)g->nvar * (size_t)g->nseeds;
+  char **av = xmalloc(sizeof(char *) * (ncell + 16));
+  char(*dirs)[PATH_MAX * 2] = xmalloc((ncell ? ncell : 1) * PATH_MAX * 2);
   char labels[4096] = "", title[256];
-  int k = 0, used = 0;
+  int k = 0, used = 0, nd = 0;
   av[k++] = (char *)g->plot;
   for (int v = 0; v < g->nvar; v++) {
-    snprintf(dirs[v], PATH_MAX * 2, "%s/%s/%s", g->root, env, g->labels[v]);
-    struct stat st;
-    if (stat(dirs[v], &st) != 0) continue;
-    av[k++] = dirs[v];
-    used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
-                     g->labels[v]);
+    int any = 0;
+    for (int s = 0; s < g->nseeds; s++) {
+      char csv[PATH_MAX * 3];
+      metrics_path(g, env, v, s, csv, sizeof csv);
+      struct stat st;
+      if (stat(csv, &st) != 0) continue;
+      snprintf(dirs[nd], PATH_MAX * 2, "%s/%s/%s/s%lld", g->root, env, g->labels[v],
+               (long long)g->seeds[s]);
+      av[k++] = dirs[nd++];
+      any = 1;
+    }
+    if (any && used < (int)sizeof labels) /* past the end: no more labels, never a wrap */
+      used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
+                       g->labels[v]);
   }
   snprintf(title, sizeof title, "%s%s%s", env, ycol ? ": " : "", ycol ? ycol : "");
   av[k++] = "-o", av[k++] = png, av[k++] = "--labels", av[k++] = labels;
@@ -298,12 +314,6 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
     png[0] = 0;
   }
   xfree(av), xfree(dirs);
-}
-
-/* a cell's metrics file: <root>/<env>/<variant>/s<seed>/metrics.csv */
-static void metrics_path(const SweepGrid *g, const char *env, int v, int s, char *out, size_t n) {
-  snprintf(out, n, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
-           (long long)g->seeds[s]);
 }
 
 /* a row per (variant, seed) with a metrics file, finished or not: where the run stands, the

@@ -147,6 +147,17 @@ grep -q '^!\[inverted_pendulum: eval_return-wall_s\](inverted_pendulum-eval_retu
   ok "experiment.plots: an extra figure of a column difference" || { bad "plots figure"; cat fx/r.log; }
 cp $R r1.md; (cd fx && "$SWEEP" exp.toml --report > /dev/null 2>&1); cmp -s $R r1.md &&
   ok "the report is reproducible (fixed bootstrap seed)" || bad "report not reproducible"
+# the figure draws the grid's cells only: --seeds narrows it (a, b x seeds 0, 1: 4 runs, not the
+# 11 under a/ and b/), and a seed directory the experiment does not name (a/s9, say from an older
+# grid) stays out of it (21 runs: 5 + 5 + 5 + 5 + e's one, not 22)
+mkrow fx/exp/fx/inverted_pendulum/a/s9 100 5000 200 5000 300 5000
+(cd fx && "$SWEEP" exp.toml --report --variants a,b --seeds 0,1 > r2.log 2>&1)
+grep -q "inverted_pendulum.png (4 runs)" fx/r2.log && ok "the figure: the grid's (--seeds) cells only" ||
+  { bad "figure cells"; cat fx/r2.log; }
+(cd fx && "$SWEEP" exp.toml --report > r3.log 2>&1)
+grep -q "inverted_pendulum.png (21 runs)" fx/r3.log &&
+  ok "the figure: a seed directory outside the grid is not drawn" || { bad "stray seed"; cat fx/r3.log; }
+rm -r fx/exp/fx/inverted_pendulum/a/s9
 
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null
