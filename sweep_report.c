@@ -247,10 +247,14 @@ static const char *published_name(const char *env) {
   return NULL;
 }
 
-/* a cell's metrics file: <root>/<env>/<variant>/s<seed>/metrics.csv */
+/* a cell's run directory, <root>/<env>/<variant>/s<seed>, and its metrics file in it */
+static void cell_dir(const SweepGrid *g, const char *env, int v, int s, char *out, size_t n) {
+  snprintf(out, n, "%s/%s/%s/s%lld", g->root, env, g->labels[v], (long long)g->seeds[s]);
+}
 static void metrics_path(const SweepGrid *g, const char *env, int v, int s, char *out, size_t n) {
-  snprintf(out, n, "%s/%s/%s/s%lld/metrics.csv", g->root, env, g->labels[v],
-           (long long)g->seeds[s]);
+  char dir[PATH_MAX * 2];
+  cell_dir(g, env, v, s, dir, sizeof dir);
+  snprintf(out, n, "%s/metrics.csv", dir);
 }
 
 /* a figure: usbpo_plot over the cells' run directories; ycol NULL: the return, with the
@@ -268,18 +272,15 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
   int k = 0, used = 0, nd = 0;
   av[k++] = (char *)g->plot;
   for (int v = 0; v < g->nvar; v++) {
-    int any = 0;
+    const int first = nd;
     for (int s = 0; s < g->nseeds; s++) {
       char csv[PATH_MAX * 3];
-      metrics_path(g, env, v, s, csv, sizeof csv);
+      cell_dir(g, env, v, s, dirs[nd], sizeof dirs[nd]);
+      snprintf(csv, sizeof csv, "%s/metrics.csv", dirs[nd]);
       struct stat st;
-      if (stat(csv, &st) != 0) continue;
-      snprintf(dirs[nd], PATH_MAX * 2, "%s/%s/%s/s%lld", g->root, env, g->labels[v],
-               (long long)g->seeds[s]);
-      av[k++] = dirs[nd++];
-      any = 1;
+      if (stat(csv, &st) == 0) av[k++] = dirs[nd++];
     }
-    if (any && used < (int)sizeof labels) /* past the end: no more labels, never a wrap */
+    if (nd > first && used < (int)sizeof labels) /* past the end: no more labels, never a wrap */
       used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
                        g->labels[v]);
   }
