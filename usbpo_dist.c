@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include "modeltrain.h"
 #include "pool.h"
 #include "rolekit.h"
+#include "rundir.h"
 #include "runlog.h"
 #include "runtime.h"
 #include "setup.h"
@@ -57,12 +59,17 @@ static void usage(FILE *f) {
           "                           or before STEPS env steps, exploration included; its real\n"
           "                           data from a later one) with each phase-2 variant (words:\n"
           "                           faithful w2 mbpo old_own_scaler same_member bias shift\n"
-          "                           lr=X, joined by +): holdout MSE, J, shift, bias\n"
+          "                           lr=X moments=shared|own, joined by +): holdout MSE,\n"
+          "                           J, shift, bias, weight change, steps kept\n"
           "  --help                   this text and the list of config keys\n"
           "  --version                print the version\n"
           "\n"
           "exit codes: 0 done, 1 error, 2 bad command line, 3 a rank went silent,\n"
-          "            75 stopped at a checkpoint on request (requeue)\n"
+          "            4 a write failed (disk full, read-only, file size limit: the newest\n"
+          "              checkpoint is intact; resume once there is room),\n"
+          "            5 out of memory or over run.max_memory_gb,\n"
+          "            75 stopped at a checkpoint on request (requeue),\n"
+          "            130 a second Ctrl-C (stopped at once, no checkpoint)\n"
           "\n"
           "config keys (see configs/*.toml for the per-environment presets):\n");
   cfg_print_keys(f);
@@ -77,7 +84,7 @@ static void tick(void *ctx) {
 static void on_signal(int sig) {
   g_util_stop = 1;
   if (sig == SIGUSR1) g_sig_usr1 = 1;
-  if (sig == SIGTERM || sig == SIGHUP) g_sig_term = 1;
+  if (sig == SIGTERM || sig == SIGHUP) g_sig_term = g_sig_term ? g_sig_term : sig;
   if (sig == SIGINT) {
     if (g_sig_int) _exit(130);
     g_sig_int = 1;
@@ -167,6 +174,14 @@ static void record_status(int rank, int code) {
   if (dur_write_file(path, text, strlen(text), err, sizeof err) != 0) LOG_W("%s", err);
 }
 
+/* ---- the command line ---- */
+
+typedef struct {
+  const char *cfg_path;
+  const char **sets; /* --set values, then run.dir / run.name / run.resume as implied */
+  int nsets, check_only;
+} Args;
+
 /* ---- the BLAS kernel ---- */
 
 /* before anything loads work into OpenBLAS: if it fell back to a generic kernel on a CPU with
@@ -191,6 +206,49 @@ static void blas_kernel_check(char **argv) {
           strerror(errno), core);
 }
 
+/* a resume: the kernel the checkpoint's numbers were computed with, so that the run continues
+ * bit for bit (a requeued job lands on whatever node is free). When the environment chose no
+ * kernel and this one differs, restart once with OPENBLAS_CORETYPE set to it, if the CPU can
+ * run it; else go on (the learner says so and counts it in the metrics) */
+static void blas_resume_kernel(const Args *a, char **argv) {
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if ((set && *set) || getenv("USBPO_BLAS_REEXEC")) return;
+  Config cfg;
+  CfgErrors errs = {0};
+  const int ok = cfg_load(&cfg, a->cfg_path, a->sets, a->nsets, &errs) == 0;
+  cfg_errors_free(&errs);
+  if (!ok || !cfg.run.resume) return; /* a bad config is reported by the normal path */
+  char run_dir[1024], dir[1200], was[64] = "", cpu_was[64] = "";
+  rk_run_dir(&cfg, run_dir, sizeof run_dir);
+  if (ckpt_find_latest(run_dir, cfg_hash(&cfg), dir, sizeof dir) != 0 ||
+      ckpt_blas_kernel(dir, was, sizeof was, cpu_was, sizeof cpu_was) != 0)
+    return;
+  const char *now = blas_core(0);
+  if (!strcasecmp(was, now)) return;
+  const BlasCpu cpu = blas_cpu();
+  if (!blas_can_run(was, &cpu)) {
+    char flags[64];
+    blas_cpu_text(&cpu, flags, sizeof flags);
+    fprintf(stderr,
+            "usbpo: warning: the checkpoint %s was computed with OpenBLAS's %s kernel (CPU: %s), "
+            "which this CPU (%s) cannot run: going on with %s, and the run's numbers from here "
+            "are not those of an uninterrupted run\n",
+            dir, was, cpu_was[0] ? cpu_was : "?", flags, now);
+    return;
+  }
+  fprintf(stderr,
+          "usbpo: the checkpoint %s was computed with OpenBLAS's %s kernel, this process loaded "
+          "%s: restarting with OPENBLAS_CORETYPE=%s so that the run continues bit-identical\n",
+          dir, was, now, was);
+  setenv("OPENBLAS_CORETYPE", was, 1);
+  char why[96];
+  snprintf(why, sizeof why, "resume:%s", now);
+  setenv("USBPO_BLAS_REEXEC", why, 1);
+  execv("/proc/self/exe", argv);
+  fprintf(stderr, "usbpo: warning: could not restart (%s): going on with the %s kernel\n",
+          strerror(errno), now);
+}
+
 /* the kernel in use, for the log */
 static void blas_kernel_report(void) {
   const BlasCpu cpu = blas_cpu();
@@ -198,20 +256,17 @@ static void blas_kernel_report(void) {
   blas_cpu_text(&cpu, flags, sizeof flags);
   const char *re = getenv("USBPO_BLAS_REEXEC"), *set = getenv("OPENBLAS_CORETYPE");
   char why[160] = "";
-  if (re)
+  if (re && !strncmp(re, "resume:", 7))
+    snprintf(why, sizeof why,
+             " (chosen by usbpo: the kernel of the checkpoint resumed; %s was "
+             "loaded first)",
+             re + 7);
+  else if (re)
     snprintf(why, sizeof why, " (chosen by usbpo: OpenBLAS had fallen back to %s)", re);
   else if (set && *set)
     snprintf(why, sizeof why, " (OPENBLAS_CORETYPE=%s from the environment)", set);
   LOG_I("BLAS: OpenBLAS kernel %s%s; CPU: %s", blas_core(0), why, flags);
 }
-
-/* ---- the command line ---- */
-
-typedef struct {
-  const char *cfg_path;
-  const char **sets; /* --set values, then run.dir / run.name / run.resume as implied */
-  int nsets, check_only;
-} Args;
 
 /* -1 to go on, else the exit code */
 static int parse_args(int argc, char **argv, Args *a) {
@@ -386,6 +441,28 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
   }
   /* written by a usbpo with another metrics layout (an upgrade mid-run) */
   const int upgraded = mr != metrics_ncols();
+  /* the outputs' first bytes are those the checkpoint saw (a file replaced since, say by a
+   * longer one from another run, is refused rather than cut and spliced) */
+  char rd[1024];
+  rk_run_dir(cfg, rd, sizeof rd);
+  const char *files[2] = {"metrics.csv", "episodes.csv"}, *keys[2] = {"csv_metrics_sum",
+                                                                        "csv_episodes_sum"};
+  const int64_t offs[2] = {mo, eo};
+  for (int i = upgraded ? 1 : 0; i < 2; i++) {
+    int64_t want = 0;
+    uint64_t got = 0;
+    char p[1300];
+    snprintf(p, sizeof p, "%s/%s", rd, files[i]);
+    struct stat pst;
+    if (ckr_int(f, keys[i], &want) != 0 || want == 0) continue; /* an older checkpoint */
+    if (stat(p, &pst) != 0 || pst.st_size < offs[i]) continue;  /* refused below, as shorter */
+    if (runlog_prefix_sum(p, offs[i], &got) != 0 || got != (uint64_t)want) {
+      LOG_E("cannot resume from %s: %s's first %lld bytes are not those the checkpoint recorded "
+            "(the file was replaced or edited since: another run's?); nothing was written",
+            resume_dir, p, (long long)offs[i]);
+      comm_abort(comm, EXIT_FATAL);
+    }
+  }
   if (upgraded && runlog_migrate_metrics(cfg, mo, (int)mr, err, sizeof err)) {
     LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
     comm_abort(comm, EXIT_FATAL);
@@ -398,28 +475,19 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
 }
 
 /* what an earlier attempt wrote is kept aside, whole, never overwritten or deleted: the outputs,
- * its checkpoints and its identity go to <run>/before-restart-<time>/ */
+ * its checkpoints and its identity go to a new <run>/before-restart-<time>[-k]/ (rundir.h: a
+ * directory of its own every time, and a move that is finished by the next start if a kill
+ * interrupts it) */
 static int keep_aside(const char *run_dir) {
-  char aside[1100], ev[1200];
-  snprintf(aside, sizeof aside, "%s/before-restart-%lld", run_dir, (long long)time(NULL));
+  char ev[1200], aside[4300], err[1024];
+  snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
   const char *outs[8] = {"metrics.csv", "episodes.csv", "policy_final.bin", "policy_final.bin.sum",
                          "ckpt",        "config.toml",  "run.id",           ev};
-  snprintf(ev, sizeof ev, "%s", tfe_find(run_dir, ev, sizeof ev) == 0 ? strrchr(ev, '/') + 1 : "-");
-  int bad = 0;
-  for (int i = 0; i < 8; i++) {
-    char from[1300], to[1300];
-    snprintf(from, sizeof from, "%s/%s", run_dir, outs[i]);
-    snprintf(to, sizeof to, "%s/%s", aside, outs[i]);
-    struct stat st;
-    if (lstat(from, &st) != 0) continue;
-    if (util_mkdirs(aside) == 0 && rename(from, to) == 0) {
-      LOG_W("kept %s as %s", from, to);
-    } else {
-      LOG_E("cannot move %s aside to %s: %s", from, to, strerror(errno));
-      bad = 1;
-    }
+  if (rundir_set_aside(run_dir, outs, 8, aside, sizeof aside, err, sizeof err) != 0) {
+    LOG_E("%s; nothing was moved", err);
+    return -1;
   }
-  return bad ? -1 : 0;
+  return 0;
 }
 
 /* does the run directory hold anything a fresh start would replace? */
@@ -447,13 +515,25 @@ static void explain_mismatch(const Config *cfg, const char *ckpt, const char *ru
   }
   Config was;
   CfgErrors errs = {0};
-  int nd = -1;
-  if (text && cfg_load_text(&was, text, from, NULL, 0, &errs) == 0)
+  int nd = -1, old_faithful = 0;
+  if (text && cfg_load_text(&was, text, from, NULL, 0, &errs) == 0) {
     nd = cfg_diff(&was, cfg, diff, sizeof diff);
+    /* a faithful run from before finetune.moments existed: its phase 2 had moments of its own,
+     * which this version's faithful does not (its text resolves to shared moments here, so
+     * cfg_diff cannot see the difference) */
+    old_faithful = was.run.algo == ALGO_USBPO && was.finetune.mode == FT_FAITHFUL &&
+                   !strstr(text, "\nmoments =") && cfg->finetune.moments == FT_MOM_SHARED;
+  }
   cfg_errors_free(&errs);
   free(text);
   LOG_E("cannot resume %s: its checkpoint %s was written with another configuration%s%s%s", run_dir,
         ckpt, nd > 0 ? " (" : "", nd > 0 ? diff : "", nd > 0 ? ")" : "");
+  if (old_faithful)
+    LOG_E(
+        "this run's faithful phase 2 is the one of usbpo before 2026-12, with Adam moments of its "
+        "own; faithful now steps on phase 1's moments, as the official code does (spec "
+        "deviation 10). To continue it as it was, resume with --set finetune.moments=own "
+        "(the variant 'faithful+moments=own')");
   LOG_E("nothing was written. Resume with the run's own configuration (usbpo_dist --resume %s), "
         "start a new run under another run.name, or start this one over with --set "
         "run.overwrite=true (its outputs and checkpoints are then moved aside, not deleted)",
@@ -466,6 +546,17 @@ static RunLog *open_run(Config *cfg, const Placement *pl, Comm *comm, char *resu
   char err[1024], run_dir[1024];
   rk_run_dir(cfg, run_dir, sizeof run_dir);
   RunLogMode mode = RUNLOG_FRESH;
+  /* one writer per run directory, for the run's life (rank 0 holds it) */
+  int busy = 0;
+  if (rundir_lock(run_dir, &busy, err, sizeof err) != 0) {
+    LOG_E("%s; nothing was written", err);
+    comm_abort(comm, busy ? EXIT_FATAL : EXIT_IO);
+  }
+  /* a set-aside a kill interrupted is finished before anything looks at the run */
+  if (rundir_finish_aside(run_dir, err, sizeof err) < 0) {
+    LOG_E("%s", err);
+    comm_abort(comm, EXIT_IO);
+  }
   if (cfg->run.resume) {
     CkptScan sc;
     if (ckpt_scan(run_dir, cfg_hash(cfg), runlog_read_run_id(run_dir), &sc) != 0) {
@@ -498,10 +589,15 @@ static RunLog *open_run(Config *cfg, const Placement *pl, Comm *comm, char *resu
     LOG_W("run.overwrite: starting %s over; what it held is moved aside", run_dir);
     if (keep_aside(run_dir) != 0) comm_abort(comm, EXIT_IO);
   }
+  errno = 0;
   RunLog *log = runlog_open(cfg, mode, err, sizeof err);
   if (!log) {
-    LOG_E("%s", err);
-    comm_abort(comm, EXIT_FATAL);
+    /* a file that cannot be written (a size limit, a full or read-only disk, an immutable or
+     * unwritable file) is exit 4, as the same failure later in the run is */
+    const int e = errno, io = e == EFBIG || e == ENOSPC || e == EDQUOT || e == EROFS ||
+                              e == EACCES || e == EPERM || e == EIO;
+    LOG_E("%s%s", err, io ? " (exit 4: nothing of the run was lost)" : "");
+    comm_abort(comm, io ? EXIT_IO : EXIT_FATAL);
   }
   if (resume_dir[0]) LOG_I("resuming from checkpoint %s", resume_dir);
   const int np = pl->np;
@@ -631,6 +727,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
 
+  blas_resume_kernel(&args, argv);
   blas_kernel_check(argv);
   install_signals();
   /* start-up phases, logged by rank 0 (where time goes before the first env step) */

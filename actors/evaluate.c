@@ -74,9 +74,11 @@ static int load_policy(const char *run, const Config *cfg, const NnNet *pn, real
     why = "missing or not a regular file";
   else if (len != want)
     why = "of the wrong size for this configuration's policy";
-  else if (sum &&
-           (snprintf(sum_text, sizeof sum_text, "%016llx", (unsigned long long)ckpt_sum(b, len)),
-            strncmp(sum, sum_text, 16) != 0))
+  else if (!sum) /* written with the policy, always: without it the bytes cannot be trusted */
+    why = "without its checksum file policy_final.bin.sum (a whole policy cannot be told from "
+          "a damaged one)";
+  else if (snprintf(sum_text, sizeof sum_text, "%016llx", (unsigned long long)ckpt_sum(b, len)),
+           strncmp(sum, sum_text, 16) != 0)
     why = "damaged (its checksum in policy_final.bin.sum does not match)";
   else {
     memcpy(pi, b, len);
@@ -168,6 +170,23 @@ int eval_main(int argc, char **argv) {
     fprintf(stderr, "%s", errs.text);
     cfg_errors_free(&errs);
     return EXIT_FATAL;
+  }
+  if (as_epoch >= 0) { /* the run's own epochs only: another number is a typo */
+    char mpath[1300];
+    snprintf(mpath, sizeof mpath, "%s/metrics.csv", run);
+    size_t ml = 0;
+    char *mt = util_read_file(mpath, &ml);
+    long long last = -1;
+    for (char *line = mt ? strchr(mt, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n'))
+      if (line[1] >= '0' && line[1] <= '9') last = atoll(line + 1);
+    free(mt);
+    if (as_epoch > last) {
+      if (last < 0)
+        LOG_E("--as-epoch %lld: %s has no epoch yet (metrics.csv has no rows)", as_epoch, run);
+      else
+        LOG_E("--as-epoch %lld: %s has epochs 0 to %lld (metrics.csv)", as_epoch, run, last);
+      return EXIT_USAGE;
+    }
   }
   char err[512];
   EnvOptions eo = {cfg.env.contact_forces, cfg.env.model_dir};

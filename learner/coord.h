@@ -73,6 +73,10 @@ typedef struct {
   /* the NaN guard */
   SacSnap *snap;
   int64_t nan_rollbacks, nan_streak, inject_nan_at;
+  /* resumes that continued on another BLAS kernel than the checkpoint was written with (from
+   * the first, the run's numbers are not those of an uninterrupted run): a metrics column */
+  int64_t kernel_changes;
+  char blas_kernel[64], cpu[64]; /* this process's, recorded in every MANIFEST */
   Async as;
 } Learner;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ckfile.h"
+#include "blasinfo.h"
 #include "coord.h"
 #include "envs/env.h"
 #include "finetune.h"
@@ -27,7 +28,7 @@ void lr_reset_metrics(Learner *L) {
   L->m.eval_return = NAN;
   L->m.train_return = NAN;
   L->m.ft_j_before = L->m.ft_j_after = L->m.ft_shift = L->m.ft_bias = NAN;
-  L->m.ft_shift_before = L->m.ft_bias_before = NAN;
+  L->m.ft_shift_before = L->m.ft_bias_before = L->m.ft_dw_rms = NAN;
 }
 
 int64_t lr_policy_version(const Learner *L) {
@@ -240,6 +241,8 @@ double lr_on_train_done(Learner *L, const Msg *m) {
     x->ft_steps = tm[TM_FT_STEPS], x->ft_kept_step = tm[TM_FT_KEPT];
     x->ft_steps_total += tm[TM_FT_STEPS];
     x->ft_pulled_back = tm[TM_FT_PULLED_BACK];
+    x->ft_kept0 += tm[TM_FT_KEPT] == 0; /* the epoch's trainings whose phase 2 changed nothing */
+    x->ft_dw_rms = tm[TM_FT_DW_RMS];
   }
   if (tm[TM_NAN_ROLLBACK] != 0) L->nan_rollbacks++; /* lr_fill_row puts it in the row */
   x->t_phase2_s += tm[TM_P2_SECONDS];
@@ -352,6 +355,7 @@ void lr_fill_row(Learner *L, double epoch_t0) {
   m->sim_errors = (double)se;
   m->mj_warnings = (double)w;
   m->nan_rollbacks = (double)L->nan_rollbacks; /* cumulative */
+  m->blas_kernel_changes = (double)L->kernel_changes;
   const double now = util_now(), dt = now - epoch_t0;
   m->updates_per_s = m->t_sac_s > 0 ? L->n_upd_epoch / m->t_sac_s : 0;
   m->steps_per_s = dt > 0 ? (m->total_env_steps - L->epoch_all_steps0) / dt : 0;
@@ -397,6 +401,9 @@ int learner_run(const Config *cfg, Runtime *rt, RunLog *log, const char *resume)
   rk_run_dir(cfg, L->run_dir, sizeof L->run_dir);
   L->cfg_hash = cfg_hash(cfg);
   L->cfg_text = cfg_dump_string(cfg);
+  snprintf(L->blas_kernel, sizeof L->blas_kernel, "%s", blas_core(0));
+  const BlasCpu cpu = blas_cpu();
+  blas_cpu_text(&cpu, L->cpu, sizeof L->cpu);
   L->last_ckpt_time = util_now();
   if (!L->fwd) L->fwd = buf_make(L->obs_dim, L->act_dim, 1);
   if (resume) lr_load(L, resume);

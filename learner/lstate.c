@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blasinfo.h"
 #include "ckpt.h"
 #include "hooks.h"
 #include "coord.h"
@@ -78,6 +79,16 @@ static void learner_save(void *obj, CkptWriter *w) {
   runlog_offsets(L->log, &mo, &eo, &to);
   ckw_int(w, "csv_metrics", mo);
   ckw_int(w, "csv_episodes", eo);
+  /* what the outputs held up to here: a resume refuses files replaced since (a longer file from
+   * another run would otherwise be cut and spliced) */
+  char op[1200];
+  uint64_t ms = 0, es = 0; /* 0: unknown (not checked on resume) */
+  snprintf(op, sizeof op, "%s/metrics.csv", L->run_dir);
+  if (runlog_prefix_sum(op, mo, &ms) != 0) ms = 0;
+  snprintf(op, sizeof op, "%s/episodes.csv", L->run_dir);
+  if (runlog_prefix_sum(op, eo, &es) != 0) es = 0;
+  ckw_int(w, "csv_metrics_sum", (int64_t)ms);
+  ckw_int(w, "csv_episodes_sum", (int64_t)es);
   ckw_int(w, "tb_events", to);
   ckw_f64(w, "elapsed", util_now() - L->t0);
   /* the async schedule's counters (checkpoints are taken with nothing in flight) */
@@ -86,6 +97,7 @@ static void learner_save(void *obj, CkptWriter *w) {
                   as->pool_steps, as->lag_n,      as->dropped};
   memcpy(&a[7], &as->lag_sum, 8), memcpy(&a[8], &as->mlag_sum, 8);
   ckw_bytes(w, "async", a, sizeof a);
+  ckw_int(w, "kernel_changes", L->kernel_changes);
 }
 
 void lr_load(Learner *L, const char *dir) {
@@ -139,7 +151,20 @@ void lr_load(Learner *L, const char *dir) {
   as->granted = a[0], as->real_steps = a[1], as->since_train = a[2], as->pub_updates = a[3];
   as->pool_steps = a[4], as->lag_n = a[5], as->dropped = a[6];
   memcpy(&as->lag_sum, &a[7], 8), memcpy(&as->mlag_sum, &a[8], 8);
+  if (ckr_int(f, "kernel_changes", &L->kernel_changes) != 0) L->kernel_changes = 0;
   ckr_close(f);
+  /* the kernel the checkpoint's numbers came from against this process's: a resume on another
+   * one goes on, but from here the run is not an uninterrupted run's (said, and counted) */
+  char was[64] = "", cpu[64] = "";
+  if (ckpt_blas_kernel(dir, was, sizeof was, cpu, sizeof cpu) == 0 &&
+      strcmp(was, L->blas_kernel) != 0) {
+    L->kernel_changes++;
+    LOG_W("this run's checkpoint was computed with OpenBLAS's %s kernel (CPU: %s); this process "
+          "runs %s: from epoch %d on, its numbers follow %s and are not those of an "
+          "uninterrupted %s run (metrics column blas_kernel_changes = %lld from this epoch)",
+          was, cpu[0] ? cpu : "?", L->blas_kernel, L->epoch, L->blas_kernel, was,
+          (long long)L->kernel_changes);
+  }
   sac_snap_take(L->snap, L->sac);
   LOG_I("resumed from %s: epoch %d, %lld env steps, %lld SAC updates", dir, L->epoch,
         (long long)L->steps, (long long)L->sac->updates);
@@ -218,7 +243,9 @@ int lr_checkpoint(Learner *L, const char *why) {
                      .rollout_workers = p->R,
                      .shards = p->S,
                      .run_id = runlog_run_id(L->log),
-                     .config_text = L->cfg_text};
+                     .config_text = L->cfg_text,
+                     .blas_kernel = L->blas_kernel,
+                     .cpu = L->cpu};
     ok = ckpt_write_manifest(dir, id, &meta, expect + 1, names, bytes, sums, err, sizeof err) == 0;
   }
   if (ok) {
@@ -285,14 +312,14 @@ int lr_safe_point(Learner *L) {
                              (2 * L->obs_dim + L->act_dim + 2) * 4.0 / 2e8;
     if (guess <= c->checkpoint.grace_s) {
       LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d",
-            g_sig_term ? "SIGTERM" : "SIGINT", guess, c->checkpoint.grace_s, EXIT_REQUEUE);
+            rk_stop_signal_name(), guess, c->checkpoint.grace_s, EXIT_REQUEUE);
       slow_ckpt_hook();
       L->stop_code =
-          lr_checkpoint(L, g_sig_term ? "SIGTERM" : "SIGINT") == 0 ? EXIT_REQUEUE : EXIT_IO;
+          lr_checkpoint(L, rk_stop_signal_name()) == 0 ? EXIT_REQUEUE : EXIT_IO;
     } else {
       LOG_W("%s: a checkpoint would take about %.1f s, more than checkpoint.grace_s = %g: "
             "exiting without one",
-            g_sig_term ? "SIGTERM" : "SIGINT", guess, c->checkpoint.grace_s);
+            rk_stop_signal_name(), guess, c->checkpoint.grace_s);
       L->stop_code = EXIT_FATAL;
     }
     return 1;

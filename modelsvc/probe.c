@@ -21,8 +21,14 @@
  *
  * A variant is '+'-joined words: faithful | w2 | mbpo (phase 2 off), old_own_scaler,
  * same_member, bias | shift (finetune.terms), lr=X (finetune.lr; without it, the mode's own
- * default step: 1e-4 for faithful, 1e-5 for w2), e.g. "faithful+old_own_scaler+bias" or
- * "w2+lr=1e-4". */
+ * default step: 1e-4 for faithful, 1e-5 for w2), moments=shared | moments=own
+ * (finetune.moments; without it, the mode's own: shared for faithful, own for w2), e.g.
+ * "faithful+old_own_scaler+bias", "faithful+moments=own" or "w2+lr=1e-4".
+ *
+ * Per training: the holdout MSE after phase 1 and after phase 2 and their ratio, J, shift and
+ * bias before -> after, the steps taken and the one kept (0: phase 2 left the phase-1 result
+ * as it was), and the RMS change phase 2 made to the weights and biases; per variant, the
+ * share of its trainings that kept step 0. */
 #include "probe.h"
 
 #include <limits.h>
@@ -39,7 +45,7 @@
 #include "util.h"
 
 #define DEFAULT_VARIANTS                                                                           \
-  "faithful,faithful+old_own_scaler,w2,faithful+bias,faithful+old_own_scaler+bias"
+  "faithful,faithful+moments=own,w2,faithful+bias,faithful+old_own_scaler+moments=own"
 
 /* the config of a variant: 0, or -1 (unknown word) */
 static int variant_config(const Config *base, const char *spec, Config *c) {
@@ -49,6 +55,7 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
   c->finetune.old_own_scaler = false;
   c->finetune.shift_same_member = false;
   c->finetune.terms = FT_TERMS_BOTH;
+  c->finetune.moments = -1;
   int lr_given = 0;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", spec);
@@ -74,11 +81,17 @@ static int variant_config(const Config *base, const char *spec, Config *c) {
       if (end == t + 3 || *end || !(lr > 0 && lr < 1)) return -1;
       c->finetune.lr = lr;
       lr_given = 1;
-    } else
+    } else if (!strcmp(t, "moments=shared"))
+      c->finetune.moments = FT_MOM_SHARED;
+    else if (!strcmp(t, "moments=own"))
+      c->finetune.moments = FT_MOM_OWN;
+    else
       return -1;
   }
-  /* each mode's own step, as a run of that mode takes it, whatever the probed run used */
+  /* each mode's own step and moments, as a run of that mode takes them, whatever the probed
+   * run used */
   if (!lr_given) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
+  if (c->finetune.moments < 0) c->finetune.moments = cfg_ft_default_moments(c->finetune.mode);
   return 0;
 }
 
@@ -121,6 +134,18 @@ static int load_data(const EnvInfo *e, const char *dir, Buffer **data, Buffer **
 static int load_input(const Config *cfg, const char *run, long long at, long long data_at,
                       long long new_rows, int rounds, ProbeInput *in) {
   const EnvInfo *e = env_info(cfg->env.name);
+  /* --at past the newest checkpoint is a typo, not "the newest" */
+  char newest[1200];
+  int64_t newest_step = -1;
+  if (at < LLONG_MAX && ckpt_find_latest(run, cfg_hash(cfg), newest, sizeof newest) == 0) {
+    const char *b = strrchr(newest, '/');
+    newest_step = b ? atoll(b + 1) : -1;
+    if (newest_step >= 0 && at > newest_step) {
+      LOG_E("%s: --at %lld is past its newest checkpoint, %s (%lld env steps)", run, at, newest,
+            (long long)newest_step);
+      return -1;
+    }
+  }
   if (ckpt_find_at(run, cfg_hash(cfg), at, in->dir, sizeof in->dir) != 0) {
     if (at < LLONG_MAX)
       LOG_E("%s: no valid checkpoint at or before %lld env steps to probe", run, at);
@@ -197,7 +222,15 @@ static void arrow(char *b, size_t n, double before, double after) {
 
 /* one variant's trainings from the checkpoint's state (in->rounds of them, each with in->step
  * more real rows), a table row each */
-static void probe_one(const Config *cv, const ProbeInput *in, const char *label) {
+typedef struct {
+  int trainings, kept0; /* phase-2 trainings, and those that kept step 0 */
+  double ratio_min, ratio_max, dw_max;
+} ProbeSummary;
+
+static void probe_one(const Config *cv, const ProbeInput *in, const char *label,
+                      ProbeSummary *sum) {
+  memset(sum, 0, sizeof *sum);
+  sum->ratio_min = INFINITY, sum->ratio_max = -INFINITY;
   const EnvInfo *e = env_info(cv->env.name);
   ModelTrain *m = mt_make(cv, e->obs_dim, e->act_dim);
   char err[600];
@@ -229,10 +262,18 @@ static void probe_one(const Config *cv, const ProbeInput *in, const char *label)
                (long long)data->size);
     else
       snprintf(name, sizeof name, "%s", label);
-    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %.1f |\n", name,
-           tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE], j,
-           s, b, isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS],
-           isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT], secs);
+    const double ratio = tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE];
+    char dw[32] = "-";
+    if (!isnan(tm[TM_FT_DW_RMS])) {
+      snprintf(dw, sizeof dw, "%.2g", tm[TM_FT_DW_RMS]);
+      sum->trainings++, sum->kept0 += tm[TM_FT_KEPT] == 0;
+      sum->ratio_min = fmin(sum->ratio_min, ratio), sum->ratio_max = fmax(sum->ratio_max, ratio);
+      sum->dw_max = fmax(sum->dw_max, tm[TM_FT_DW_RMS]);
+    }
+    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %s | %.1f |\n", name,
+           tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], ratio, j, s, b,
+           isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS], isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT],
+           dw, secs);
     fflush(stdout);
   }
   xfree(batches);
@@ -270,6 +311,10 @@ int probe_main(int argc, char **argv) {
     }
   }
   if (!run) return EXIT_USAGE;
+  if (!*variants || strspn(variants, ",") == strlen(variants)) {
+    fprintf(stderr, "usbpo: --variants: an empty list (name at least one: faithful, w2, mbpo, ...)\n");
+    return EXIT_USAGE;
+  }
   char cpath[1200];
   snprintf(cpath, sizeof cpath, "%s/config.toml", run);
   Config cfg;
@@ -295,23 +340,37 @@ int probe_main(int argc, char **argv) {
          run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings, rows,
          rows - (long long)in.model_rows, from, (long long)(in.model ? in.model->size : 0));
   printf("| variant | holdout MSE after phase 1 | after phase 2 | ratio | J | shift | bias | "
-         "steps (kept) | seconds |\n|---|---|---|---|---|---|---|---|---|\n");
+         "steps (kept) | weight change (RMS) | seconds |\n"
+         "|---|---|---|---|---|---|---|---|---|---|\n");
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", variants);
-  int rc = EXIT_OK;
+  int rc = EXIT_OK, nsum = 0;
+  ProbeSummary sums[64];
+  char labels[64][128];
   char *save = NULL;
-  for (char *v = strtok_r(buf, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+  for (char *v = strtok_r(buf, ",", &save); v && nsum < 64; v = strtok_r(NULL, ",", &save)) {
     Config cv;
     if (variant_config(&cfg, v, &cv) != 0) {
       fprintf(stderr,
               "usbpo: --variants: unknown variant '%s' (words: faithful, w2, mbpo, "
-              "old_own_scaler, same_member, bias, shift, lr=X, joined by '+')\n",
+              "old_own_scaler, same_member, bias, shift, lr=X, moments=shared|own, joined "
+              "by '+')\n",
               v);
       rc = EXIT_USAGE;
       continue;
     }
-    probe_one(&cv, &in, v);
+    probe_one(&cv, &in, v, &sums[nsum]);
+    snprintf(labels[nsum], sizeof labels[nsum], "%s", v);
+    nsum++;
   }
+  /* per variant: how often its phase 2 left the model as phase 1 made it */
+  for (int i = 0; i < nsum; i++)
+    if (sums[i].trainings > 0)
+      printf("%s- %s: phase 2 kept step 0 (changed nothing) in %d of %d trainings (%.0f %%); "
+             "holdout ratio %.2f to %.2f; largest RMS weight change %.2g\n",
+             i == 0 ? "\n" : "", labels[i], sums[i].kept0, sums[i].trainings,
+             100.0 * sums[i].kept0 / sums[i].trainings, sums[i].ratio_min, sums[i].ratio_max,
+             sums[i].dw_max);
   buf_free(in.data), buf_free(in.fwd), buf_free(in.model);
   return rc;
 }

@@ -6,7 +6,7 @@ set -u
 ROOT=${1:-$(dirname "$0")/..}
 cd "$ROOT" || exit 2
 command -v clang-format > /dev/null || { echo "check-format: clang-format is not installed (scripts/install-deps.sh --ci)"; exit 1; }
-files=$(find common learner modelsvc actors tests bench scripts ./*.c ./*.h \
+files=$(find common learner modelsvc actors tools tests bench scripts ./*.c \
           \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \) -type f | sort)
 if clang-format --dry-run --Werror $files 2> /tmp/check-format.$$; then
   echo "check-format: ok ($(echo "$files" | wc -l) files)"

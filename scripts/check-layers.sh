@@ -6,7 +6,9 @@
 #   common/core     -> core, base
 #   common/runtime  -> runtime, base
 #   learner/ modelsvc/ actors/ (the roles) -> the role's own folder, core, runtime, base
-#   usbpo_dist.c, usbpo_plot.c (the programs) -> anything
+#   tools/ (the experiment tools: usbpo_sweep, its report, usbpo_plot) -> tools, base: they read
+#     run directories as files and run usbpo_dist as a program, never link the core or a role
+#   usbpo_dist.c (the program) -> anything
 # Prints each folder's project includes (folder: header <- layer) and every violation; exits 1
 # if there is one. The meson build enforces the same rule through include directories; this
 # script says which include broke it, in words.
@@ -22,6 +24,7 @@ layer_of() { # path -> layer name
     learner/*) echo learner ;;
     modelsvc/*) echo modelsvc ;;
     actors/*) echo actors ;;
+    tools/*) echo tools ;;
     *) echo top ;;
   esac
 }
@@ -35,6 +38,7 @@ allowed() { # from to -> 0 if from may include to
     learner:core | learner:runtime | learner:base) return 0 ;;
     modelsvc:core | modelsvc:runtime | modelsvc:base) return 0 ;;
     actors:core | actors:runtime | actors:base) return 0 ;;
+    tools:tools | tools:base) return 0 ;;
     top:*) return 0 ;;
   esac
   return 1
@@ -58,7 +62,7 @@ resolve() { # file name -> path or ""
 }
 
 bad=0
-files=$(find common learner modelsvc actors -name '*.[ch]' -o -name '*.cpp' | sort)
+files=$(find common learner modelsvc actors tools -name '*.[ch]' -o -name '*.cpp' | sort)
 files="$files $(ls ./*.c ./*.h 2>/dev/null | sed 's|^\./||')"
 current=""
 for f in $files; do

@@ -338,11 +338,125 @@ static void test_old_own_scaler(void) {
   ens_free(e);
 }
 
+/* finetune.moments: one Adam step by hand, (m, v, p) from the gradient the kernel is given */
+typedef struct {
+  double *m, *v;
+  int64_t t;
+} HandAdam;
+
+static void hand_step(HandAdam *a, double lr, const double *g, double *p, size_t n) {
+  a->t++;
+  const double lr_t = lr * sqrt(1.0 - pow(0.999, (double)a->t)) / (1.0 - pow(0.9, (double)a->t));
+  for (size_t i = 0; i < n; i++) {
+    a->m[i] = 0.9 * a->m[i] + (1 - 0.9) * g[i];
+    a->v[i] = 0.999 * a->v[i] + (1 - 0.999) * g[i] * g[i];
+    p[i] -= lr_t * a->m[i] / (sqrt(a->v[i]) + 1e-8);
+  }
+}
+
+static double max_rel(const double *a, const double *b, size_t n) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs(a[i] - b[i]), s = fmax(fabs(a[i]), fabs(b[i]));
+    if (d > 0) worst = fmax(worst, s > 1e-300 ? d / s : d);
+  }
+  return worst;
+}
+
+/* phase 1, phase 2, phase 1, phase 2 on a small ensemble, against a hand-kept Adam state: with
+ * shared moments (the official code, spec deviation 10) phase 2 reads and writes phase 1's m
+ * and v, every tensor including the bounds, and counts its own steps (t2 = 1, 2) while phase 1
+ * keeps its count (t1 = 1, 2); with its own moments phase 1's (m, v) are untouched by phase 2,
+ * whose moments start at zero. Each phase's gradient is taken from the kernel's own objective
+ * at the state the step starts from; everything else is computed here. */
+static void test_moments(void) {
+  for (int shared = 0; shared <= 1; shared++) {
+    EnsConfig ec = ecfg();
+    for (int l = 0; l <= ec.layers; l++) ec.decay[l] = 0; /* the Adam pass alone */
+    const int B = 8, in = 3;
+    FtConfig fc = {.mode = FT_FAITHFUL,
+                   .batch = B,
+                   .lr = 1e-2,
+                   .threshold = -1, /* every step kept: the weights after it are its own */
+                   .max_steps = 1,
+                   .patience = 10,
+                   .moments = shared ? FT_MOM_SHARED : FT_MOM_OWN};
+    Ensemble *e = ens_make(&ec, 11);
+    Rng r = rng_make(11, RNG_TEST, 12);
+    perturb(e, &r, 0.3);
+    Finetune *f = ft_make(&fc, e, 11);
+    const size_t n = e->ntotal;
+    double *p = calloc(n, sizeof(double)), *g = calloc(n, sizeof(double));
+    HandAdam h1 = {calloc(n, sizeof(double)), calloc(n, sizeof(double)), 0};
+    HandAdam h2 = {calloc(n, sizeof(double)), calloc(n, sizeof(double)), 0};
+    HandAdam *ph2 = shared ? &(HandAdam){h1.m, h1.v, 0} : &h2;
+    memcpy(p, e->p, sizeof(double) * n);
+    float esx[8 * 3], bat[8 * 3], xho[20 * 3], yho[20 * 3];
+    for (int i = 0; i < 60; i++) xho[i] = (float)rng_normal(&r), yho[i] = (float)rng_normal(&r);
+    for (int round = 0; round < 2; round++) {
+      /* phase 1: one minibatch step */
+      const int mb = 4;
+      for (int i = 0; i < ec.members * mb * in; i++) e->xb[i] = rng_normal(&r);
+      for (int i = 0; i < ec.members * mb * e->c.out_dim; i++) e->yb[i] = rng_normal(&r);
+      ens_nll(e, mb, 1);
+      memcpy(g, e->g, sizeof(double) * n);
+      ens_train_step(e, mb);
+      hand_step(&h1, ec.lr, g, p, n);
+      EXPECT(e->adam.t == round + 1 && f->adam.t == round, "%s: counters after phase 1: %lld, %lld",
+             shared ? "shared" : "own", (long long)e->adam.t, (long long)f->adam.t);
+      EXPECT(max_rel(e->p, p, n) < 1e-12 && max_rel(e->adam.m, h1.m, n) < 1e-12 &&
+                 max_rel(e->adam.v, h1.v, n) < 1e-12,
+             "%s round %d: phase 1 differs from the hand step (p %g, m %g, v %g)",
+             shared ? "shared" : "own", round, max_rel(e->p, p, n), max_rel(e->adam.m, h1.m, n),
+             max_rel(e->adam.v, h1.v, n));
+      /* phase 2: one step on J (the pre-update copy: before this round's phase 1 would be the
+       * run's; any other network serves the arithmetic) */
+      ft_begin(f, e);
+      perturb(e, &r, 0.05);
+      memcpy(p, e->p, sizeof(double) * n);
+      for (int i = 0; i < B * in; i++)
+        esx[i] = (float)rng_normal(&r), bat[i] = (float)rng_normal(&r);
+      double xs[8 * 3];
+      ens_scale(e, bat, B, xs);
+      ft_objective(f, e, xs, xs, 1, NULL);
+      memcpy(g, e->g, sizeof(double) * n);
+      FtStats st;
+      Rng fr = rng_make(11, RNG_FINETUNE, (uint64_t)round);
+      ft_run(f, e, esx, bat, &fr, xho, yho, 20, &st);
+      hand_step(ph2, fc.lr, g, p, n);
+      EXPECT(st.steps == 1 && st.kept_step == 1, "%s: phase 2 took %d steps, kept %d",
+             shared ? "shared" : "own", st.steps, st.kept_step);
+      EXPECT(e->adam.t == round + 1 && f->adam.t == round + 1,
+             "%s: counters after phase 2: phase 1 %lld (want %d), phase 2 %lld (want %d)",
+             shared ? "shared" : "own", (long long)e->adam.t, round + 1, (long long)f->adam.t,
+             round + 1);
+      const double *m2 = shared ? e->adam.m : f->adam.m, *v2 = shared ? e->adam.v : f->adam.v;
+      EXPECT(max_rel(e->p, p, n) < 1e-12 && max_rel(m2, ph2->m, n) < 1e-12 &&
+                 max_rel(v2, ph2->v, n) < 1e-12,
+             "%s round %d: phase 2 differs from the hand step (p %g, m %g, v %g)",
+             shared ? "shared" : "own", round, max_rel(e->p, p, n), max_rel(m2, ph2->m, n),
+             max_rel(v2, ph2->v, n));
+      if (!shared)
+        EXPECT(max_rel(e->adam.m, h1.m, n) == 0 && max_rel(e->adam.v, h1.v, n) == 0,
+               "own moments: phase 2 changed phase 1's m or v");
+      /* the bounds' moments moved too (every tensor steps) */
+      int bounds = 0;
+      for (int d = 0; d < 2 * e->c.out_dim; d++) bounds |= m2[e->nnet + d] != 0;
+      EXPECT(bounds, "%s: the bounds' moments did not move", shared ? "shared" : "own");
+    }
+    EXPECT(shared ? f->adam.m == NULL : f->adam.m != NULL, "moments storage");
+    free(p), free(g), free(h1.m), free(h1.v), free(h2.m), free(h2.v);
+    ft_free(f);
+    ens_free(e);
+  }
+}
+
 int main(void) {
   RUN(test_gradients);
   RUN(test_w2_closed_form);
   RUN(test_faithful_by_hand);
   RUN(test_pullback_and_stopping);
   RUN(test_old_own_scaler);
+  RUN(test_moments);
   CHECK_DONE();
 }

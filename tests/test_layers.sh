@@ -11,10 +11,11 @@ fail=0
 out=$("$SRC/scripts/check-layers.sh" "$SRC") || { echo "FAILED: the tree breaks the layer rule"; echo "$out" | grep VIOLATION; exit 1; }
 echo "ok: the tree keeps the layer rule"
 for case in "learner/sync.c:../modelsvc/modelsvc.h" "common/core/sac.c:ckpt.h" \
-            "common/base/nn.c:../core/policy.h" "modelsvc/rollout_role.c:../actors/actors.h"; do
+            "common/base/nn.c:../core/policy.h" "modelsvc/rollout_role.c:../actors/actors.h" \
+            "tools/sweep_report.c:ckpt.h" "tools/usbpo_plot.c:../learner/coord.h"; do
   f=${case%%:*}; inc=${case#*:}
   rm -rf "$T/tree"; mkdir -p "$T/tree"
-  (cd "$SRC" && tar cf - common learner modelsvc actors ./*.c ./*.h scripts) | (cd "$T/tree" && tar xf -)
+  (cd "$SRC" && tar cf - common learner modelsvc actors tools ./*.c scripts) | (cd "$T/tree" && tar xf -)
   sed -i "1i #include \"$inc\"" "$T/tree/$f"
   if out=$("$T/tree/scripts/check-layers.sh" "$T/tree"); then
     echo "FAILED: $f including $inc was not caught"; fail=1

@@ -400,6 +400,11 @@ static void validate(Config *c, const char *src, char origin[][96], CfgErrors *e
             "%s: finetune.mode = \"%s\" needs model.ensemble_size >= 2 (the bias term "
             "compares members)",
             AT("model.ensemble_size"), cfg_ft_mode_name(c->finetune.mode));
+  if (c->finetune.mode == FT_OFF && origin[find_key("finetune.moments")][0])
+    err_add(errs,
+            "%s: finetune.moments applies to a phase 2 (finetune.mode = \"faithful\" or "
+            "\"w2\"), and finetune.mode = \"off\" has none",
+            AT("finetune.moments"));
   if (!(c->sac.logstd_min < c->sac.logstd_max))
     err_add(errs, "%s: sac.logstd_min = %g must be below sac.logstd_max = %g",
             AT2("sac.logstd_min", "sac.logstd_max"), c->sac.logstd_min, c->sac.logstd_max);
@@ -456,8 +461,8 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
   }
   /* finetune.lr, when nothing gives it (origin[] records what did; the preset's origins are
    * cleared below, so its part is kept here), follows finetune.mode */
-  const int lr_key = find_key("finetune.lr");
-  int preset_lr = 0;
+  const int lr_key = find_key("finetune.lr"), moments_key = find_key("finetune.moments");
+  int preset_lr = 0, preset_moments = 0;
   cfg_defaults(c);
   if (env >= 0) {
     const char *ptext = cfg_preset_text(cfg_env_name(env));
@@ -475,6 +480,7 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
       /* the preset sets keys, but a later error should point at the user's text when it
        * set them; clear preset origins so validation names the user file */
       preset_lr = origin[lr_key][0] != 0;
+      preset_moments = origin[moments_key][0] != 0;
       for (int i = 0; i < NKEYS; i++) origin[i][0] = 0;
     }
   }
@@ -485,6 +491,8 @@ static int load_sets(Config *c, ItemSet *user, const char *src, const char *cons
     for (int j = 0; j < set_items[i].n; j++)
       if (apply_item(c, &set_items[i].items[j], "--set", sets[i], errs, origin) != 0) ok = 0;
   if (!preset_lr && !origin[lr_key][0]) c->finetune.lr = cfg_ft_default_lr(c->finetune.mode);
+  if (!preset_moments && !origin[moments_key][0])
+    c->finetune.moments = cfg_ft_default_moments(c->finetune.mode);
   if (ok) validate(c, src, origin, errs);
   for (int i = 0; i < nsets; i++) cfg_toml_free(set_items[i].items, set_items[i].n);
   free(set_items);

@@ -17,6 +17,8 @@ typedef enum { ALGO_SAC = 0, ALGO_MBPO = 1, ALGO_USBPO = 2 } Algo;
 typedef enum { MODE_SYNC = 0, MODE_ASYNC = 1 } RunMode;
 typedef enum { FT_FAITHFUL = 0, FT_W2 = 1, FT_OFF = 2 } FtMode;
 typedef enum { FT_TERMS_BOTH = 0, FT_TERMS_BIAS = 1, FT_TERMS_SHIFT = 2 } FtTerm;
+/* phase 2's Adam moments: its own (m, v), or phase 1's (spec deviation 10, the official code) */
+typedef enum { FT_MOM_OWN = 0, FT_MOM_SHARED = 1 } FtMoments;
 typedef enum { CF_ZERO = 0, CF_RNE_POST = 1 } ContactForces;
 typedef enum { TERM_FAITHFUL = 0, TERM_FIXED = 1 } TermMode;
 typedef enum {
@@ -107,6 +109,7 @@ typedef struct {
     bool old_own_scaler;    /* faithful: evaluate the pre-update model under its own scaler */
     bool shift_same_member; /* faithful: the shift term compares each member with its old self */
     int terms;              /* FtTerm: what phase 2 minimises */
+    int moments;            /* FtMoments; unset: follows mode (faithful shared, w2 own) */
   } finetune;
   struct {
     int64_t batch_size; /* N_roll */
@@ -166,6 +169,7 @@ const char *cfg_env_name(int env);
 const char *cfg_algo_name(int algo);
 const char *cfg_ft_mode_name(int mode);
 double cfg_ft_default_lr(int mode);      /* finetune.lr when a config does not set it */
+int cfg_ft_default_moments(int mode);    /* finetune.moments when a config does not set it */
 int cfg_env_from_name(const char *name); /* -1 if unknown */
 const char *cfg_run_name(const Config *c, char *buf, size_t n); /* resolved run.name */
 

@@ -24,6 +24,7 @@ const char *const ALGO_NAMES[] = {"sac", "mbpo", "usbpo", NULL};
 const char *const MODE_NAMES[] = {"sync", "async", NULL};
 const char *const FT_NAMES[] = {"faithful", "w2", "off", NULL};
 const char *const FT_TERMS_NAMES[] = {"shift+bias", "bias", "shift", NULL};
+const char *const FT_MOMENTS_NAMES[] = {"own", "shared", NULL};
 const char *const CF_NAMES[] = {"zero", "rne_post", NULL};
 const char *const TERM_NAMES[] = {"faithful", "fixed", NULL};
 const char *const LEVEL_NAMES[] = {"error", "warning", "info", "debug", NULL};
@@ -41,6 +42,11 @@ const char *cfg_ft_mode_name(int m) {
  * one (docs/results.md: at 1e-4 it anchors the model to its predecessors on HalfCheetah) */
 double cfg_ft_default_lr(int mode) {
   return mode == FT_FAITHFUL ? 1e-4 : 1e-5;
+}
+/* the official phase 2 steps on phase 1's Adam moments (spec deviation 10); the paper's
+ * per-sample W2 keeps the moments of its own that it has always had */
+int cfg_ft_default_moments(int mode) {
+  return mode == FT_FAITHFUL ? FT_MOM_SHARED : FT_MOM_OWN;
 }
 
 int cfg_env_from_name(const char *name) {
@@ -138,6 +144,10 @@ const KeyDef KEYS[] = {
     KE("finetune.terms", finetune.terms, FT_TERMS_NAMES, F_HASH_IF_SET,
        "shift+bias (the published code) | bias (its first version) | shift: what phase 2 "
        "minimises"),
+    KE("finetune.moments", finetune.moments, FT_MOMENTS_NAMES, F_HASH_IF_SET,
+       "phase-2 Adam moments: shared = phase 1's m and v, with a step counter of its own (the "
+       "official code, spec deviation 10) | own = moments of its own (unset: shared for "
+       "faithful, own for w2)"),
 
     KI("rollout.batch_size", rollout.batch_size, 1, 100000000, 0, "start states per training"),
     KA("rollout.schedule", rollout.schedule, rollout.schedule_len, 0, 1e9, 4, 4, 0,
@@ -232,6 +242,10 @@ void cfg_defaults(Config *c) {
   c->finetune.threshold = 1e-4;
   c->finetune.old_own_scaler = false;
   c->finetune.shift_same_member = false;
+  /* own, whatever the default mode: a key marked F_HASH_IF_SET enters the hash only when it
+   * differs from this value, so runs from before the key existed (own moments) keep their hash;
+   * load_sets resolves an unset key from finetune.mode */
+  c->finetune.moments = FT_MOM_OWN;
   c->rollout.batch_size = 100000;
   c->rollout.schedule[0] = 20;
   c->rollout.schedule[1] = 150;

@@ -45,6 +45,7 @@ extern const KeyDef KEYS[];
 extern const int NKEYS;
 extern const char *const ENV_NAMES[], *const ALGO_NAMES[], *const MODE_NAMES[];
 extern const char *const FT_NAMES[], *const FT_TERMS_NAMES[], *const CF_NAMES[];
+extern const char *const FT_MOMENTS_NAMES[];
 extern const char *const TERM_NAMES[], *const LEVEL_NAMES[];
 
 #endif

@@ -17,6 +17,7 @@ static const char *const HOOKS[] = {
     "BLAS_CORE",        /* the kernel OpenBLAS is taken to have loaded (blasinfo.h) */
     "EXPLORE_BURST",    /* exploration steps per round trip (learner; 1: one at a time) */
     "SLOW_CKPT",        /* seconds a checkpoint asked for by a signal waits first (learner) */
+    "ASIDE_PAUSE_MS",   /* milliseconds between the moves of a set-aside (rundir.h) */
 };
 
 const char *hook_str(const char *name) {

@@ -12,7 +12,13 @@ size_t ft_bytes(const FtConfig *c, const EnsConfig *ec) {
   size_t in = (size_t)(ec->obs_dim + ec->act_dim), H = (size_t)ec->hidden;
   size_t tape = E * B * (H * (size_t)ec->layers * 2 + 2 * D + 2 * H);
   size_t T = ec->threads > 1 ? (size_t)ec->threads : 1;
-  return sizeof(real) * (tape + E * B * 8 * D + 5 * B * in + T * B * (in + 2 * H + 4 * D)) +
+  /* the parameter-sized blocks: the pre-update copy, the keep-best snapshot, the phase-1
+   * result, and with moments of its own m and v (shared: the ensemble's) */
+  NnNet net;
+  ens_net(ec, &net);
+  size_t blocks = (3 + (c->moments == FT_MOM_SHARED ? 0 : 2)) * (net.nparam + 2 * D);
+  return sizeof(real) *
+             (tape + E * B * 8 * D + 5 * B * in + T * B * (in + 2 * H + 4 * D) + blocks) +
          sizeof(float) * B * in;
 }
 
@@ -24,7 +30,14 @@ Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
   f->D = e->c.out_dim;
   f->in = e->c.in_dim;
   const size_t B = (size_t)c->batch, E = (size_t)f->E, D = (size_t)f->D, in = (size_t)f->in;
-  adam_init(&f->adam, e->ntotal, c->lr);
+  if (c->moments == FT_MOM_SHARED) {
+    /* a counter of its own; m and v are phase 1's (ft_adam_step) */
+    memset(&f->adam, 0, sizeof f->adam);
+    f->adam.n = e->ntotal, f->adam.lr = c->lr;
+    f->adam.b1 = 0.9, f->adam.b2 = 0.999, f->adam.eps = 1e-8;
+  } else {
+    adam_init(&f->adam, e->ntotal, c->lr);
+  }
   f->inew = xmalloc(sizeof(int32_t) * B);
   f->iold = xmalloc(sizeof(int32_t) * B);
   /* faithful: drawn once per run and never redrawn (the graph's constants) */
@@ -36,6 +49,7 @@ Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
   f->tab = f->inew;
   f->old = xmalloc(sizeof(real) * e->ntotal);
   f->snap = xmalloc(sizeof(real) * e->ntotal);
+  f->p1 = xmalloc(sizeof(real) * e->nnet);
   f->old_mu = xmalloc(sizeof(real) * in);
   f->old_sd = xmalloc(sizeof(real) * in);
   memcpy(f->old_mu, e->mu, sizeof(real) * in);
@@ -66,8 +80,8 @@ void ft_free(Finetune *f) {
   if (!f) return;
   adam_free(&f->adam);
   nn_tape_free(f->tape);
-  real *r[] = {f->old, f->snap, f->old_mu, f->old_sd, f->xs, f->xs_old, f->m,  f->lv,
-               f->sig, f->mo,   f->lvo,    f->sigo,   f->dy, f->xg,     f->og, f->work};
+  real *r[] = {f->old, f->snap, f->p1,  f->old_mu, f->old_sd, f->xs, f->xs_old, f->m,   f->lv,
+               f->sig, f->mo,   f->lvo, f->sigo,   f->dy,     f->xg, f->og,     f->work};
   for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) xfree(r[i]);
   xfree(f->inew), xfree(f->iold), xfree(f->ies), xfree(f->gb), xfree(f->fx), xfree(f->idx);
   xfree(f);
@@ -365,6 +379,39 @@ void ft_sample_batches(const Buffer *mb, Rng *rng, int steps, int batch, float *
   }
 }
 
+/* One phase-2 Adam step. With shared moments it reads and writes phase 1's m and v (every
+ * tensor: weights, biases and the log-variance bounds) and counts its own steps for the bias
+ * correction, as the official code does (spec §5.5 8b, deviation 10). Why, read in TensorFlow
+ * 1.13-1.15's own source against `finalize` in the official mbpo/models/bnn.py:
+ *  - python/training/adam.py, _create_slots: m and v are made by _zeros_slot(v, "m", self._name)
+ *    and _zeros_slot(v, "v", self._name), the optimiser's name being "Adam" for both of the
+ *    code's optimisers; beta1_power/beta2_power by _create_non_slot_variable (optimizer.py),
+ *    which calls variable_scope.variable: a new variable per optimiser, so the counter is its
+ *    own (made unique as beta1_power_1).
+ *  - python/training/slot_creator.py, create_slot: the slot is created inside
+ *    variable_scope(None, default_name=<var op name> + "/" + "Adam") by get_variable; its own
+ *    comment says the default name is chosen "so the scope name of optimizer can be shared
+ *    when reuse is True". The default name is made unique by _get_unique_variable_scope from
+ *    the variable-scope store's counts: "Adam" for m, "Adam_1" for v.
+ *  - python/ops/variable_scope.py, _pure_variable_scope.__exit__: leaving a scope opened by
+ *    name calls close_variable_subscopes, which sets the counts of all its sub-scopes to 0.
+ *  - bnn.py: phase 1's minimize runs in `with tf.variable_scope(self.name)`; on leaving it the
+ *    counts are reset; phase 2's correc_optimizer.minimize runs on the same variables (optvars
+ *    and backoff_optvars are the same layers' variables and the bounds) in
+ *    `tf.variable_scope(self.name, reuse=True)`, so its slot scopes are again ".../Adam" and
+ *    ".../Adam_1", reuse is inherited, and get_variable hands back phase 1's m and v (had the
+ *    names differed, get_variable under reuse would have failed to build the graph). */
+static void ft_adam_step(Finetune *f, Ensemble *e) {
+  if (f->c.moments != FT_MOM_SHARED) {
+    adam_step(&f->adam, e->p, e->g);
+    return;
+  }
+  Adam a = f->adam;
+  a.m = e->adam.m, a.v = e->adam.v;
+  adam_step(&a, e->p, e->g);
+  f->adam.t = a.t;
+}
+
 void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, Rng *rng,
             const float *xho, const float *yho, int64_t nho, FtStats *st) {
   const int B = f->c.batch, in = f->in;
@@ -380,6 +427,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   st->shift = t.shift, st->bias = t.bias;
   st->shift_before = t.shift, st->bias_before = t.bias;
   memcpy(f->snap, e->p, sizeof(real) * snap_n);
+  memcpy(f->p1, e->p, sizeof(real) * e->nnet);
   int stall = 0;
   for (int step = 1; step <= f->c.max_steps; step++) {
     /* a fresh batch of synthetic (s, a) from the model buffer */
@@ -389,7 +437,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
     scale_with(e->mu, e->sd, f->fx, B, in, f->xs);
     if (f->c.own_scaler) scale_with(f->old_mu, f->old_sd, f->fx, B, in, f->xs_old);
     ft_objective(f, e, f->xs, f->c.own_scaler ? f->xs_old : f->xs, 1, NULL);
-    adam_step(&f->adam, e->p, e->g);
+    ft_adam_step(f, e);
     util_tick();
     st->steps = step;
     if (f->interruptible && util_stop_requested()) {
@@ -412,6 +460,9 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   /* pull back to the best state: weights and biases; the bounds keep their last values in
    * faithful mode (deviation 6) */
   memcpy(e->p, f->snap, sizeof(real) * snap_n);
+  double dw = 0;
+  for (size_t i = 0; i < e->nnet; i++) dw += ((double)e->p[i] - f->p1[i]) * (e->p[i] - f->p1[i]);
+  st->dw_rms = sqrt(dw / (double)e->nnet);
   st->j_after = best;
   st->pulled_back = st->kept_step != st->steps;
   ens_holdout_mse(e, xho, yho, nho, e->mse);

@@ -12,7 +12,10 @@
  *   mean over rows; shift compares a member with its own pre-update self (the whole old model:
  *   weights, bounds and scaler); bias against the E-1 other members; member choices redrawn
  *   per batch; roll-back of the whole model including the bounds.
- * Both share the optimiser (its own Adam, lr 1e-4, persistent) and the stopping rule. */
+ * Both share the optimiser (Adam, persistent across trainings) and the stopping rule. Its
+ * moments (FtConfig.moments): shared = it steps on phase 1's m and v with a step counter of its
+ * own, as the official code does (spec deviation 10, the comment at ft_adam_step); own = (m, v)
+ * of its own. */
 #ifndef USBPO_FINETUNE_H
 #define USBPO_FINETUNE_H
 
@@ -30,6 +33,7 @@ typedef struct {
   int same_member; /* faithful: shift compares member b_j with old b_j, not old c_j */
   int terms;       /* FtTerm: the objective J = shift + bias (the published code), bias alone (its
                     * first version), or shift alone; terms reports both either way */
+  int moments;     /* FtMoments: phase 1's Adam moments (shared) or its own */
 } FtConfig;
 
 typedef struct {
@@ -43,13 +47,14 @@ typedef struct {
   int steps;                             /* phase-2 steps taken */
   int kept_step;                         /* the step whose state was kept (0: the phase-1 result) */
   int pulled_back;                       /* the kept state is not the last step's */
+  double dw_rms; /* RMS over weights and biases of (kept state - phase-1 result) */
 } FtStats;
 
 typedef struct {
   FtConfig c;
   int interruptible; /* ft_run may give up on a stop request (the caller redoes it) */
   int E, D, in;
-  Adam adam;
+  Adam adam; /* shared moments: its step counter and rate only (m, v are the ensemble's) */
   int32_t *inew, *iold;  /* member tables (B) */
   int32_t *ies;          /* w2: the early-stopping set's member choices, fixed per training */
   const int32_t *tab;    /* the table ft_objective uses for b_j */
@@ -64,6 +69,7 @@ typedef struct {
   float *fx; /* float (s, a) staging */
   int64_t *idx;
   real *snap; /* keep-best snapshot */
+  real *p1;   /* the phase-1 result's weights and biases (FtStats.dw_rms) */
 } Finetune;
 
 Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed);

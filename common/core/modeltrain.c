@@ -42,9 +42,9 @@ static void backup_copy(ModelTrain *m, int save) {
   CP(m->bk_mu, e->mu, in), CP(m->bk_sd, e->sd, in);
   CP(m->bk_elite, e->elite, sizeof m->bk_elite), CP(m->bk_mse, e->mse, sizeof m->bk_mse);
   CP(&m->bk_t, &e->adam.t, sizeof m->bk_t);
-  if (m->ft)
-    CP(m->bk_fm, m->ft->adam.m, n), CP(m->bk_fv, m->ft->adam.v, n),
-        CP(&m->bk_ft, &m->ft->adam.t, sizeof m->bk_ft);
+  if (m->ft) CP(&m->bk_ft, &m->ft->adam.t, sizeof m->bk_ft);
+  if (m->ft && m->ft->c.moments != FT_MOM_SHARED) /* shared: they are e->adam's, copied above */
+    CP(m->bk_fm, m->ft->adam.m, n), CP(m->bk_fv, m->ft->adam.v, n);
 #undef CP
 }
 
@@ -259,6 +259,7 @@ void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double
   out[TM_FT_STEPS] = p2s.steps;
   out[TM_FT_KEPT] = p2s.kept_step;
   out[TM_FT_PULLED_BACK] = p2s.pulled_back;
+  out[TM_FT_DW_RMS] = p2 ? p2s.dw_rms : NAN;
   out[TM_SECONDS] = util_now() - t0;
   out[TM_P2_SECONDS] = t_p2;
   out[TM_P1_HOLDOUT_MSE] = p1.holdout_mse;
@@ -286,9 +287,12 @@ void mt_ckpt_save(const ModelTrain *m, CkptWriter *w) {
   ckw_arr(w, "adam_v", DT_F32, e->adam.v, n, 1);
   ckw_int(w, "adam_t", e->adam.t);
   const Finetune *f = m->ft;
-  ckw_arr(w, "ft_adam_m", DT_F32, f ? f->adam.m : NULL, f ? n : 0, 1);
-  ckw_arr(w, "ft_adam_v", DT_F32, f ? f->adam.v : NULL, f ? n : 0, 1);
+  /* shared moments: phase 2's m and v are adam_m/adam_v above; only its counter is its own */
+  const int own = f && f->c.moments != FT_MOM_SHARED;
+  ckw_arr(w, "ft_adam_m", DT_F32, own ? f->adam.m : NULL, own ? n : 0, 1);
+  ckw_arr(w, "ft_adam_v", DT_F32, own ? f->adam.v : NULL, own ? n : 0, 1);
   ckw_int(w, "ft_adam_t", f ? f->adam.t : 0);
+  if (f && !own) ckw_int(w, "ft_moments_shared", 1); /* absent: own (every older checkpoint) */
   ckw_arr(w, "ft_inew", DT_I32, f ? f->inew : NULL, f ? f->c.batch : 0, 1);
   ckw_arr(w, "ft_iold", DT_I32, f ? f->iold : NULL, f ? f->c.batch : 0, 1);
   ckw_int(w, "trainings", m->trainings);
@@ -316,10 +320,21 @@ void mt_ckpt_load_ex(ModelTrain *m, CkptFile *f, const char *path, int strict) {
   ckr_need_int(f, path, "adam_t", &e->adam.t);
   for (int k = 0; k < K; k++)
     CHECK(e->elite[k] >= 0 && e->elite[k] < E, "%s: elite %d out of range", path, e->elite[k]);
-  if (m->ft && p2) {
+  int64_t shared = 0;
+  if (p2 && ckr_int(f, "ft_moments_shared", &shared) != 0) shared = 0;
+  const int now_shared = m->ft && m->ft->c.moments == FT_MOM_SHARED;
+  /* a run's own checkpoint: the same phase 2 (its config hash says so; this names it) */
+  CHECK(!strict || !m->ft || !p2 || (shared != 0) == now_shared,
+        "%s: phase 2's Adam moments are %s in the checkpoint, %s now (finetune.moments)", path,
+        shared ? "phase 1's (shared)" : "its own", now_shared ? "shared" : "its own");
+  /* the probe (not strict) starts a variant of another kind with a fresh phase 2, as a run's
+   * second training does */
+  if (m->ft && p2 && (shared != 0) == now_shared) {
     Finetune *t = m->ft;
-    ckr_need_arr(f, path, "ft_adam_m", DT_F32, n, 1, t->adam.m);
-    ckr_need_arr(f, path, "ft_adam_v", DT_F32, n, 1, t->adam.v);
+    if (!shared) {
+      ckr_need_arr(f, path, "ft_adam_m", DT_F32, n, 1, t->adam.m);
+      ckr_need_arr(f, path, "ft_adam_v", DT_F32, n, 1, t->adam.v);
+    }
     ckr_need_int(f, path, "ft_adam_t", &t->adam.t);
     ckr_need_arr(f, path, "ft_inew", DT_I32, t->c.batch, 1, t->inew);
     ckr_need_arr(f, path, "ft_iold", DT_I32, t->c.batch, 1, t->iold);

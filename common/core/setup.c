@@ -68,7 +68,8 @@ FtConfig setup_ft(const Config *c) {
                 .patience = (int)c->finetune.patience,
                 .own_scaler = c->finetune.mode == FT_W2 || c->finetune.old_own_scaler,
                 .same_member = c->finetune.shift_same_member,
-                .terms = c->finetune.terms};
+                .terms = c->finetune.terms,
+                .moments = c->finetune.moments};
   return f;
 }
 

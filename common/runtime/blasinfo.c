@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hooks.h"
 
@@ -59,4 +60,21 @@ const char *blas_pick(const char *core, const BlasCpu *cpu) {
   if (cpu->avx512f) return "SkylakeX";
   if (cpu->avx2) return "Haswell";
   return NULL;
+}
+
+int blas_can_run(const char *core, const BlasCpu *cpu) {
+  static const char *const avx512bf16[] = {"Cooperlake", "SapphireRapids"};
+  static const char *const avx512[] = {"SkylakeX"};
+  static const char *const avx2[] = {"Haswell", "Zen"};
+  static const char *const sse[] = {"Prescott", "Core2", "Penryn",     "Dunnington",
+                                    "Nehalem",  "Atom",  "Sandybridge"};
+  for (size_t i = 0; i < sizeof avx512bf16 / sizeof *avx512bf16; i++)
+    if (!strcasecmp(core, avx512bf16[i])) return cpu->avx512f && cpu->avx512bf16;
+  for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+    if (!strcasecmp(core, avx512[i])) return cpu->avx512f;
+  for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+    if (!strcasecmp(core, avx2[i])) return cpu->avx2;
+  for (size_t i = 0; i < sizeof sse / sizeof *sse; i++)
+    if (!strcasecmp(core, sse[i])) return 1; /* every x86-64 CPU with AVX2 has these */
+  return 0;
 }

@@ -19,5 +19,8 @@ void blas_cpu_text(const BlasCpu *c, char *out, int n);
 const char *blas_core(int fake_allowed);
 /* the core to ask for, when core is a generic fallback and the CPU has better; else NULL */
 const char *blas_pick(const char *core, const BlasCpu *cpu);
+/* can this CPU run OpenBLAS's kernel `core` (its vector extensions are there)? 1 or 0; 0 for a
+ * kernel this table does not know */
+int blas_can_run(const char *core, const BlasCpu *cpu);
 
 #endif

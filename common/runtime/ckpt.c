@@ -18,7 +18,8 @@
 int ckpt_write_manifest(const char *dir, int64_t step, const CkptMeta *meta, int n,
                         char (*names)[64], const int64_t *bytes, const uint64_t *sums, char *err,
                         size_t errlen) {
-  const int extra = (meta->config_text ? 1 : 0) + (meta->run_id ? 1 : 0);
+  const int extra = (meta->config_text ? 1 : 0) + (meta->run_id ? 1 : 0) +
+                    (meta->blas_kernel ? 1 : 0) + (meta->cpu ? 1 : 0);
   CkptWriter *w = ckw_open(dir, "MANIFEST", "manifest", 0, step, 8 + extra, err, errlen);
   if (!w) return -1;
   ckw_int(w, "config_hash", (int64_t)meta->config_hash);
@@ -31,6 +32,10 @@ int ckpt_write_manifest(const char *dir, int64_t step, const CkptMeta *meta, int
   if (meta->run_id) ckw_int(w, "run_id", (int64_t)meta->run_id);
   if (meta->config_text)
     ckw_bytes(w, "config", meta->config_text, (int64_t)strlen(meta->config_text));
+  /* the kernel: a resume elsewhere can take the same one, or say that it could not */
+  if (meta->blas_kernel)
+    ckw_bytes(w, "blas_kernel", meta->blas_kernel, (int64_t)strlen(meta->blas_kernel));
+  if (meta->cpu) ckw_bytes(w, "cpu", meta->cpu, (int64_t)strlen(meta->cpu));
   ckw_files(w, "files", n);
   for (int i = 0; i < n; i++) ckw_file_entry(w, names[i], bytes[i], sums[i]);
   ckw_seal(w);
@@ -160,6 +165,30 @@ char *ckpt_config_text(const char *dir) {
   }
   ckr_close(m);
   return text;
+}
+
+static int manifest_text(CkptFile *m, const char *key, char *out, size_t n) {
+  int64_t rows = 0, cols = 0;
+  if (!out || !n) return 0;
+  out[0] = 0;
+  if (ckr_arr_shape(m, key, DT_U8, &rows, &cols) != 0 || cols != 1 || rows < 0 || (size_t)rows >= n)
+    return -1;
+  if (ckr_arr(m, key, DT_U8, rows, 1, out) != 0) return -1;
+  out[rows] = 0;
+  return 0;
+}
+
+int ckpt_blas_kernel(const char *dir, char *kernel, size_t kn, char *cpu, size_t cn) {
+  char path[1200], err[600];
+  snprintf(path, sizeof path, "%s/MANIFEST", dir);
+  CkptFile *m = ckr_open(path, "manifest", 0, err, sizeof err);
+  if (!m) return -1;
+  char k[64];
+  int rc = manifest_text(m, "blas_kernel", k, sizeof k);
+  if (rc == 0 && kernel) snprintf(kernel, kn, "%s", k);
+  if (rc == 0 && cpu && manifest_text(m, "cpu", cpu, cn) != 0) cpu[0] = 0;
+  ckr_close(m);
+  return rc;
 }
 
 static int cmp_desc(const void *a, const void *b) {

@@ -23,6 +23,8 @@ typedef struct {
   int64_t epoch, np, actors, rollout_workers, shards;
   uint64_t run_id;         /* the run's identity (runlog.h), 0 = none */
   const char *config_text; /* the resolved configuration, NULL = none */
+  const char *blas_kernel; /* OpenBLAS's kernel the numbers were computed with, NULL = none */
+  const char *cpu;         /* the CPU's vector extensions ("avx2 avx512f"), NULL = none */
 } CkptMeta;
 int ckpt_write_manifest(const char *dir, int64_t step, const CkptMeta *meta, int n,
                         char (*names)[64], const int64_t *bytes, const uint64_t *sums, char *err,
@@ -41,6 +43,9 @@ int ckpt_check(const char *dir, uint64_t config_hash, uint64_t run_id, int64_t *
 int ckpt_validate(const char *dir, uint64_t config_hash, int64_t *step, char *why, size_t n);
 /* the resolved configuration a MANIFEST records (malloc'ed), or NULL */
 char *ckpt_config_text(const char *dir);
+/* the BLAS kernel and CPU extensions a MANIFEST records: 0, or -1 (a checkpoint from before
+ * they were recorded, or none); either output may be NULL */
+int ckpt_blas_kernel(const char *dir, char *kernel, size_t kn, char *cpu, size_t cn);
 
 /* every checkpoint under run_dir/ckpt, newest first, until a valid one (each refusal logged) */
 typedef struct {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "durable.h"
 #include "util.h"
 
 enum { TAG_MSG = 1, TAG_HB = 2 };
@@ -107,6 +108,15 @@ void comm_finalize(Comm *c) {
 _Noreturn void comm_abort(Comm *c, int code) {
   fflush(stdout);
   fflush(stderr);
+  /* the outcome for a launcher that cannot see the exit code (usbpo.sbatch): whichever rank
+   * ends the job says why; a normal end is recorded by rank 0 (usbpo_dist.c) */
+  const char *path = getenv("USBPO_STATUS_FILE");
+  if (path && *path) {
+    char text[32], err[512];
+    snprintf(text, sizeof text, "%d\n", code);
+    if (dur_write_file(path, text, strlen(text), err, sizeof err) != 0)
+      fprintf(stderr, "usbpo: %s\n", err);
+  }
   if (c && c->mpi) MPI_Abort(MPI_COMM_WORLD, code);
   util_exit(code);
 }

@@ -1,12 +1,19 @@
 /* rolekit — see rolekit.h. */
 #include "rolekit.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "ckpt.h"
 #include "util.h"
 
 volatile int g_sig_usr1, g_sig_term, g_sig_int;
+
+const char *rk_stop_signal_name(void) {
+  if (g_sig_term == SIGHUP) return "SIGHUP";
+  if (g_sig_term) return "SIGTERM";
+  return g_sig_int ? "SIGINT" : "SIGUSR1";
+}
 
 void rk_run_dir(const Config *cfg, char *out, size_t n) {
   char name[256];

@@ -21,6 +21,8 @@ void rk_checkpoint(const Config *cfg, Runtime *rt, int role, int idx, int64_t st
                    void *obj);
 
 /* signals (set by the handlers, acted on by the learner at its next safe point) */
-extern volatile int g_sig_usr1, g_sig_term, g_sig_int;
+extern volatile int g_sig_usr1, g_sig_term, g_sig_int; /* g_sig_term: SIGTERM or SIGHUP */
+/* "SIGTERM", "SIGHUP" or "SIGINT": the stop signal that arrived, for the log */
+const char *rk_stop_signal_name(void);
 
 #endif

@@ -1,7 +1,10 @@
 #include "runlog.h"
+
+#include "ckfile.h"
 #include "tfevents.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +174,10 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     return NULL;
   }
   if (util_mkdirs(r->dir) != 0) {
-    snprintf(err, errlen, "cannot create run directory %s: %s", r->dir, strerror(errno));
+    const int e = errno;
+    snprintf(err, errlen, "cannot create run directory %s: %s", r->dir, strerror(e));
     xfree(r);
+    errno = e;
     return NULL;
   }
   /* the run's identity: made at a fresh start, kept by every resume (checkpoints carry it) */
@@ -182,16 +187,20 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
     r->run_id = new_run_id();
     snprintf(idtext, sizeof idtext, "%016llx\n", (unsigned long long)r->run_id);
     if (write_atomic(r->dir, "run.id", idtext) != 0) {
-      snprintf(err, errlen, "cannot write %s/run.id: %s", r->dir, strerror(errno));
+      const int e = errno;
+      snprintf(err, errlen, "cannot write %s/run.id: %s", r->dir, strerror(e));
       xfree(r);
+      errno = e; /* the caller tells an I/O failure (exit 4) from others */
       return NULL;
     }
   }
   char *dump = cfg_dump_string(cfg);
   if (write_atomic(r->dir, "config.toml", dump) != 0) {
-    snprintf(err, errlen, "cannot write %s/config.toml: %s", r->dir, strerror(errno));
+    const int e = errno;
+    snprintf(err, errlen, "cannot write %s/config.toml: %s", r->dir, strerror(e));
     free(dump);
     xfree(r);
+    errno = e;
     return NULL;
   }
   free(dump);
@@ -207,8 +216,10 @@ RunLog *runlog_open(const Config *cfg, RunLogMode mode, char *err, size_t errlen
   if (r->metrics) fseek(r->metrics, 0, SEEK_END);
   if (r->episodes) fseek(r->episodes, 0, SEEK_END);
   if (!r->metrics || !r->episodes || !r->log) {
-    snprintf(err, errlen, "cannot open the outputs in %s: %s", r->dir, strerror(errno));
+    const int e = errno;
+    snprintf(err, errlen, "cannot open the outputs in %s: %s", r->dir, strerror(e));
     runlog_close(r);
+    errno = e;
     return NULL;
   }
   if (mode == RUNLOG_FRESH || !exists) {
@@ -323,11 +334,46 @@ void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *eve
   *events = r->tb ? tfe_offset(r->tb) : -1;
 }
 
+int runlog_prefix_sum(const char *path, int64_t n, uint64_t *sum) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < n) {
+    close(fd);
+    return -1;
+  }
+  CkptSum cs;
+  ckpt_sum_init(&cs);
+  char buf[65536];
+  int64_t left = n;
+  while (left > 0) {
+    ssize_t got = read(fd, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      close(fd);
+      return -1;
+    }
+    ckpt_sum_add(&cs, buf, (size_t)got);
+    left -= got;
+  }
+  close(fd);
+  *sum = ckpt_sum_end(&cs);
+  return 0;
+}
+
 /* cut path back to exactly `at` bytes; a file shorter than that is refused, never padded */
 static int cut_to(const char *path, int64_t at, char *err, size_t errlen) {
   struct stat st;
-  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "not a regular file");
+  if (lstat(path, &st) != 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s is %s, not a regular file", path,
+             S_ISFIFO(st.st_mode)  ? "a FIFO"
+             : S_ISLNK(st.st_mode) ? "a symbolic link"
+             : S_ISDIR(st.st_mode) ? "a directory"
+                                   : "a special file");
     return -1;
   }
   if (st.st_size < at) {

@@ -11,60 +11,7 @@
 
 #include "config.h"
 
-/* X(name, wall): wall = 1 for columns that depend on timing */
-#define METRICS_COLUMNS                                                                            \
-  X(epoch, 0)                                                                                      \
-  X(env_steps, 0)                                                                                  \
-  X(total_env_steps, 0)                                                                            \
-  X(eval_return, 0)                                                                                \
-  X(eval_return_std, 0)                                                                            \
-  X(eval_length, 0)                                                                                \
-  X(train_return, 0)                                                                               \
-  X(train_episodes, 0)                                                                             \
-  X(sac_updates, 0)                                                                                \
-  X(sac_q_loss, 0)                                                                                 \
-  X(sac_pi_loss, 0)                                                                                \
-  X(alpha, 0)                                                                                      \
-  X(alpha_loss, 0)                                                                                 \
-  X(entropy, 0)                                                                                    \
-  X(q_mean, 0)                                                                                     \
-  X(env_buffer, 0)                                                                                 \
-  X(model_buffer, 0)                                                                               \
-  X(rollout_length, 0)                                                                             \
-  X(model_trainings, 0)                                                                            \
-  X(model_epochs, 0)                                                                               \
-  X(model_epochs_total, 0)                                                                         \
-  X(model_holdout_mse, 0)                                                                          \
-  X(model_holdout_mse_elites, 0)                                                                   \
-  X(model_holdout_mse_p1, 0)                                                                       \
-  X(ft_j_before, 0)                                                                                \
-  X(ft_j_after, 0)                                                                                 \
-  X(ft_shift, 0)                                                                                   \
-  X(ft_bias, 0)                                                                                    \
-  X(ft_shift_before, 0)                                                                            \
-  X(ft_bias_before, 0)                                                                             \
-  X(ft_steps, 0)                                                                                   \
-  X(ft_steps_total, 0)                                                                             \
-  X(ft_kept_step, 0)                                                                               \
-  X(ft_pulled_back, 0)                                                                             \
-  X(rollout_rows, 0)                                                                               \
-  X(rollout_nonfinite, 0)                                                                          \
-  X(sim_errors, 0)                                                                                 \
-  X(mj_warnings, 0)                                                                                \
-  X(nan_rollbacks, 0)                                                                              \
-  X(policy_lag, 0)                                                                                 \
-  X(model_lag, 0)                                                                                  \
-  X(dropped_model_rows, 0)                                                                         \
-  X(updates_per_real_step, 0)                                                                      \
-  X(updates_per_s, 1)                                                                              \
-  X(steps_per_s, 1)                                                                                \
-  X(t_sac_s, 1)                                                                                    \
-  X(t_model_s, 1)                                                                                  \
-  X(t_phase2_s, 1)                                                                                 \
-  X(t_rollout_s, 1)                                                                                \
-  X(t_env_s, 1)                                                                                    \
-  X(t_comm_s, 1)                                                                                   \
-  X(wall_s, 1)
+#include "metrics_cols.h"
 
 typedef struct {
 #define X(name, wall) double name;
@@ -104,6 +51,9 @@ int runlog_flush(RunLog *r); /* -1 when a write failed (runlog_failed) */
 void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
 /* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
  * leaves metrics.csv alone */
+/* the checksum (ckpt_sum) of a file's first n bytes: 0, or -1 (unreadable, not a regular file,
+ * shorter than n) */
+int runlog_prefix_sum(const char *path, int64_t n, uint64_t *sum);
 int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events, char *err,
                     size_t errlen);
 

@@ -36,6 +36,9 @@ typedef struct {
 
 /* read and check an experiment file: 0, or -1 with every error printed as file:line:col */
 int sweep_load_exp(const char *file, Exp *x);
+/* the key of a "section.key=value" override that the sweep sets for each cell itself (seed,
+ * budget, run directory and name, environment, resume), or NULL */
+const char *sweep_owned_key(const char *set);
 /* print "file:line:col: message" (line 0: "file: message"); returns -1 */
 int sweep_fail_at(const char *file, int line, int col, const char *fmt, ...);
 

@@ -50,6 +50,7 @@
 #include "config.h"
 #include "pool.h"
 #include "sweep.h"
+#include "runfile.h"
 #include "sweep_report.h"
 #include "util.h"
 
@@ -70,7 +71,7 @@ static int g_nsets;
  * C cores get C / jobs threads each, so that they do not oversubscribe the cores they share */
 static char g_threads_set[64];
 
-static char g_dist[PATH_MAX + 32], g_plot[PATH_MAX + 32], g_srcroot[PATH_MAX + 32];
+static char g_dist[PATH_MAX + 32], g_plot[PATH_MAX + 32];
 static volatile sig_atomic_t g_stop;
 
 /* ---- cells ---- */
@@ -216,6 +217,12 @@ static int check_cells(const Exp *x, Cell *cells, int n) {
   return bad ? -1 : 0;
 }
 
+static const char *cell_name(const Exp *x, const Cell *c) {
+  static char b[256];
+  snprintf(b, sizeof b, "%s/%s/s%lld", c->env, x->var[c->v].label, (long long)x->seeds[c->s]);
+  return b;
+}
+
 /* ---- the state of a cell ---- */
 
 typedef enum { C_NEW, C_PARTIAL, C_RUNNING, C_DONE, C_FAILED } CellState;
@@ -226,26 +233,45 @@ typedef struct {
   int64_t steps;
   double eval, wall;
   int last_exit;
+  int kernels; /* resumes on another BLAS kernel (blas_kernel_changes) */
 } CellInfo;
 
-/* the last row of metrics.csv: env_steps, eval_return, wall_s */
-static void last_row(const char *dir, int64_t *steps, double *eval, double *wall) {
+/* the newest row of metrics.csv: env_steps (of the newest complete row, whatever its
+ * evaluation), eval_return and wall_s of the newest evaluated one; -1 when the file exists but
+ * cannot be read as a run's metrics (said), 0 otherwise */
+static int last_row(const char *dir, int64_t *steps, double *eval, double *wall, int *kernels) {
   char path[PATH_MAX * 3];
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
   *steps = 0, *eval = NAN, *wall = NAN;
+  struct stat st;
+  if (lstat(path, &st) != 0) return 0; /* not started */
   SweepRun r;
-  if (sweep_read_run(path, &r, 0) != 0 || r.n == 0) return;
-  *steps = (int64_t)r.steps[r.n - 1];
-  *eval = r.ret[r.n - 1];
-  *wall = r.wall[r.n - 1];
+  if (sweep_read_run(path, &r, 0) != 0) return -1;
+  if (isfinite(r.last_steps)) *steps = (int64_t)r.last_steps;
+  if (r.n > 0) *eval = r.ret[r.n - 1], *wall = r.wall[r.n - 1];
+  *kernels = r.kernel_changes;
   sweep_free_run(&r);
+  return 0;
+}
+
+/* someone holds the lock file p (an exclusive flock): 1, else 0 */
+static int lock_held(const char *p) {
+  int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  struct stat st;
+  int held = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_SH | LOCK_NB) != 0 &&
+      errno == EWOULDBLOCK)
+    held = 1;
+  close(fd);
+  return held;
 }
 
 static CellInfo cell_info(const Exp *x, const Cell *c) {
-  CellInfo in = {C_NEW, 0, NAN, NAN, -1};
+  CellInfo in = {C_NEW, 0, NAN, NAN, -1, 0};
   char p[PATH_MAX * 3];
   struct stat st;
-  last_row(c->dir, &in.steps, &in.eval, &in.wall);
+  const int unreadable = last_row(c->dir, &in.steps, &in.eval, &in.wall, &in.kernels) != 0;
   snprintf(p, sizeof p, "%s/sweep.exit", c->dir);
   FILE *f = fopen(p, "r");
   if (f) {
@@ -256,19 +282,19 @@ static CellInfo cell_info(const Exp *x, const Cell *c) {
   const int has_final = stat(p, &st) == 0;
   snprintf(p, sizeof p, "%s/ckpt", c->dir);
   const int has_ckpt = stat(p, &st) == 0;
-  if (has_final && in.steps >= x->total_steps)
+  if (unreadable)
+    in.state = C_FAILED;
+  else if (has_final && in.steps >= x->total_steps)
     in.state = C_DONE;
   else if (in.last_exit > 0 && in.last_exit != EXIT_REQUEUE)
     in.state = C_FAILED;
   else if (has_ckpt || in.steps > 0)
     in.state = C_PARTIAL;
-  /* running: someone holds its lock */
+  /* running: a sweep holds the cell's lock, or a usbpo_dist its run's (started by hand) */
   snprintf(p, sizeof p, "%s/.sweep.lock", c->dir);
-  int fd = open(p, O_RDONLY);
-  if (fd >= 0) {
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) in.state = C_RUNNING;
-    close(fd);
-  }
+  if (lock_held(p)) in.state = C_RUNNING;
+  snprintf(p, sizeof p, "%s/.run.lock", c->dir);
+  if (lock_held(p)) in.state = C_RUNNING;
   return in;
 }
 
@@ -294,11 +320,25 @@ static int launch(const Exp *x, Cell *c) {
   snprintf(p, sizeof p, "%s/.sweep.lock", c->dir);
   /* close-on-exec: the other cells' processes must not inherit this lock (a finished cell would
    * stay "running" while they run); only this cell's child keeps it, below */
-  c->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (c->lockfd < 0 || flock(c->lockfd, LOCK_EX | LOCK_NB) != 0) {
-    if (c->lockfd >= 0) close(c->lockfd);
+  c->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (c->lockfd < 0) { /* not "in use": a cell that cannot be locked cannot run */
+    fprintf(stderr, "usbpo_sweep: %s: cannot open the cell's lock %s: %s\n", cell_name(x, c), p,
+            strerror(errno));
+    return -1;
+  }
+  if (flock(c->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    close(c->lockfd);
     c->lockfd = -1;
-    return 1; /* in use: try again later */
+    if (e == EWOULDBLOCK) return 1; /* in use by another sweep: try again later */
+    fprintf(stderr, "usbpo_sweep: %s: cannot lock %s: %s\n", cell_name(x, c), p, strerror(e));
+    return -1;
+  }
+  snprintf(p, sizeof p, "%s/.run.lock", c->dir);
+  if (lock_held(p)) { /* a usbpo_dist started by hand runs it */
+    close(c->lockfd);
+    c->lockfd = -1;
+    return 1;
   }
   char **av = cell_argv(x, c, "--resume");
   snprintf(p, sizeof p, "%s/sweep.out", c->dir);
@@ -329,17 +369,12 @@ static void record_exit(const Cell *c, int code) {
   if (f) fputs(t, f), fclose(f);
 }
 
-static const char *cell_name(const Exp *x, const Cell *c) {
-  static char b[256];
-  snprintf(b, sizeof b, "%s/%s/s%lld", c->env, x->var[c->v].label, (long long)x->seeds[c->s]);
-  return b;
-}
-
 static int run_local(const Exp *x, Cell *cells, int n, int jobs) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, NULL), sigaction(SIGINT, &sa, NULL), sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL); /* as usbpo_dist: checkpoint, stop, exit 75 */
   signal(SIGPIPE, SIG_IGN);
   int *queue = xmalloc(sizeof(int) * (n + 1)), nq = 0, running = 0, failed = 0, done = 0;
   for (int i = 0; i < n; i++) {
@@ -395,12 +430,18 @@ static int run_local(const Exp *x, Cell *cells, int n, int jobs) {
       c->lockfd = -1, c->pid = 0;
       running--;
       CellInfo in = cell_info(x, c);
+      struct stat dst;
+      /* exit 0 is done only if the cell's outputs say so (its directory may have vanished) */
+      const int lost = code == 0 && in.state != C_DONE;
       fprintf(stderr, "usbpo_sweep: %s: exit %d, %lld/%lld steps%s\n", cell_name(x, c), code,
               (long long)in.steps, (long long)x->total_steps,
-              code == 0              ? ""
+              lost                   ? (stat(c->dir, &dst) != 0 ? " (FAILED: its directory is gone)"
+                                                                : " (FAILED: its outputs do not reach the budget)")
+              : code == 0            ? ""
               : code == EXIT_REQUEUE ? " (stopped at a checkpoint)"
                                      : " (FAILED)");
-      if (code != 0 && code != EXIT_REQUEUE) failed++;
+      if (lost) record_exit(c, EXIT_FATAL);
+      if ((code != 0 && code != EXIT_REQUEUE) || lost) failed++;
     }
   }
   xfree(queue);
@@ -428,7 +469,7 @@ static int status(const Exp *x, Cell *cells, int n) {
   CellInfo *info = xmalloc(sizeof(CellInfo) * (size_t)n);
   /* per env, the measured cells' seconds per step: the estimate for cells not started yet */
   double rate_sum[MAX_ENVS] = {0};
-  int rate_n[MAX_ENVS] = {0}, guessed = 0;
+  int rate_n[MAX_ENVS] = {0}, guessed = 0, kernel_cells = 0;
   for (int i = 0; i < n; i++) {
     info[i] = cell_info(x, &cells[i]);
     if (info[i].steps > 0 && info[i].wall > 0)
@@ -453,11 +494,16 @@ static int status(const Exp *x, Cell *cells, int n) {
       snprintf(ev, sizeof ev, "%.1f", in.eval);
     else
       snprintf(ev, sizeof ev, "-");
-    char state[32];
+    char state[48];
     if (in.state == C_FAILED)
       snprintf(state, sizeof state, "failed(%d)", in.last_exit);
     else
       snprintf(state, sizeof state, "%s", STATE[in.state]);
+    if (in.kernels > 0) { /* the cell's numbers are not an uninterrupted run's from some row */
+      size_t l = strlen(state);
+      snprintf(state + l, sizeof state - l, "+kernel%d", in.kernels);
+      kernel_cells++;
+    }
     printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
   }
   char e[16], g[96] = "";
@@ -470,17 +516,54 @@ static int status(const Exp *x, Cell *cells, int n) {
          n, count[C_DONE], count[C_RUNNING], count[C_PARTIAL], count[C_NEW], count[C_FAILED],
          (long long)steps, (long long)x->total_steps * n,
          100.0 * (double)steps / ((double)x->total_steps * n), e, g);
+  if (kernel_cells)
+    printf("+kernelN: %d cell%s resumed N times on another BLAS kernel than its checkpoint was "
+           "computed with (metrics column blas_kernel_changes): from that row on, its numbers "
+           "are not those of an uninterrupted run\n",
+           kernel_cells, kernel_cells == 1 ? "" : "s");
   xfree(info);
   return 0;
 }
 
 /* ---- --slurm ---- */
 
+/* a word for bash, as data: single-quoted, a quote as '\'' (nothing inside is expanded) */
+static void sh_word(FILE *f, const char *s) {
+  fputc('\'', f);
+  for (; *s; s++)
+    if (*s == '\'')
+      fputs("'\\''", f);
+    else
+      fputc(*s, f);
+  fputc('\'', f);
+}
+
+/* text for a comment line: no line break may end it */
+static void comment_text(FILE *f, const char *s) {
+  for (; *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+/* an #SBATCH file name, dir + "/" + pattern: double-quoted (sbatch splits its directives at
+ * blanks outside quotes), the directory's '%' doubled (sbatch's file-name patterns, which the
+ * pattern keeps); a directory sbatch cannot take is refused (-1) */
+static int sbatch_path(FILE *f, const char *dir, const char *pattern) {
+  for (const char *p = dir; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') return -1;
+  fputc('"', f);
+  for (; *dir; dir++) fputs(*dir == '%' ? "%%" : (char[]){*dir, 0}, f);
+  fprintf(f, "/%s\"", pattern);
+  return 0;
+}
+
 static int slurm(const Exp *x, Cell *cells, int n, int dry) {
   char sb[PATH_MAX + 64], path[PATH_MAX * 2 + 64];
-  snprintf(sb, sizeof sb, "%s/deploy/slurm/usbpo.sbatch", g_srcroot);
   const char *env_sb = getenv("USBPO_SBATCH");
-  if (env_sb) snprintf(sb, sizeof sb, "%s", env_sb);
+  if (env_sb)
+    snprintf(sb, sizeof sb, "%s", env_sb);
+  else if (rf_data_path("slurm/usbpo.sbatch", sb, sizeof sb) != 0)
+    snprintf(sb, sizeof sb,
+             "usbpo.sbatch (in $USBPO_DATA/slurm, <bindir>/../share/usbpo/slurm "
+             "or the source tree's deploy/slurm)");
   char *abs_sb = realpath(sb, NULL);
   if (!abs_sb) {
     fprintf(stderr, "usbpo_sweep: no %s (set USBPO_SBATCH)\n", sb);
@@ -489,31 +572,47 @@ static int slurm(const Exp *x, Cell *cells, int n, int dry) {
   char *prog = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&prog, &len);
+  fputs("#!/bin/bash\n# usbpo_sweep ", f);
+  comment_text(f, x->file);
   fprintf(f,
-          "#!/bin/bash\n# usbpo_sweep %s: one array task per cell, each through usbpo.sbatch "
-          "(signals, requeue, resume)\n#SBATCH -J usbpo-%s\n#SBATCH --array=0-%d\n#SBATCH -n %d\n"
-          "#SBATCH -o %s/slurm-%%A_%%a.out\n#SBATCH --open-mode=append\n#SBATCH --requeue\n"
-          "#SBATCH --signal=B:USR1@300\nset -u\ncase \"$SLURM_ARRAY_TASK_ID\" in\n",
-          x->file, x->name, n - 1, x->ranks, x->root);
+          ": one array task per cell, each through usbpo.sbatch (signals, requeue, resume)\n"
+          "#SBATCH -J usbpo-%s\n#SBATCH --array=0-%d\n#SBATCH -n %d\n#SBATCH -o ",
+          x->name, n - 1, x->ranks);
+  if (sbatch_path(f, x->root, "slurm-%A_%a.out") != 0) {
+    fclose(f);
+    free(prog), free(abs_sb);
+    fprintf(stderr,
+            "usbpo_sweep: %s: the cells' directory %s holds a quote, a backslash or a control "
+            "character, which an #SBATCH line cannot carry; choose another experiment.dir\n",
+            x->file, x->root);
+    return EXIT_FATAL;
+  }
+  fputs("\n#SBATCH --open-mode=append\n#SBATCH --requeue\n"
+        "#SBATCH --signal=B:USR1@300\nset -u\ncase \"$SLURM_ARRAY_TASK_ID\" in\n",
+        f);
   for (int i = 0; i < n; i++) {
     util_mkdirs(cells[i].parent);
     char **av = cell_argv(x, &cells[i], "--resume");
     while (*av && strcmp(*av, g_dist) != 0) av++; /* usbpo.sbatch runs mpirun itself */
     fprintf(f, "  %d) ARGS=(", i);
-    for (char **a = av + 1; *a; a++) fprintf(f, "%s'%s'", a == av + 1 ? "" : " ", *a);
+    for (char **a = av + 1; *a; a++) {
+      if (a != av + 1) fputc(' ', f);
+      sh_word(f, *a);
+    }
     fprintf(f, ") ;; # %s\n", cell_name(x, &cells[i]));
   }
-  fprintf(f,
-          "  *) echo \"no cell $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n"
-          "export USBPO_BIN='%s' USBPO_NP=%d\nexec bash '%s' \"${ARGS[@]}\"\n",
-          g_dist, x->ranks, abs_sb);
+  fputs("  *) echo \"no cell $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\nexport USBPO_BIN=", f);
+  sh_word(f, g_dist);
+  fprintf(f, " USBPO_NP=%d\nexec bash ", x->ranks);
+  sh_word(f, abs_sb);
+  fputs(" \"${ARGS[@]}\"\n", f);
   fclose(f);
   free(abs_sb);
   util_mkdirs(x->root);
   snprintf(path, sizeof path, "%s/sweep.sbatch", x->root);
-  FILE *o = fopen(path, "w");
-  if (!o || fwrite(prog, 1, len, o) != len || fclose(o) != 0) {
-    fprintf(stderr, "usbpo_sweep: cannot write %s\n", path);
+  char werr[PATH_MAX * 2 + 200];
+  if (rf_write_output(path, prog, len, werr, sizeof werr) != 0) {
+    fprintf(stderr, "usbpo_sweep: cannot write the batch script: %s\n", werr);
     free(prog);
     return EXIT_FATAL;
   }
@@ -533,17 +632,15 @@ static int slurm(const Exp *x, Cell *cells, int n, int dry) {
 
 /* ---- main ---- */
 
+/* usbpo_dist ($USBPO_DIST, else beside this program) and usbpo_plot (beside it): the build
+ * directory's top and an installed bindir hold all three */
 static void find_programs(void) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  self[n > 0 ? n : 0] = 0;
-  char *slash = strrchr(self, '/');
-  if (slash) *slash = 0;
   const char *d = getenv("USBPO_DIST");
-  snprintf(g_dist, sizeof g_dist, "%s", d ? d : "");
-  if (!d) snprintf(g_dist, sizeof g_dist, "%s/usbpo_dist", self);
-  snprintf(g_plot, sizeof g_plot, "%s/usbpo_plot", self);
-  snprintf(g_srcroot, sizeof g_srcroot, "%s/..", self);
+  if (d && *d)
+    snprintf(g_dist, sizeof g_dist, "%s", d);
+  else
+    rf_sibling("usbpo_dist", g_dist, sizeof g_dist);
+  rf_sibling("usbpo_plot", g_plot, sizeof g_plot);
 }
 
 /* the experiment's index of one name of a --variants / --seeds list, or -1 */
@@ -629,16 +726,13 @@ int main(int argc, char **argv) {
       jobs = (int)v;
     } else if (!strcmp(a, "--set") && i + 1 < argc) {
       const char *v = argv[++i];
-      static const char *own[] = {
-          "run.seed=", "run.dir=", "run.name=", "run.total_steps=", "env.name="};
-      for (int k = 0; k < 5; k++)
-        if (!strncmp(v, own[k], strlen(own[k]))) {
-          fprintf(stderr,
-                  "usbpo_sweep: --set %s: the experiment sets this (experiment.seeds, dir, "
-                  "total_steps, envs; or --steps)\n",
-                  v);
-          return EXIT_USAGE;
-        }
+      if (sweep_owned_key(v)) {
+        fprintf(stderr,
+                "usbpo_sweep: --set %s: the experiment sets this (experiment.seeds, dir, "
+                "total_steps, envs; or --steps)\n",
+                v);
+        return EXIT_USAGE;
+      }
       if (g_nsets == MAX_SETS || !strchr(v, '=')) {
         fprintf(stderr, "usbpo_sweep: --set wants section.key=value (at most %d)\n", MAX_SETS);
         return EXIT_USAGE;
@@ -710,7 +804,6 @@ int main(int argc, char **argv) {
                    .has_threshold = x->has_threshold,
                    .total_steps = x->total_steps,
                    .plot = g_plot,
-                   .srcroot = g_srcroot,
                    .nvar = x->nvar,
                    .nseeds = x->nseeds};
     const int ne = x->nenvs ? x->nenvs : 1;

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/runtime/runlog.h"
 #include "config.h"
 #include "config_toml.h"
+#include "metrics_cols.h"
 #include "util.h"
 
 /* ---- the experiment file ---- */
@@ -55,6 +55,20 @@ static int label_ok(const char *s) {
           (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
       return 0;
   return 1;
+}
+
+const char *sweep_owned_key(const char *set) {
+  static const char *own[] = {"run.seed", "run.dir",    "run.name",     "run.total_steps",
+                              "env.name", "run.resume", "run.overwrite"};
+  static char key[128];
+  const char *eq = strchr(set, '=');
+  size_t n = eq ? (size_t)(eq - set) : strlen(set);
+  while (n > 0 && (set[n - 1] == ' ' || set[n - 1] == '\t')) n--;
+  while (n > 0 && (*set == ' ' || *set == '\t')) set++, n--;
+  snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key ? n : sizeof key - 1), set);
+  for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+    if (!strcmp(key, own[k])) return own[k];
+  return NULL;
 }
 
 static int apply_key(Exp *x, const CfgTomlItem *it) {
@@ -153,6 +167,13 @@ static int apply_key(Exp *x, const CfgTomlItem *it) {
         if (!strchr(it->strs[j], '='))
           return sweep_fail_at(f, it->val_line, it->val_col, "%s: '%s' is not section.key=value", k,
                                it->strs[j]);
+        const char *own = sweep_owned_key(it->strs[j]);
+        if (own)
+          return sweep_fail_at(f, it->val_line, it->val_col,
+                               "%s: '%s': %s is the sweep's to set (experiment.seeds, dir, "
+                               "total_steps, envs; each cell's run name and resume), not a "
+                               "variant's",
+                               k, it->strs[j], own);
         v->sets[v->nsets++] = strdup(it->strs[j]);
       }
     } else {

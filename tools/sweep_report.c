@@ -12,83 +12,57 @@
 #include <unistd.h>
 
 #include "rng.h"
+#include "runfile.h"
 #include "util.h"
 
 #define BOOT      10000
 #define BOOT_SEED 20261128u
 
-/* ---- reading ---- */
+/* what went wrong while writing the page (a figure not drawn, bad rows): the report fails */
+static int g_problems;
+static char g_notes[8192];
+static size_t g_notes_n;
 
-static int col(char *header, const char *name) {
-  int i = 0;
-  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
-    if (!strcmp(t, name)) return i;
-  return -1;
+static void note_problem(const char *fmt, const char *a, int b) {
+  char line[PATH_MAX * 4 + 200];
+  snprintf(line, sizeof line, fmt, a, b);
+  fprintf(stderr, "usbpo_sweep: %s\n", line);
+  if (g_notes_n < sizeof g_notes)
+    g_notes_n += (size_t)snprintf(g_notes + g_notes_n, sizeof g_notes - g_notes_n, "- %s\n", line);
+  g_problems++;
 }
+
+/* ---- reading ---- */
 
 int sweep_read_run(const char *path, SweepRun *r, int strict) {
   memset(r, 0, sizeof *r);
-  size_t len;
-  char *text = util_read_file(path, &len);
-  if (!text) return -1;
-  char *nl = strchr(text, '\n');
-  if (!nl) {
-    free(text);
+  static const char *const cols[] = {
+      "env_steps",         "eval_return",          "wall_s",
+      "model_holdout_mse", "model_holdout_mse_p1", "blas_kernel_changes"};
+  RunCols c;
+  char err[600];
+  if (rf_read_cols(path, cols, 6, 3u, &c, err, sizeof err) != 0) {
+    struct stat st;
+    if (strict || lstat(path, &st) == 0) fprintf(stderr, "usbpo_sweep: %s\n", err);
     return -1;
   }
-  *nl = 0;
-  char *h = strdup(text);
-  const int is = col(strcpy(h, text), "env_steps"), ir = col(strcpy(h, text), "eval_return"),
-            iw = col(strcpy(h, text), "wall_s"), ia = col(strcpy(h, text), "model_holdout_mse"),
-            ip = col(strcpy(h, text), "model_holdout_mse_p1");
-  free(h);
-  if (is < 0 || ir < 0) {
-    if (strict) fprintf(stderr, "usbpo_sweep: %s: no env_steps / eval_return column\n", path);
-    free(text);
-    return -1;
+  r->bad = c.bad, r->last_bad = c.last_bad;
+  snprintf(r->first_bad, sizeof r->first_bad, "%s", c.first_bad);
+  r->steps = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->ret = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->wall = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->ratio = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->last_steps = NAN;
+  for (int i = 0; i < c.n; i++) {
+    const double st = c.v[0][i], v = c.v[1][i], a = c.v[3][i], p1 = c.v[4][i];
+    if (isfinite(st)) r->last_steps = st;
+    if (isfinite(c.v[5][i])) r->kernel_changes = (int)c.v[5][i];
+    if (!isfinite(v) && isfinite(st)) r->nonfinite++, r->last_nonfinite_line = c.line[i];
+    if (!(isfinite(st) && isfinite(v))) continue;
+    r->steps[r->n] = st, r->ret[r->n] = v, r->wall[r->n] = c.v[2][i];
+    r->ratio[r->n++] = isfinite(a) && isfinite(p1) && p1 > 0 ? a / p1 : NAN;
   }
-  int rows = 0;
-  for (char *p = nl + 1; *p; p++) rows += *p == '\n';
-  r->steps = xmalloc(sizeof(double) * (rows + 1));
-  r->ret = xmalloc(sizeof(double) * (rows + 1));
-  r->wall = xmalloc(sizeof(double) * (rows + 1));
-  r->ratio = xmalloc(sizeof(double) * (rows + 1));
-  int line = 2, bad = 0;
-  for (char *row = nl + 1; *row; line++) {
-    char *end = strchr(row, '\n');
-    if (!end) break; /* a row still being written */
-    *end = 0;
-    double s = NAN, v = NAN, w = NAN, a = NAN, p1 = NAN;
-    int i = 0;
-    for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
-      comma = strchr(f, ',');
-      if (comma) *comma = 0;
-      if (i != is && i != ir && i != iw && i != ia && i != ip) continue;
-      char *e;
-      double x = strtod(f, &e);
-      if (e == f || *e) {
-        x = NAN;
-        if (i == ia || i == ip) continue; /* optional: the ratio is then unknown */
-        if (strict) fprintf(stderr, "usbpo_sweep: %s:%d: '%s' is not a number\n", path, line, f);
-        bad = 1;
-      }
-      if (i == is) s = x;
-      if (i == ir) v = x;
-      if (i == iw) w = x;
-      if (i == ia) a = x;
-      if (i == ip) p1 = x;
-    }
-    if (isfinite(s) && isfinite(v)) {
-      r->steps[r->n] = s, r->ret[r->n] = v, r->wall[r->n] = w;
-      r->ratio[r->n++] = isfinite(a) && isfinite(p1) && p1 > 0 ? a / p1 : NAN;
-    }
-    row = end + 1;
-  }
-  free(text);
-  if (bad && strict) {
-    sweep_free_run(r);
-    return -1;
-  }
+  rf_free_cols(&c);
   return 0;
 }
 
@@ -200,25 +174,27 @@ double st_steps_to(const SweepRun *r, double thr) {
 }
 
 int sweep_published(const char *csv, double total_steps, double *out, int max) {
-  size_t len;
-  char *text = util_read_file(csv, &len);
-  if (!text) return 0;
+  PubRow *rows;
+  int nr;
+  char err[600];
+  if (rf_read_published(csv, &rows, &nr, 1, err, sizeof err) != 0) {
+    fprintf(stderr, "usbpo_sweep: %s\n", err);
+    return 0;
+  }
   /* per seed: its evaluations in file order (steps increase within a seed) */
   double last[64][3];
   int cnt[64] = {0}, seeds = 0, ids[64];
-  char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    double step, t, rew, sd;
-    if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &t, &rew, &sd) != 4 || step > total_steps) continue;
+  for (int i = 0; i < nr; i++) {
+    if (rows[i].step > total_steps) continue;
     int k = 0;
-    while (k < seeds && ids[k] != (int)sd) k++;
+    while (k < seeds && ids[k] != rows[i].seed) k++;
     if (k == seeds) {
       if (seeds == 64) continue;
-      ids[seeds++] = (int)sd;
+      ids[seeds++] = rows[i].seed;
     }
-    last[k][cnt[k] % 3] = rew, cnt[k]++;
+    last[k][cnt[k] % 3] = rows[i].reward, cnt[k]++;
   }
-  free(text);
+  xfree(rows);
   int n = 0;
   for (int k = 0; k < seeds && n < max; k++) {
     const int m = cnt[k] < 3 ? cnt[k] : 3;
@@ -293,10 +269,9 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
   const char *pn = published_name(env);
   static const char *ra[2] = {"mbpo", "sac"}, *rl[2] = {"MBPO", "SAC"};
   for (int i = 0; pn && !ycol && i < 2; i++) {
-    struct stat st;
-    char csv[PATH_MAX * 2];
-    snprintf(csv, sizeof csv, "%s/docs/reference/published/%s_%s.csv", g->srcroot, ra[i], pn);
-    if (stat(csv, &st) != 0) continue;
+    char csv[PATH_MAX * 2], rel[128];
+    snprintf(rel, sizeof rel, "reference/published/%s_%s.csv", ra[i], pn);
+    if (rf_data_path(rel, csv, sizeof csv) != 0) continue;
     snprintf(refs[i], sizeof refs[i], "%s=%s", csv, rl[i]);
     av[k++] = "--ref", av[k++] = refs[i];
   }
@@ -313,6 +288,7 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     fprintf(stderr, "usbpo_sweep: the figure %s could not be drawn\n", png);
     png[0] = 0;
+    g_problems++;
   }
   xfree(av), xfree(dirs);
 }
@@ -342,7 +318,7 @@ static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
                 "%.0f | %.0f | %.0f | %.0f | wall clock | holdout ratio, first → newest (max) "
                 "|\n|---|---|---|---|---|---|---|---|\n",
                 B / 4, B / 2, 3 * B / 4, B);
-      const double newest = r.steps[r.n - 1];
+      const double newest = isfinite(r.last_steps) ? r.last_steps : r.steps[r.n - 1];
       fprintf(f, "| %s, %lld | %.0f | ", g->labels[v], (long long)g->seeds[s], newest);
       for (int q = 1; q <= 4; q++) {
         char c[32];
@@ -397,8 +373,16 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
       char path[PATH_MAX * 3];
       metrics_path(g, env, v, s, path, sizeof path);
       SweepRun r;
-      if (sweep_read_run(path, &r, 1) != 0) continue;
-      if (r.n > 0 && r.steps[r.n - 1] >= B) {
+      struct stat pst;
+      if (stat(path, &pst) != 0) continue; /* a cell not started */
+      if (sweep_read_run(path, &r, 1) != 0) {
+        note_problem("%s: cannot be read (above); its seed is left out%.0d", path, 0);
+        continue;
+      }
+      if (r.bad) note_problem("%s: %d torn or non-numeric rows, skipped", r.first_bad, r.bad);
+      if (r.nonfinite)
+        note_problem("%s: %d rows with a non-finite eval_return, skipped", path, r.nonfinite);
+      if (r.n > 0 && r.last_steps >= B) {
         fin[v][nfin[v]++] = st_final(&r, B, 3);
         auc[na++] = st_auc(&r, B);
         double t = st_steps_to(&r, g->threshold);
@@ -425,8 +409,9 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
   for (int a = 0; pn && a < 4; a++) {
     static const char *algos[] = {"mbpo", "sac", "macura", "esvg"};
     static const char *names[] = {"MBPO", "SAC", "MACURA", "DHMBPO"};
-    char csv[PATH_MAX * 2];
-    snprintf(csv, sizeof csv, "%s/docs/reference/published/%s_%s.csv", g->srcroot, algos[a], pn);
+    char csv[PATH_MAX * 2], rel[128];
+    snprintf(rel, sizeof rel, "reference/published/%s_%s.csv", algos[a], pn);
+    if (rf_data_path(rel, csv, sizeof csv) != 0) continue;
     double v[64];
     int n = sweep_published(csv, total, v, 64);
     if (!n) continue;
@@ -452,6 +437,12 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
     for (int v = 0; v < nv; v++) {
       if (v == base || nfin[v] == 0) continue;
       double lo, hi, d = st_mean(fin[v], nfin[v]) - st_mean(fin[base], nfin[base]);
+      /* a bootstrap of one seed has no spread: no interval, no verdict, below two a side */
+      if (nfin[v] < 2 || nfin[base] < 2) {
+        fprintf(f, "| %s | %+.1f | – | no verdict: %d and %d finished seeds (2 a side needed) |\n",
+                g->labels[v], d, nfin[v], nfin[base]);
+        continue;
+      }
       st_boot_diff_ci(fin[v], nfin[v], fin[base], nfin[base], BOOT_SEED, BOOT, &lo, &hi);
       const char *verdict = lo <= 0 && hi >= 0 ? "not distinguishable"
                             : lo > 0           ? "better"
@@ -464,28 +455,44 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
 }
 
 int sweep_report(const SweepGrid *g) {
-  char path[PATH_MAX * 2];
+  char path[PATH_MAX * 2], err[PATH_MAX * 2 + 200];
   snprintf(path, sizeof path, "%s/report.md", g->root);
   if (util_mkdirs(g->root) != 0) {
     fprintf(stderr, "usbpo_sweep: cannot create %s: %s\n", g->root, strerror(errno));
     return -1;
   }
-  FILE *f = fopen(path, "w");
+  if (rf_output_ok(path, err, sizeof err) != 0) { /* before the figures are drawn */
+    fprintf(stderr, "usbpo_sweep: %s\n", err);
+    return -1;
+  }
+  g_problems = 0, g_notes_n = 0, g_notes[0] = 0;
+  char *page = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&page, &len);
   if (!f) {
-    fprintf(stderr, "usbpo_sweep: cannot write %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "usbpo_sweep: out of memory\n");
     return -1;
   }
   fprintf(f,
           "# %s\n\nBudget: %lld env steps per run (the official axis: exploration, %lld steps, "
           "not counted). Final return: each seed's mean of its last three evaluations at or "
           "before the budget; mean ± std over seeds (ddof 0); 95 %% intervals are percentile "
-          "bootstraps of the mean (%d resamples, fixed seed); IQM (5 seeds or more) trims a "
+          "bootstraps of the mean (%d resamples, fixed seed); a verdict against the baseline "
+          "needs two finished seeds a side; IQM (5 seeds or more) trims a "
           "quarter of the seeds at each end; AUC is the mean evaluation return over the budget. "
           "Published rows: the same statistic from the per-seed result files of the DHMBPO "
           "paper (gymnasium v4 tasks; docs/reference/published/), at the same total env steps.\n",
           g->root, (long long)g->total_steps, (long long)g->init_steps, BOOT);
   for (int e = 0; e < g->nenvs; e++) env_section(f, g, g->envs[e]);
-  if (fclose(f) != 0) return -1;
-  fprintf(stderr, "usbpo_sweep: wrote %s\n", path);
-  return 0;
+  if (g_problems) fprintf(f, "\n## Problems met while writing this page\n\n%s", g_notes);
+  fclose(f);
+  const int rc = rf_write_output(path, page, len, err, sizeof err);
+  free(page);
+  if (rc != 0) {
+    fprintf(stderr, "usbpo_sweep: %s\n", err);
+    return -1;
+  }
+  fprintf(stderr, "usbpo_sweep: wrote %s%s\n", path,
+          g_problems ? " (with problems, listed at its end: the report failed)" : "");
+  return g_problems ? -1 : 0;
 }

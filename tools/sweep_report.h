@@ -12,14 +12,21 @@
 
 #include <stdint.h>
 
-/* a run's curve from its metrics.csv: env_steps, eval_return, wall_s per row (rows with a
- * non-finite eval skipped), and where the run has the columns, model_holdout_mse over
- * model_holdout_mse_p1 (holdout error after phase 2 over after phase 1; NAN where either is
- * missing, non-finite or zero); 0, or -1 with a message (strict: every cell of env_steps,
- * eval_return and wall_s must be a number) */
+/* a run's curve from its metrics.csv (runfile.h's reader): env_steps, eval_return, wall_s per
+ * row (rows with a non-finite eval skipped and counted), and where the run has the columns,
+ * model_holdout_mse over model_holdout_mse_p1 (holdout error after phase 2 over after phase 1;
+ * NAN where either is missing, non-finite or zero); torn or non-numeric rows are counted and the
+ * first named. 0, or -1 with a message (a file that cannot be read, is not a regular file, or
+ * lacks env_steps or eval_return; said unless it is absent and strict is 0) */
 typedef struct {
   double *steps, *ret, *wall, *ratio;
   int n;
+  double last_steps;  /* env_steps of the newest complete row, whatever its eval (NAN: none) */
+  int nonfinite;      /* rows whose eval_return is nan or inf (skipped above) */
+  int kernel_changes; /* the newest row's blas_kernel_changes (resumes on another kernel) */
+  int last_nonfinite_line;
+  int bad, last_bad;   /* torn or non-numeric rows (runfile.h), and whether the newest is one */
+  char first_bad[320]; /* "file:line: why" */
 } SweepRun;
 int sweep_read_run(const char *metrics_csv, SweepRun *r, int strict);
 void sweep_free_run(SweepRun *r);
@@ -47,7 +54,7 @@ double st_steps_to(const SweepRun *r, double thr);
 int sweep_published(const char *csv, double total_steps, double *out, int max);
 
 typedef struct {
-  const char *root, *baseline, *plot, *srcroot;
+  const char *root, *baseline, *plot;
   double threshold;
   int has_threshold;
   int64_t total_steps, init_steps;

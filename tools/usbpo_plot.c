@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "runfile.h"
 #include "util.h"
 
 #define MAX_GROUPS 16
@@ -60,9 +61,11 @@ static void usage(FILE *f) {
          "(their exploration steps). Needs gnuplot.\n");
 }
 
+/* a run's metrics file is there (of any type: reading it says what is wrong with one that is
+ * not a regular file) */
 static int is_file(const char *p) {
   struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+  return lstat(p, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -113,102 +116,49 @@ static void expand(const char *dir, DirList *l) {
   qsort(l->v + first, (size_t)(l->n - first), sizeof *l->v, cmp_str);
 }
 
-static int col_index(char *header, const char *name) {
-  int i = 0;
-  for (char *t = strtok(header, ",\n"); t; t = strtok(NULL, ",\n"), i++)
-    if (!strcmp(t, name)) return i;
-  return -1;
-}
-
-/* a number, or nan / inf (kept, then skipped); anything else names its place */
-static double cell(const char *f, const char *path, int line, const char *col) {
-  char *end;
-  double v = strtod(f, &end);
-  if (end == f || *end != 0) {
-    fprintf(stderr, "usbpo_plot: %s:%d: %s = '%s' is not a number\n", path, line, col, f);
-    exit(1);
-  }
-  return v;
-}
-
-/* the x and y columns (and epoch) of dir/metrics.csv; y may be a difference of two columns,
- * "A-B" (column names have no '-'), e.g. ft_shift-ft_shift_before */
+/* the x and y columns (and epoch) of dir/metrics.csv (runfile.h's reader: a bad row is an
+ * error naming its place); y may be a difference of two columns, "A-B" (column names have no
+ * '-'), e.g. ft_shift-ft_shift_before */
 static void read_run(Run *r, const char *xcol, const char *ycol_arg) {
   char ycol[256], *ysub = NULL;
   snprintf(ycol, sizeof ycol, "%s", ycol_arg);
   char *dash = strchr(ycol, '-');
   if (dash) *dash = 0, ysub = dash + 1;
-  char path[1200];
+  char path[1200], err[1500];
   snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
-  size_t len;
-  char *text = util_read_file(path, &len);
-  if (!text) {
-    fprintf(stderr, "usbpo_plot: cannot read %s: %s\n", path, strerror(errno));
+  const char *names[4] = {xcol, ycol, "epoch", ysub ? ysub : "epoch"};
+  RunCols c;
+  if (rf_read_cols(path, names, 4, ysub ? 0xBu : 0x3u, &c, err, sizeof err) != 0) {
+    fprintf(stderr, "usbpo_plot: %s\n", err);
     exit(1);
   }
-  char *nl = strchr(text, '\n');
-  if (!nl) {
-    fprintf(stderr, "usbpo_plot: %s: no header line\n", path);
+  if (c.bad) {
+    fprintf(stderr, "usbpo_plot: %s (%d bad row%s in all)\n", c.first_bad, c.bad,
+            c.bad == 1 ? "" : "s");
     exit(1);
   }
-  *nl = 0;
-  char *h = strdup(text);
-  const int ix = col_index(strcpy(h, text), xcol), iy = col_index(strcpy(h, text), ycol),
-            ie = col_index(strcpy(h, text), "epoch"),
-            is = ysub ? col_index(strcpy(h, text), ysub) : -1;
-  if (ix < 0 || iy < 0 || (ysub && is < 0)) {
-    fprintf(stderr, "usbpo_plot: %s: no column '%s'; the columns are: %s\n", path,
-            ix < 0   ? xcol
-            : iy < 0 ? ycol
-                     : ysub,
-            text);
-    exit(1);
-  }
-  const int ilast = ix > iy ? (ix > is ? ix : is) : (iy > is ? iy : is);
-  free(h);
-  int rows = 0;
-  for (char *p = nl + 1; *p; p++) rows += *p == '\n';
-  r->x = xmalloc(sizeof(double) * (rows + 1));
-  r->y = xmalloc(sizeof(double) * (rows + 1));
-  r->epoch = xmalloc(sizeof(int64_t) * (rows + 1));
+  r->x = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->y = xmalloc(sizeof(double) * (size_t)(c.n + 1));
+  r->epoch = xmalloc(sizeof(int64_t) * (size_t)(c.n + 1));
   r->n = 0;
-  int line = 2;
-  for (char *row = nl + 1; *row; line++) {
-    char *end = strchr(row, '\n');
-    if (!end) break; /* a partial last line (a run still writing) */
-    *end = 0;
-    double x = NAN, y = NAN, sub = 0;
-    int64_t e = r->n;
-    int i = 0;
-    for (char *f = row, *comma; f; f = comma ? comma + 1 : NULL, i++) {
-      comma = strchr(f, ',');
-      if (comma) *comma = 0;
-      if (i == ix) x = cell(f, path, line, xcol);
-      if (i == iy) y = cell(f, path, line, ycol) - sub;
-      if (i == is) {
-        sub = cell(f, path, line, ysub);
-        if (i > iy) y -= sub;
+  int64_t prev = -1;
+  for (int i = 0; i < c.n; i++) {
+    const double ev = c.v[2][i];
+    int64_t e = i;
+    if (!isnan(ev)) {
+      if (!(ev >= 0 && ev <= 9.0e15 && ev == floor(ev)) || (int64_t)ev <= prev) {
+        fprintf(stderr,
+                "usbpo_plot: %s:%d: epoch %.17g is not a whole number above the previous "
+                "row's\n",
+                path, c.line[i], ev);
+        exit(1);
       }
-      if (i == ie) {
-        double v = cell(f, path, line, "epoch");
-        if (!(v >= 0 && v <= 9.0e15 && v == floor(v)) || (r->n > 0 && v <= r->epoch[r->n - 1])) {
-          fprintf(stderr,
-                  "usbpo_plot: %s:%d: epoch '%s' is not a whole number above the previous "
-                  "row's\n",
-                  path, line, f);
-          exit(1);
-        }
-        e = (int64_t)v;
-      }
+      e = prev = (int64_t)ev;
     }
-    if (i <= ilast) {
-      fprintf(stderr, "usbpo_plot: %s:%d: %d fields, the header has more\n", path, line, i);
-      exit(1);
-    }
+    const double x = c.v[0][i], y = c.v[1][i] - (ysub ? c.v[3][i] : 0);
     if (isfinite(x) && isfinite(y)) r->x[r->n] = x, r->y[r->n] = y, r->epoch[r->n++] = e;
-    row = end + 1;
   }
-  free(text);
+  rf_free_cols(&c);
 }
 
 static void smooth(double *y, int n, int w) {
@@ -249,6 +199,7 @@ static void aggregate(Group *g, Run *runs, int nr, int gi) {
   g->lo = xmalloc(sizeof(double) * (u + 1)), g->hi = xmalloc(sizeof(double) * (u + 1));
   g->std = xmalloc(sizeof(double) * (u + 1)), g->count = xmalloc(sizeof(int) * (u + 1));
   int *at = xmalloc(sizeof(int) * (nr + 1)); /* each run's next row (epochs increase) */
+  memset(at, 0, sizeof(int) * (nr + 1));
   g->n = 0;
   for (int k = 0; k < u; k++) {
     double sx = 0, sy = 0, sy2 = 0, lo = INFINITY, hi = -INFINITY;
@@ -303,63 +254,53 @@ typedef struct {
 
 /* a published curve as a group: every seed's rewards binned to the nearest 1000 steps (after
  * the shift), mean and std over the seeds in each bin; points beyond xmax dropped */
+typedef struct {
+  double x, y;
+} Pt;
+static int cmp_pt(const void *a, const void *b) {
+  const double x = ((const Pt *)a)->x, y = ((const Pt *)b)->x;
+  return x < y ? -1 : x > y;
+}
+
 static int load_ref(const char *spec, double shift, double xmax, Group *g) {
-  char file[1024];
+  char file[1024], err[1500];
   const char *eq = strchr(spec, '=');
   snprintf(file, sizeof file, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec), spec);
-  size_t len;
-  char *text = util_read_file(file, &len);
-  if (!text) {
-    fprintf(stderr, "usbpo_plot: --ref %s: %s\n", file, strerror(errno));
+  PubRow *rows;
+  int nr;
+  if (rf_read_published(file, &rows, &nr, 0, err, sizeof err) != 0) {
+    fprintf(stderr, "usbpo_plot: --ref: %s\n", err);
     return -1;
   }
-  int cap = 1024, n = 0, seeds = 0;
-  double *bx = xmalloc(sizeof(double) * cap), *by = xmalloc(sizeof(double) * cap);
-  int seen[256], nseen = 0;
-  char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    double step, t, rew, sd;
-    if (sscanf(line, "%lf,%lf,%lf,%lf", &step, &t, &rew, &sd) != 4) continue;
-    const double x = 1000.0 * floor((step - shift) / 1000.0 + 0.5);
+  Pt *pt = xmalloc(sizeof(Pt) * (size_t)(nr + 1));
+  int n = 0, seen[256], nseen = 0;
+  for (int i = 0; i < nr; i++) {
+    const double x = 1000.0 * floor((rows[i].step - shift) / 1000.0 + 0.5);
     if (x < 0 || (xmax > 0 && x > xmax)) continue;
     int k = 0;
-    while (k < nseen && seen[k] != (int)sd) k++;
-    if (k == nseen && nseen < 256) seen[nseen++] = (int)sd;
-    if (n == cap) {
-      cap *= 2;
-      double *nx = xmalloc(sizeof(double) * cap), *ny = xmalloc(sizeof(double) * cap);
-      memcpy(nx, bx, sizeof(double) * n), memcpy(ny, by, sizeof(double) * n);
-      xfree(bx), xfree(by);
-      bx = nx, by = ny;
-    }
-    bx[n] = x, by[n++] = rew;
+    while (k < nseen && seen[k] != rows[i].seed) k++;
+    if (k == nseen && nseen < 256) seen[nseen++] = rows[i].seed;
+    pt[n].x = x, pt[n++].y = rows[i].reward;
   }
-  free(text);
-  seeds = nseen;
+  xfree(rows);
+  qsort(pt, (size_t)n, sizeof *pt, cmp_pt);
   memset(g, 0, sizeof *g);
-  snprintf(g->label, sizeof g->label, "%.200s (published, %d seeds)", eq ? eq + 1 : file, seeds);
+  snprintf(g->label, sizeof g->label, "%.200s (published, %d seeds)", eq ? eq + 1 : file, nseen);
   g->x = xmalloc(sizeof(double) * (n + 1)), g->mean = xmalloc(sizeof(double) * (n + 1));
   g->lo = xmalloc(sizeof(double) * (n + 1)), g->hi = xmalloc(sizeof(double) * (n + 1));
   g->std = xmalloc(sizeof(double) * (n + 1)), g->count = xmalloc(sizeof(int) * (n + 1));
-  g->runs = seeds;
-  /* bins in increasing x (selection by repeated minimum: the files are small) */
-  double last = -1;
-  for (;;) {
-    double next = INFINITY;
-    for (int i = 0; i < n; i++)
-      if (bx[i] > last && bx[i] < next) next = bx[i];
-    if (!isfinite(next)) break;
+  g->runs = nseen;
+  for (int i = 0; i < n;) { /* one bin per run of equal x */
     double s = 0, s2 = 0, lo = INFINITY, hi = -INFINITY;
-    int c = 0;
-    for (int i = 0; i < n; i++)
-      if (bx[i] == next)
-        s += by[i], s2 += by[i] * by[i], c++, lo = fmin(lo, by[i]), hi = fmax(hi, by[i]);
-    const int k = g->n++;
-    g->x[k] = next, g->mean[k] = s / c, g->lo[k] = lo, g->hi[k] = hi, g->count[k] = c;
+    int j = i;
+    for (; j < n && pt[j].x == pt[i].x; j++)
+      s += pt[j].y, s2 += pt[j].y * pt[j].y, lo = fmin(lo, pt[j].y), hi = fmax(hi, pt[j].y);
+    const int c = j - i, k = g->n++;
+    g->x[k] = pt[i].x, g->mean[k] = s / c, g->lo[k] = lo, g->hi[k] = hi, g->count[k] = c;
     g->std[k] = sqrt(fmax(0, s2 / c - g->mean[k] * g->mean[k]));
-    last = next;
+    i = j;
   }
-  xfree(bx), xfree(by);
+  xfree(pt);
   return 0;
 }
 
@@ -430,6 +371,17 @@ static int parse_opts(int argc, char **argv, Opts *o) {
   }
   if (o->dirs.n == 0) {
     usage(stderr);
+    return 2;
+  }
+  for (const char *c = o->out; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+      fprintf(stderr, "usbpo_plot: -o: the file name holds a control character (a line break?)\n");
+      return 2;
+    }
+  char why[1400];
+  if (rf_output_ok(o->out, why, sizeof why) != 0 ||
+      (o->table && rf_output_ok(o->table, why, sizeof why) != 0)) {
+    fprintf(stderr, "usbpo_plot: %s\n", why);
     return 2;
   }
   const char *ext = strrchr(o->out, '.');
@@ -518,18 +470,21 @@ static const char *csv_label(const char *label) {
 }
 
 static int write_table(const char *table, const Group *groups, int ng) {
-  FILE *f = fopen(table, "w");
-  if (!f) {
-    fprintf(stderr, "usbpo_plot: cannot write %s: %s\n", table, strerror(errno));
-    return -1;
-  }
+  char *buf = NULL, err[1400];
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return -1;
   fprintf(f, "group,label,x,mean,min,max,std,seeds\n");
   for (int g = 0; g < ng; g++)
     for (int i = 0; i < groups[g].n; i++)
       fprintf(f, "%d,%s,%.10g,%.10g,%.10g,%.10g,%.10g,%d\n", g, csv_label(groups[g].label),
               groups[g].x[i], groups[g].mean[i], groups[g].lo[i], groups[g].hi[i], groups[g].std[i],
               groups[g].count[i]);
-  return fclose(f) == 0 ? 0 : -1;
+  fclose(f);
+  const int rc = rf_write_output(table, buf, len, err, sizeof err);
+  free(buf);
+  if (rc != 0) fprintf(stderr, "usbpo_plot: cannot write the table: %s\n", err);
+  return rc;
 }
 
 /* the gnuplot program, data inline; every user text quoted (gp_quoted) */
@@ -541,7 +496,11 @@ static void gnuplot_program(FILE *p, const Opts *o, const Group *groups, int ng,
   else
     fprintf(p, "set terminal pngcairo size %d,%d enhanced font 'sans,10' background '#ffffff'\n",
             o->W, o->H);
-  fputs("set output ", p), gp_quoted(p, o->out);
+  /* gnuplot takes an output name that starts with '|' as a command to pipe into: such a name
+   * is a file in the current directory here, and says so */
+  char out[1100];
+  snprintf(out, sizeof out, "%s%s", o->out[0] == '|' ? "./" : "", o->out);
+  fputs("set output ", p), gp_quoted(p, out);
   fputs("\nset datafile separator ','\nset grid lc rgb '#dddddd'\n", p);
   fputs("set key bottom right box opaque\nset xlabel ", p), gp_quoted(p, o->xcol);
   fputs(" noenhanced\nset ylabel ", p), gp_quoted(p, o->ycol);

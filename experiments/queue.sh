@@ -1,0 +1,131 @@
+#!/bin/bash
+# queue.sh — the machine's one campaign queue: cells of several experiments, LANES at a time
+# (default 2: one per core), each a one-thread cell, in the order of a queue file, so that no
+# core idles at the end of one experiment while another has cells left.
+#
+#   experiments/queue.sh QUEUE_FILE [--lanes N] [--sweep PATH]     (resumable: run it again)
+#   kill -USR1 <pid in exp/queue.pid>     every running cell checkpoints and stops (exit 75)
+#
+# A queue file has one sweep selection per line, in priority order: an experiment file and the
+# usbpo_sweep arguments that pick its cells ('#' starts a comment), e.g.
+#   experiments/hopper-standard.toml --variants mbpo --seeds 0
+#   experiments/variants.toml --variants faithful
+# Each lane takes the first line that has a cell neither done nor running, runs that line's
+# sweep with --jobs 1 --set run.threads=1 (the sweep resumes a cell from its newest checkpoint
+# and skips the ones another lane runs), and goes back to the top of the file after each
+# sweep: a line added or moved up is picked at the next free lane. A line whose sweep fails
+# is reported and skipped until the queue is started again. The queue ends when no line has
+# work left; a signal (TERM, INT, HUP, USR1) stops every lane's sweep at a checkpoint and the
+# queue exits 75. The queue file is read afresh at every pick, so it may be edited while the
+# queue runs. Cells run with OPENBLAS_CORETYPE=Haswell unless the environment sets another
+# kernel. Logs: exp/queue.log (one line per start and end), exp/queue-lane<k>.log.
+set -u
+QUEUE=${1:?usage: queue.sh QUEUE_FILE [--lanes N] [--sweep PATH]}
+shift
+LANES=2
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+SWEEP=$SRC/build/usbpo_sweep
+while [ $# -gt 0 ]; do
+  case $1 in
+  --lanes) LANES=$2; shift 2 ;;
+  --sweep) SWEEP=$2; shift 2 ;;
+  *) echo "queue.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[ -r "$QUEUE" ] || { echo "queue.sh: cannot read $QUEUE" >&2; exit 2; }
+[ -x "$SWEEP" ] || { echo "queue.sh: no usbpo_sweep at $SWEEP (build first, or --sweep)" >&2; exit 2; }
+# the BLAS kernel of the campaign's runs (a resumed run must keep the one it started with)
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+STATE=$SRC/exp/.queue
+mkdir -p "$STATE"
+exec 8> "$STATE/queue.lock"
+flock -n 8 || { echo "queue.sh: another queue runs here (exp/.queue/queue.lock)" >&2; exit 1; }
+rm -f "$STATE"/stop "$STATE"/failed-* "$STATE"/lane*.pid
+echo $$ > "$SRC/exp/queue.pid"
+LOG=$SRC/exp/queue.log
+say() { echo "$(date '+%F %T') $*" >> "$LOG"; }
+
+# the selection's cells: "todo" when one is neither done nor running
+has_work() { # line...
+  # shellcheck disable=SC2086
+  "$SWEEP" $1 --status 2> /dev/null | awk '
+    $1 == "total:" { next }
+    NR > 1 && $4 ~ /^(new|partial|failed)/ { todo = 1 }
+    END { exit todo ? 0 : 1 }'
+}
+
+lane() { # k
+  local k=$1 line key rc
+  while [ ! -e "$STATE/stop" ]; do
+    local picked=""
+    while IFS= read -r line; do
+      line=${line%%#*}
+      line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
+      [ -n "$line" ] || continue
+      key=$(echo "$line" | cksum | cut -d' ' -f1)
+      [ -e "$STATE/failed-$key" ] && continue
+      # one lane per line at a time; the other lane takes the next line
+      exec 9> "$STATE/line-$key.lock"
+      flock -n 9 || continue
+      if has_work "$line"; then
+        picked=$line
+        break
+      fi
+      exec 9>&-
+    done < "$QUEUE"
+    [ -n "$picked" ] || return 0
+    say "lane $k: start: $picked"
+    # shellcheck disable=SC2086
+    nice -n "${QUEUE_NICE:-5}" "$SWEEP" $picked --jobs 1 --set run.threads=1 \
+      >> "$SRC/exp/queue-lane$k.log" 2>&1 < /dev/null &
+    echo $! > "$STATE/lane$k.pid"
+    wait $! 2> /dev/null
+    rc=$?
+    rm -f "$STATE/lane$k.pid"
+    exec 9>&-
+    say "lane $k: exit $rc: $picked"
+    case $rc in
+    0) ;;
+    75) return 75 ;;
+    *) touch "$STATE/failed-$key"; say "lane $k: FAILED ($rc), skipped until the next start: $picked" ;;
+    esac
+  done
+  return 75
+}
+
+stop() {
+  touch "$STATE/stop"
+  say "stop requested: every running cell checkpoints and stops"
+  for p in "$STATE"/lane*.pid; do
+    [ -e "$p" ] && kill -TERM "$(cat "$p")" 2> /dev/null
+  done
+}
+trap stop TERM INT HUP USR1
+
+say "queue $QUEUE: $LANES lanes, $SWEEP, OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+# with the kernel's autogroup scheduling on, nice orders processes only inside one session: the
+# queue (a session of its own under setsid) then gets no more CPU than a build beside it
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2> /dev/null)" = 1 ]; then
+  say "warning: sched_autogroup_enabled = 1: the cells' nice ranks them only against their own" \
+    "session; echo 0 > /proc/sys/kernel/sched_autogroup_enabled (root) makes nice work machine-wide"
+fi
+pids=""
+for k in $(seq 1 "$LANES"); do
+  lane "$k" &
+  pids="$pids $!"
+  sleep 2 # the first lane takes its line's lock before the second looks
+done
+status=0
+for p in $pids; do
+  while :; do
+    wait "$p"
+    rc=$?
+    # a trapped signal interrupts wait (rc > 128) while the lane goes on: wait again
+    kill -0 "$p" 2> /dev/null || break
+  done
+  [ "$rc" -eq 75 ] && status=75
+done
+[ -e "$STATE/stop" ] && status=75
+say "queue ended (exit $status)"
+rm -f "$SRC/exp/queue.pid"
+exit $status
