@@ -385,6 +385,24 @@ static double machine_ram(void) {
   return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
 }
 
+static double g_budget0; /* rank 0's share of the memory budget (peak_memory_report) */
+
+/* at the end: the process's peak resident memory against its budget and the reserve beside it
+ * (each rank its own; rank 0 at info level, a peak over budget + reserve as a warning) */
+static void peak_memory_report(int rank) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+  const double peak = (double)ru.ru_maxrss * 1024.0, reserve = 384.0 * 1048576;
+  char p[32], b[32], r[32];
+  util_fmt_bytes(peak, p), util_fmt_bytes(g_budget0, b), util_fmt_bytes(reserve, r);
+  if (rank != 0)
+    LOG_D("peak resident memory %s", p);
+  else if (g_budget0 > 0 && peak > g_budget0 + reserve)
+    LOG_W("peak resident memory %s, above this rank's memory budget %s + %s reserve", p, b, r);
+  else
+    LOG_I("peak resident memory %s (this rank's memory budget %s + %s reserve)", p, b, r);
+}
+
 static void check_memory(const Config *cfg, const Placement *pl, Comm *comm) {
   char b1[32], b2[32], b3[32], b4[32];
   double ml = setup_memory_learner(cfg), mm = setup_memory_modelsvc(cfg);
@@ -405,6 +423,7 @@ static void check_memory(const Config *cfg, const Placement *pl, Comm *comm) {
     for (int i = 0; i < pl->R; i++) b += pl->rollout[i] == r ? mr : 0;
     for (int i = 0; i < pl->A; i++) b += pl->actor[i] == r ? ma : 0;
     if (b > worst) worst = b, worst_rank = r;
+    if (r == 0) g_budget0 = b;
   }
   /* besides the budget: MPI, OpenBLAS's buffers, MuJoCo, thread stacks */
   const double reserve = 384.0 * 1048576;
@@ -445,8 +464,8 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
    * longer one from another run, is refused rather than cut and spliced) */
   char rd[1024];
   rk_run_dir(cfg, rd, sizeof rd);
-  const char *files[2] = {"metrics.csv", "episodes.csv"}, *keys[2] = {"csv_metrics_sum",
-                                                                        "csv_episodes_sum"};
+  const char *files[2] = {"metrics.csv", "episodes.csv"},
+             *keys[2] = {"csv_metrics_sum", "csv_episodes_sum"};
   const int64_t offs[2] = {mo, eo};
   for (int i = upgraded ? 1 : 0; i < 2; i++) {
     int64_t want = 0;
@@ -802,6 +821,7 @@ int main(int argc, char **argv) {
     rc = learner_run(&cfg, rt, log, resume_from);
   else
     rt_serve(rt);
+  peak_memory_report(rank);
   record_status(rank, rc);
 
   free_roles(&roles);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "coord.h"
+#include "setup.h"
 #include "rolekit.h"
 #include "util.h"
 
@@ -85,7 +86,7 @@ static void async_on_message(Learner *L, Async *as, const Msg *m) {
       double G = (double)c->sac.updates_per_step;
       double plag = (double)(lr_policy_version(L) - m->i[K_POLICY_VERSION]) / G;
       int64_t mlag = L->model_version - m->i[K_MODEL_VERSION];
-      if (plag > c->runtime.max_policy_lag || mlag > c->runtime.max_model_lag) {
+      if (!setup_rows_fresh(c, plag, mlag)) {
         as->dropped += m->i[K_COUNT];
       } else {
         lr_push_msg(L->model_buf, m);
@@ -227,8 +228,7 @@ void lr_async_run(Learner *L) {
       as->granted += (int64_t)chunk * L->A;
       busy = 1;
     }
-    runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval,
-                    L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
+    lr_progress(L, L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
     L->m.updates_per_real_step = as->pool_steps > 0 ? (double)L->sac->updates / as->pool_steps : 0;
     if (!busy && !rt_run_idle(L->rt)) {
       struct timespec ts = {0, 200000};
@@ -238,7 +238,7 @@ void lr_async_run(Learner *L) {
   /* let in-flight work land (steps granted beyond the end go into the buffer, uncounted by the
    * finished rows); the final state is checkpointed as in sync mode */
   async_quiesce(L, as);
-  runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
+  lr_progress(L, 0, 1);
   L->stop_code = -1;
   L->stop_code = lr_checkpoint(L, "end of run") != 0 ? EXIT_IO : 0;
 }

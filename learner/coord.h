@@ -82,6 +82,9 @@ typedef struct {
 
 /* coordinator.c */
 void lr_reset_metrics(Learner *L);
+/* the progress line (every env step counted: it never steps back) */
+int64_t lr_progress_total(const Learner *L);
+void lr_progress(Learner *L, double updates_s, int force);
 int64_t lr_policy_version(const Learner *L);
 /* the policy snapshot to a group, when it changed since the last time that group got it */
 void lr_publish_policy(Learner *L, int group, int64_t *last);

@@ -22,6 +22,41 @@
 #include "setup.h"
 #include "util.h"
 
+/* test hook USBPO_TEST_TRACE=FILE: one line per event of the schedule, in order ("train E T",
+ * "rollout E T K", "step E T A", "update E T N": epoch, t within it, and the event's size), so
+ * that a test can check the order of operations against the spec (§3.3) */
+static void trace(const Learner *L, const char *what, int64_t n) {
+  static FILE *f;
+  static int tried;
+  if (!tried) {
+    tried = 1;
+    const char *path = hook_str("TRACE");
+    if (path && *path) f = fopen(path, "w");
+  }
+  if (f) fprintf(f, "%s %d %lld %lld\n", what, L->epoch, (long long)L->t, (long long)n), fflush(f);
+}
+
+/* every env step of the run at its end (exploration included): the official axis (epoch * L +
+ * t) plus what lies off it, the exploration and epoch 0's steps past its length while the
+ * buffer fills to min_pool_size (predicted while epoch 0 runs) */
+int64_t lr_progress_total(const Learner *L) {
+  const Config *c = L->cfg;
+  const int64_t Lh = c->env.epoch_length;
+  if (!L->explored) return c->run.total_steps + c->env.init_steps;
+  if (L->epoch > 0 || !L->epoch_started) return c->run.total_steps + (L->all_steps - L->steps);
+  /* epoch 0: it ends at t >= L once the buffer holds min_pool_size (every step taken reaches
+   * the buffer: the steps taken stand for it, which keeps the prediction steady) */
+  const int64_t left =
+      c->env.min_pool_size > L->all_steps ? c->env.min_pool_size - L->all_steps : 0;
+  const int64_t past = L->t + left - Lh;
+  return c->run.total_steps + (L->all_steps - L->steps) + (past > 0 ? past : 0);
+}
+
+void lr_progress(Learner *L, double updates_s, int force) {
+  runlog_progress(L->log, L->all_steps, lr_progress_total(L), L->epoch, L->last_eval, updates_s,
+                  force);
+}
+
 void lr_reset_metrics(Learner *L) {
   memset(&L->m, 0, sizeof L->m);
   L->n_upd_epoch = 0;
@@ -87,6 +122,7 @@ void lr_on_real(Learner *L, const Msg *m, int explore) {
 
 void lr_act_all(Learner *L, int explore) {
   const double t0 = util_now();
+  if (!explore) trace(L, "step", L->A);
   if (!explore) lr_publish_policy(L, GROUP_ACTORS, &L->pv_actors);
   for (int a = 0; a < L->A; a++) {
     Enc *e = rt_begin(L->rt, MSG_STEP, ROLE_ACTOR, a, 3);
@@ -140,9 +176,9 @@ void lr_explore(Learner *L) {
 
 void lr_sac_updates(Learner *L, int n) {
   const double t0 = util_now();
+  trace(L, "update", n);
   const Config *c = L->cfg;
-  int n_real = c->run.algo == ALGO_SAC ? (int)c->sac.batch_size
-                                       : (int)floor(c->sac.batch_size * c->sac.real_ratio);
+  const int n_real = setup_sac_real_rows(c);
   for (int k = 0; k < n; k++) {
     sac_sample_batch(L->sac, L->env_buf, L->model_buf, n_real);
     sac_draw_noise(L->sac);
@@ -255,6 +291,7 @@ double lr_on_train_done(Learner *L, const Msg *m) {
 int lr_model_round(Learner *L, int interruptible) {
   Runtime *rt = L->rt;
   const double t0 = util_now();
+  trace(L, "train", L->trainings);
   const int64_t training = lr_send_train(L, interruptible);
   Msg m;
   rt_wait(rt, MSG_TRAIN_DONE, -1, &m);
@@ -307,6 +344,7 @@ int lr_model_round(Learner *L, int interruptible) {
   x->rollout_rows = (double)rows;
   x->rollout_nonfinite += (double)nonfinite;
   x->rollout_length = L->k;
+  trace(L, "rollout", rows);
   x->t_model_s += t1 - t0;
   x->t_rollout_s += util_now() - t1;
   return 0;

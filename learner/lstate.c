@@ -311,11 +311,10 @@ int lr_safe_point(Learner *L) {
                        : (double)(L->env_buf->size + (L->model_buf ? L->model_buf->size : 0)) *
                              (2 * L->obs_dim + L->act_dim + 2) * 4.0 / 2e8;
     if (guess <= c->checkpoint.grace_s) {
-      LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d",
-            rk_stop_signal_name(), guess, c->checkpoint.grace_s, EXIT_REQUEUE);
+      LOG_I("%s: checkpoint (about %.1f s, grace %g s), then exit %d", rk_stop_signal_name(), guess,
+            c->checkpoint.grace_s, EXIT_REQUEUE);
       slow_ckpt_hook();
-      L->stop_code =
-          lr_checkpoint(L, rk_stop_signal_name()) == 0 ? EXIT_REQUEUE : EXIT_IO;
+      L->stop_code = lr_checkpoint(L, rk_stop_signal_name()) == 0 ? EXIT_REQUEUE : EXIT_IO;
     } else {
       LOG_W("%s: a checkpoint would take about %.1f s, more than checkpoint.grace_s = %g: "
             "exiting without one",

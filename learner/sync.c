@@ -79,8 +79,7 @@ void lr_sync_run(Learner *L) {
       L->t += A;
       L->steps = L->epoch * Lh + L->t;
       rt_set_step(L->rt, L->steps);
-      runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval,
-                      L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
+      lr_progress(L, L->m.t_sac_s > 0 ? L->n_upd_epoch / L->m.t_sac_s : 0, 0);
     }
     evaluate(L);
     finish_epoch(L, epoch_t0);
@@ -94,7 +93,7 @@ void lr_sync_run(Learner *L) {
     }
     if (done) break;
   }
-  runlog_progress(L->log, L->steps, c->run.total_steps, L->last_eval, 0, 1);
+  lr_progress(L, 0, 1);
   /* the final state, for --eval and for extending the run (run.total_steps) */
   L->stop_code = -1; /* recorded as finished */
   int failed = 0;

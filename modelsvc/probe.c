@@ -312,7 +312,8 @@ int probe_main(int argc, char **argv) {
   }
   if (!run) return EXIT_USAGE;
   if (!*variants || strspn(variants, ",") == strlen(variants)) {
-    fprintf(stderr, "usbpo: --variants: an empty list (name at least one: faithful, w2, mbpo, ...)\n");
+    fprintf(stderr,
+            "usbpo: --variants: an empty list (name at least one: faithful, w2, mbpo, ...)\n");
     return EXIT_USAGE;
   }
   char cpath[1200];

@@ -10,6 +10,7 @@
 set -u
 OLD=$1; NEW=$2; OUT=${3:-$(mktemp -d)}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/mpi_env.sh" # mpirun as root, oversubscribed, on loopback
 CFG="$SRC/configs/inverted_pendulum.toml"
 : "${RUNS:=usbpo-w2|1|--set run.algo=usbpo --set finetune.mode=w2
 usbpo-w2-np4|4|--set run.algo=usbpo --set finetune.mode=w2
@@ -31,12 +32,14 @@ run() { # bin dir np extra...
 }
 
 # the shared non-wall columns of two metrics files, as two comparable texts
+# (and of a third when given: the old binary's layout, for a run the new binary migrated)
 cols() {
-  python3 - "$1" "$2" "$OUT/a.cmp" "$OUT/b.cmp" <<'EOF'
+  python3 - "$1" "$2" "$OUT/a.cmp" "$OUT/b.cmp" "${3:-$2}" <<'EOF'
 import csv, sys
 wall = {"updates_per_s", "steps_per_s", "wall_s"}
 a = list(csv.reader(open(sys.argv[1]))); b = list(csv.reader(open(sys.argv[2])))
-common = [c for c in a[0] if c in b[0] and c not in wall and not c.startswith("t_")]
+c = next(csv.reader(open(sys.argv[5])))
+common = [x for x in a[0] if x in b[0] and x in c and x not in wall and not x.startswith("t_")]
 for rows, out in ((a, sys.argv[3]), (b, sys.argv[4])):
     ix = [rows[0].index(c) for c in common]
     with open(out, "w") as f:
@@ -45,12 +48,12 @@ for rows, out in ((a, sys.argv[3]), (b, sys.argv[4])):
 EOF
 }
 
-compare() { # label dirA dirB
+compare() { # label dirA dirB [metrics file whose columns bound the comparison]
   a=$2/r; b=$3/r; why=""
   if [ ! -f "$a/metrics.csv" ] || [ ! -f "$b/metrics.csv" ]; then
     why="a run failed (see $2.log, $3.log)"
   else
-    cols "$a/metrics.csv" "$b/metrics.csv"
+    cols "$a/metrics.csv" "$b/metrics.csv" "${4:-}"
     cmp -s "$OUT/a.cmp" "$OUT/b.cmp" || why="metrics differ: $(diff "$OUT/a.cmp" "$OUT/b.cmp" | sed -n 2p | cut -c1-120)"
     cmp -s "$a/episodes.csv" "$b/episodes.csv" || why="$why episodes differ"
     cmp -s "$a/policy_final.bin" "$b/policy_final.bin" || why="$why final policy differs"
@@ -89,7 +92,7 @@ half=$STEPS; STEPS=$full
 "$NEW" "$CFG" --set run.total_steps="$STEPS" --set run.dir="$OUT/up-$label" --set run.name=r \
   --set log.progress_s=1000 --resume $sets $NEW_SETS >> "$OUT/up-$label.log" 2>&1
 compare "$label: $half steps by the old binary, resumed by the new one" "$OUT/up-$label" \
-  "$OUT/new-$label" >> "$OUT/results.txt"
+  "$OUT/new-$label" "$OUT/old-$label/r/metrics.csv" >> "$OUT/results.txt"
 tail -1 "$OUT/results.txt"
 s=$(grep -c '^same' "$OUT/results.txt"); d=$(grep -c '^DIFFER' "$OUT/results.txt")
 echo "bitcompare: $s same, $d differ (runs in $OUT)"

@@ -378,12 +378,42 @@ static void test_migrate_metrics(void) {
          "a checkpoint with another column count than the kept header is refused: %s", err);
 }
 
+/* the checksum against values computed outside this code (a few lines of Python following the
+ * definition in ckfile.c: FNV-1a over little-endian 64-bit words, each step followed by
+ * h ^= h >> 29, then the tail bytes plain FNV-1a), at lengths around the word size; and any
+ * split of the input gives the one-shot value */
+static void test_checksum_known(void) {
+  static const struct {
+    int len;
+    uint64_t sum;
+  } want[] = {{0, 0xcbf29ce484222325ull},  {1, 0xaf63c64c8601c72aull},  {3, 0x270c521898097401ull},
+              {7, 0xfcf25e868166b7a9ull},  {8, 0x648a88b24001d2a1ull},  {9, 0xd938d8e2c318ce16ull},
+              {15, 0x337055ecd0aee22dull}, {16, 0xda9646490d2d4468ull}, {17, 0x9a9da12163eae2a9ull},
+              {31, 0xb78a1d6eece61b3dull}, {63, 0x5498bea7ef4b9c92ull}};
+  uint8_t data[64];
+  for (int i = 0; i < 64; i++) data[i] = (uint8_t)((i * 37 + 11) & 255);
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    const int n = want[k].len;
+    const uint64_t got = ckpt_sum(data, (size_t)n);
+    EXPECT(got == want[k].sum, "ckpt_sum of %d bytes: %016llx, want %016llx", n,
+           (unsigned long long)got, (unsigned long long)want[k].sum);
+    for (int cut = 0; cut <= n; cut += 3) {
+      CkptSum cs;
+      ckpt_sum_init(&cs);
+      ckpt_sum_add(&cs, data, (size_t)cut);
+      ckpt_sum_add(&cs, data + cut, (size_t)(n - cut));
+      EXPECT(ckpt_sum_end(&cs) == want[k].sum, "%d bytes split at %d: another sum", n, cut);
+    }
+  }
+}
+
 int main(void) {
   snprintf(g_root, sizeof g_root, "/tmp/usbpo-test-ckpt-%d", (int)getpid());
   Rng rng = rng_make(3, RNG_TEST, 0);
   for (int i = 0; i < NW * 8; i++) g_w[i] = (float)rng_normal(&rng);
   for (size_t i = 0; i < sizeof g_blob; i++) g_blob[i] = (uint8_t)(i * 37);
   RUN(test_round_trip);
+  RUN(test_checksum_known);
   RUN(test_damage);
   RUN(test_prune);
   RUN(test_migrate_metrics);

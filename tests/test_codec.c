@@ -384,6 +384,18 @@ static void test_malformed(void) {
   r8(&r, 0x91), rint_(&r, 20), rstr(&r, "data"), r8(&r, 0xc4), r8(&r, 8);
   for (int i = 0; i < 8; i++) r8(&r, 0);
   bad_raw(&r, "array 'params': shape does not match its byte length", "shape vs bytes");
+  /* a body one element longer than its shape, and one byte longer, and one byte shorter */
+  static const int extra[3] = {84, 81, 79};
+  for (int k = 0; k < 3; k++) {
+    renv(&r, "policy_snapshot", 1, 3, 2);
+    rstr(&r, "version"), rint_(&r, 1);
+    rstr(&r, "params"), r8(&r, 0x83), rstr(&r, "dtype"), rstr(&r, "f32"), rstr(&r, "shape");
+    r8(&r, 0x91), rint_(&r, 20), rstr(&r, "data"), r8(&r, 0xc4), r8(&r, (uint8_t)extra[k]);
+    for (int i = 0; i < extra[k]; i++) r8(&r, 0);
+    char what[64];
+    snprintf(what, sizeof what, "20 f32 in %d bytes", extra[k]);
+    bad_raw(&r, "array 'params': shape does not match its byte length", what);
+  }
   renv(&r, "policy_snapshot", 1, 3, 2);
   rstr(&r, "version"), rint_(&r, 1);
   rstr(&r, "params"), r8(&r, 0x83), rstr(&r, "dtype"), rstr(&r, "f16"), rstr(&r, "shape");

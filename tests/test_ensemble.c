@@ -1,7 +1,9 @@
 /* test_ensemble — phase-1 loss gradients through the log-variance bounding (every parameter,
  * the bounds included), member isolation, the scaler, early stopping and elites on scripted
  * losses, restore-to-best, and that training learns. Double build. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "ensemble.h"
@@ -145,6 +147,67 @@ static void test_elites(void) {
          el[4]);
 }
 
+/* the bootstrap: every member its own list, drawn with replacement (repeats, and about 1 - 1/e
+ * of the rows at least once), all in range */
+static void test_bootstrap(void) {
+  const int E = 7;
+  const int64_t n = 2000;
+  int32_t *idx = malloc(sizeof(int32_t) * E * n);
+  Rng r = rng_make(5, RNG_MODEL_SPLIT, 0);
+  ens_bootstrap(&r, E, n, idx);
+  int *seen = calloc((size_t)n, sizeof(int));
+  for (int m = 0; m < E; m++) {
+    memset(seen, 0, sizeof(int) * n);
+    int64_t distinct = 0, in_range = 1;
+    for (int64_t i = 0; i < n; i++) {
+      int32_t v = idx[m * n + i];
+      if (v < 0 || v >= n) in_range = 0, v = 0;
+      distinct += !seen[v]++;
+    }
+    const double share = (double)distinct / (double)n;
+    EXPECT(in_range, "member %d: an index out of range", m);
+    EXPECT(share > 0.60 && share < 0.66,
+           "member %d: %.3f of the rows drawn (with replacement: "
+           "1 - 1/e = 0.632)",
+           m, share);
+    for (int q = 0; q < m; q++) {
+      int64_t same = 0;
+      for (int64_t i = 0; i < n; i++) same += idx[m * n + i] == idx[q * n + i];
+      EXPECT(same < n / 50, "members %d and %d share %lld of %lld positions", q, m, (long long)same,
+             (long long)n);
+    }
+  }
+  free(seen), free(idx);
+}
+
+/* the holdout MSE (spec §3.4): per member, (1 / (n D)) sum (mean - y)^2 in raw units, by hand
+ * from the member's own prediction */
+static void test_holdout_mse(void) {
+  EnsConfig c = small();
+  Ensemble *e = ens_make(&c, 4);
+  Rng r = rng_make(4, RNG_TEST, 9);
+  for (size_t i = 0; i < e->nnet; i++) e->p[i] += 0.3 * rng_normal(&r);
+  const int n = 37, in = 3, D = 3;
+  float x[37 * 3], y[37 * 3];
+  for (int i = 0; i < n * in; i++) x[i] = (float)rng_normal(&r), y[i] = (float)rng_normal(&r);
+  ens_fit_scaler(e, x, n);
+  double mse[3];
+  ens_holdout_mse(e, x, y, n, mse);
+  double *xs = malloc(sizeof(double) * n * in), *mean = malloc(sizeof(double) * n * D);
+  double *work = malloc(sizeof(double) * ens_predict_work(e, n));
+  ens_scale(e, x, n, xs);
+  for (int m = 0; m < c.members; m++) {
+    ens_predict(e, e->p, m, xs, n, mean, NULL, work);
+    double s = 0;
+    for (int i = 0; i < n * D; i++) s += (mean[i] - y[i]) * (mean[i] - y[i]);
+    const double want = s / ((double)n * D);
+    EXPECT(fabs(mse[m] - want) <= 1e-12 * want, "member %d: holdout MSE %.15g, by hand %.15g", m,
+           mse[m], want);
+  }
+  free(xs), free(mean), free(work);
+  ens_free(e);
+}
+
 /* y = [sin(s0) + a, cos(s1) - s0] with noise: the ensemble must learn it, and restore each
  * member's best holdout state */
 static void test_training(void) {
@@ -190,6 +253,8 @@ int main(void) {
   RUN(test_scaler);
   RUN(test_early_stopping_scripted);
   RUN(test_elites);
+  RUN(test_bootstrap);
+  RUN(test_holdout_mse);
   RUN(test_training);
   CHECK_DONE();
 }

@@ -181,6 +181,64 @@ static void test_bulk_normals(void) {
   free(f), free(x), free(g);
 }
 
+/* statistics a consistent bug would still break: the two normals of a Box-Muller pair are
+ * independent (correlation of consecutive draws, scalar and bulk), and a shuffle reaches every
+ * permutation of four items equally often (chi-square over the 24, 23 degrees of freedom) */
+static double corr_pairs(const double *x, int n) {
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  const int m = n / 2;
+  for (int i = 0; i < m; i++) {
+    const double a = x[2 * i], b = x[2 * i + 1];
+    sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b;
+  }
+  const double ca = saa / m - (sa / m) * (sa / m), cb = sbb / m - (sb / m) * (sb / m);
+  return (sab / m - (sa / m) * (sb / m)) / sqrt(ca * cb);
+}
+
+static void test_pairs_and_shuffles(void) {
+  const int n = 400000;
+  double *x = malloc(sizeof(double) * n);
+  float *f = malloc(sizeof(float) * n);
+  Rng r = rng_make(21, RNG_TEST, 1);
+  for (int i = 0; i < n; i++) x[i] = rng_normal(&r);
+  double c = corr_pairs(x, n);
+  EXPECT(fabs(c) < 0.012, "rng_normal: consecutive draws correlate (r = %.4f)", c);
+  const char *names[2] = {"rng_normal_f", "rng_normal_fill"};
+  for (int k = 0; k < 2; k++) {
+    Rng q = rng_make(22 + k, RNG_TEST, 2);
+    if (k == 0)
+      rng_normal_f(&q, f, (size_t)n);
+    else
+      rng_normal_fill(&q, f, (size_t)n);
+    for (int i = 0; i < n; i++) x[i] = f[i];
+    c = corr_pairs(x, n);
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m /= n;
+    for (int i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    v /= n;
+    EXPECT(fabs(c) < 0.012 && fabs(m) < 0.01 && fabs(v - 1) < 0.02,
+           "%s: pair correlation %.4f, mean %.4f, variance %.4f", names[k], c, m, v);
+  }
+  /* Fisher-Yates on 4 items: every one of the 24 orders, about equally often */
+  int count[256] = {0};
+  const int trials = 48000;
+  Rng s = rng_make(23, RNG_TEST, 3);
+  for (int t = 0; t < trials; t++) {
+    int32_t a[4] = {0, 1, 2, 3};
+    rng_shuffle_i32(&s, a, 4);
+    count[a[0] * 64 + a[1] * 16 + a[2] * 4 + a[3]]++;
+  }
+  int distinct = 0;
+  double chi2 = 0, e = trials / 24.0;
+  for (int k = 0; k < 256; k++)
+    if (count[k]) distinct++, chi2 += (count[k] - e) * (count[k] - e) / e;
+  /* chi-square with 23 degrees of freedom: P(> 49.7) = 0.001 */
+  EXPECT(distinct == 24 && chi2 < 49.7, "shuffle of 4: %d of 24 orders, chi-square %.1f", distinct,
+         chi2);
+  free(x), free(f);
+}
+
 int main(void) {
   RUN(test_known_answers);
   RUN(test_reproducible_and_save_load);
@@ -188,5 +246,6 @@ int main(void) {
   RUN(test_distributions);
   RUN(test_integers);
   RUN(test_bulk_normals);
+  RUN(test_pairs_and_shuffles);
   CHECK_DONE();
 }

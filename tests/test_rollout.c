@@ -1,7 +1,9 @@
 /* test_rollout — the rollout-length schedule and model-buffer sizes of every preset (spec §3.5,
  * §3.6, §7), and rollout mechanics on a model whose predictions are known: termination, only
  * elites evaluated, non-finite rows dropped, and independence from shard placement. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "envs/env.h"
@@ -100,6 +102,18 @@ static void sink_emit(void *ctx, int n, const float *obs, const float *act, cons
   s->n += n;
 }
 
+typedef struct {
+  Sink *sink;
+  float *obs; /* the start observations, in emission order */
+} SinkPair;
+
+static void pair_emit(void *ctx, int n, const float *obs, const float *act, const float *rew,
+                      const float *next, const uint8_t *done) {
+  SinkPair *p = ctx;
+  memcpy(p->obs + (size_t)p->sink->n * p->sink->od, obs, sizeof(float) * n * p->sink->od);
+  sink_emit(p->sink, n, obs, act, rew, next, done);
+}
+
 static void test_rollout_mechanics(void) {
   const int od = 4, ad = 1; /* inverted pendulum: done unless |o[1]| <= 0.2 */
   Ensemble *e = known_model(od, ad, 0.15, 1.0);
@@ -169,6 +183,75 @@ static void test_rollout_mechanics(void) {
   buf_free(env);
   xfree(pi);
   ens_free(e);
+}
+
+/* the spread of a rollout's samples: next - (obs + predicted mean) has the standard deviation
+ * exp(lv / 2) of the member's bounded log-variance lv, for lv about 0, 1 and 2 (spec §4.9), in
+ * the reward and in every state dimension */
+static void test_rollout_spread(void) {
+  const int od = 4, ad = 1;
+  for (int target = 0; target <= 2; target++) {
+    Ensemble *e = known_model(od, ad, 0, 0.5);
+    for (int i = 0; i < od + ad; i++) e->mu[i] = 0, e->sd[i] = 1;
+    const int D = od + 1, L = e->net.nlayers - 1;
+    for (int d = 0; d < D; d++) ens_maxlv(e)[d] = 10, ens_minlv(e)[d] = -10;
+    for (int m = 0; m < 4; m++)
+      for (int d = 0; d < D; d++) nn_b(&e->net, e->p, L, m)[D + d] = (real)target;
+    const double lv = (double)ens_logvar((real)target, 10, -10), want = exp(lv / 2);
+    PolicyConfig sc = {
+        .obs_dim = od, .act_dim = ad, .hidden = 8, .layers = 2, .logstd_min = -20, .logstd_max = 2};
+    NnNet pn;
+    pol_net(&sc, &pn);
+    real *pi = xmalloc(sizeof(real) * pn.nparam);
+    Rng ir = rng_make(2, RNG_TEST, 0);
+    nn_init_glorot_uniform(&pn, pi, &ir);
+    Buffer *env = buf_make(od, ad, 64);
+    for (int i = 0; i < 64; i++) {
+      float o[4] = {0.01f * i, 0, -0.02f * i, 0.5f}, a = 0, r = 0, n[4] = {0};
+      uint8_t d = 0;
+      buf_push(env, 1, o, &a, &r, n, &d);
+    }
+    RoConfig rc = {.env_id = ENV_INVERTED_PENDULUM,
+                   .term_fixed = 0,
+                   .obs_dim = od,
+                   .act_dim = ad,
+                   .rows = 4000,
+                   .shards = 2,
+                   .tile = 64};
+    Rollout *ro = ro_make(&rc, e, &pn);
+    struct {
+      double s, s2;
+      int n;
+    } acc[5] = {{0}};
+    Sink sk = {
+        malloc(sizeof(float) * 4000 * od), malloc(sizeof(float) * 4000), malloc(4000), 0, 4000, od};
+    float *obs = malloc(sizeof(float) * 4000 * od);
+    RoStats st = {0};
+    ro_begin(ro, env, 11, 1, 0, 2);
+    /* one step, the start observations kept beside the rows: next - obs samples the change */
+    SinkPair sp = {&sk, obs};
+    for (int sh = 0; sh < 2; sh++) ro_step(ro, sh, e, e->p, &pn, pi, &sc, pair_emit, &sp, &st);
+    EXPECT(sk.n == 4000, "lv %d: %d rows emitted", target, sk.n);
+    for (int j = 0; j < sk.n; j++) {
+      const double r = sk.rew[j] - 0.5;
+      acc[0].s += r, acc[0].s2 += r * r, acc[0].n++;
+      for (int d = 0; d < od; d++) {
+        const double x = sk.rows[j * od + d] - obs[j * od + d];
+        acc[1 + d].s += x, acc[1 + d].s2 += x * x, acc[1 + d].n++;
+      }
+    }
+    for (int d = 0; d < D; d++) {
+      const double m = acc[d].s / acc[d].n, sd = sqrt(acc[d].s2 / acc[d].n - m * m);
+      EXPECT(fabs(sd / want - 1) < 0.06 && fabs(m) < 4 * want / sqrt(acc[d].n),
+             "log-variance %.3f, output %d: sample std %.4f (mean %.4f), want exp(lv/2) = %.4f", lv,
+             d, sd, m, want);
+    }
+    free(sk.rows), free(sk.rew), free(sk.done), free(obs);
+    ro_free(ro);
+    buf_free(env);
+    xfree(pi);
+    ens_free(e);
+  }
 }
 
 static void test_shard_placement(void) {
@@ -249,6 +332,7 @@ int main(void) {
   log_set_level(LOG_ERROR);
   RUN(test_schedule_and_sizes);
   RUN(test_rollout_mechanics);
+  RUN(test_rollout_spread);
   RUN(test_shard_placement);
   CHECK_DONE();
 }

@@ -1,7 +1,9 @@
 /* test_sac — finite-difference checks of the critic, actor and temperature gradients through
  * the whole update path (double build), a hand-built batch with hand-computed losses, the
  * target update, and the log-std clip. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "gradcheck.h"
@@ -155,6 +157,49 @@ static void test_hand_computed_losses(void) {
   sac_free(s);
 }
 
+/* sac.reward_scale: the target scales the reward and nothing else. The batch of
+ * test_hand_computed_losses with reward_scale 5: y_j = 5 r_j + 0.99 (1 - d_j)(1.8 - 0.2 log
+ * pi(e2_j)), i.e. y0 = 5 + 1.840725518875656 (that test's y0 less its reward 1), y1 = -2.5 */
+static void test_reward_scale(void) {
+  SacConfig c = {.obs_dim = 1,
+                 .act_dim = 1,
+                 .hidden = 2,
+                 .layers = 1,
+                 .batch = 2,
+                 .lr = 3e-4,
+                 .gamma = 0.99,
+                 .tau = 5e-3,
+                 .target_entropy = -1,
+                 .reward_scale = 5,
+                 .logstd_min = -20,
+                 .logstd_max = 2,
+                 .init_log_alpha = log(0.2)};
+  Sac *s = sac_make(&c, 1);
+  memset(s->pi, 0, sizeof(double) * s->pi_net.nparam);
+  memset(s->q, 0, sizeof(double) * s->q_net.nparam);
+  memset(s->q_targ, 0, sizeof(double) * s->q_net.nparam);
+  nn_b(&s->pi_net, s->pi, 1, 0)[0] = 0.3;
+  nn_b(&s->pi_net, s->pi, 1, 0)[1] = -0.5;
+  nn_b(&s->q_net, s->q, 1, 0)[0] = 1.0;
+  nn_b(&s->q_net, s->q, 1, 1)[0] = 1.5;
+  nn_b(&s->q_net, s->q_targ, 1, 0)[0] = 2.0;
+  nn_b(&s->q_net, s->q_targ, 1, 1)[0] = 1.8;
+  double o[2] = {0.7, -0.2}, a[2] = {0.1, -0.4}, r[2] = {1.0, -0.5}, n[2] = {0.3, 0.9},
+         d[2] = {0, 1};
+  sac_set_batch(s, o, a, r, n, d);
+  s->eps[0] = 0.5, s->eps[1] = -1.0;
+  s->eps2[0] = 0.1, s->eps2[1] = 0.2;
+  sac_compute(s, 1);
+  EXPECT_NEAR(s->y[0], 5.0 + 1.840725518875656, 1e-12, "target y0 with reward_scale 5");
+  EXPECT_NEAR(s->y[1], -2.5, 1e-15, "target y1 (terminal) with reward_scale 5");
+  /* q_loss by hand from those targets */
+  const double q = (0.5 * (pow(1 - s->y[0], 2) + pow(1 - s->y[1], 2)) / 2 +
+                    0.5 * (pow(1.5 - s->y[0], 2) + pow(1.5 - s->y[1], 2)) / 2) /
+                   2;
+  EXPECT_NEAR(s->last.q_loss, q, 1e-12, "critic loss with reward_scale 5");
+  sac_free(s);
+}
+
 static void test_target_update_and_apply(void) {
   SacConfig c = small_config();
   Sac *s = random_sac(&c, 11);
@@ -183,6 +228,7 @@ int main(void) {
   RUN(test_gradients);
   RUN(test_logstd_clip);
   RUN(test_hand_computed_losses);
+  RUN(test_reward_scale);
   RUN(test_target_update_and_apply);
   CHECK_DONE();
 }

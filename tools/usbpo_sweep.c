@@ -233,7 +233,8 @@ typedef struct {
   int64_t steps;
   double eval, wall;
   int last_exit;
-  int kernels; /* resumes on another BLAS kernel (blas_kernel_changes) */
+  int kernels;  /* resumes on another BLAS kernel (blas_kernel_changes) */
+  int imported; /* its metrics come from an earlier run (IMPORTED) */
 } CellInfo;
 
 /* the newest row of metrics.csv: env_steps (of the newest complete row, whatever its
@@ -268,7 +269,7 @@ static int lock_held(const char *p) {
 }
 
 static CellInfo cell_info(const Exp *x, const Cell *c) {
-  CellInfo in = {C_NEW, 0, NAN, NAN, -1, 0};
+  CellInfo in = {C_NEW, 0, NAN, NAN, -1, 0, 0};
   char p[PATH_MAX * 3];
   struct stat st;
   const int unreadable = last_row(c->dir, &in.steps, &in.eval, &in.wall, &in.kernels) != 0;
@@ -279,7 +280,12 @@ static CellInfo cell_info(const Exp *x, const Cell *c) {
     fclose(f);
   }
   snprintf(p, sizeof p, "%s/policy_final.bin", c->dir);
-  const int has_final = stat(p, &st) == 0;
+  int has_final = stat(p, &st) == 0;
+  /* a cell whose metrics were imported from an earlier run (experiments/import-committed.sh):
+   * done when they reach the budget, never run here */
+  snprintf(p, sizeof p, "%s/IMPORTED", c->dir);
+  in.imported = stat(p, &st) == 0;
+  if (in.imported) has_final = 1;
   snprintf(p, sizeof p, "%s/ckpt", c->dir);
   const int has_ckpt = stat(p, &st) == 0;
   if (unreadable)
@@ -312,6 +318,16 @@ static int stop_signal(const Exp *x) {
 }
 
 static int launch(const Exp *x, Cell *c) {
+  char imp[PATH_MAX * 3];
+  struct stat ist;
+  snprintf(imp, sizeof imp, "%s/IMPORTED", c->dir);
+  if (stat(imp, &ist) == 0) {
+    fprintf(stderr,
+            "usbpo_sweep: %s holds metrics imported from an earlier run (%s): not run here "
+            "(remove the cell's directory to run it)\n",
+            cell_name(x, c), imp);
+    return -1;
+  }
   if (util_mkdirs(c->dir) != 0) {
     fprintf(stderr, "usbpo_sweep: cannot create %s: %s\n", c->dir, strerror(errno));
     return -1;
@@ -499,6 +515,8 @@ static int status(const Exp *x, Cell *cells, int n) {
       snprintf(state, sizeof state, "failed(%d)", in.last_exit);
     else
       snprintf(state, sizeof state, "%s", STATE[in.state]);
+    if (in.imported)
+      snprintf(state, sizeof state, "%s", in.state == C_DONE ? "imported" : "imported?");
     if (in.kernels > 0) { /* the cell's numbers are not an uninterrupted run's from some row */
       size_t l = strlen(state);
       snprintf(state + l, sizeof state - l, "+kernel%d", in.kernels);

@@ -18,6 +18,7 @@ static const char *const HOOKS[] = {
     "EXPLORE_BURST",    /* exploration steps per round trip (learner; 1: one at a time) */
     "SLOW_CKPT",        /* seconds a checkpoint asked for by a signal waits first (learner) */
     "ASIDE_PAUSE_MS",   /* milliseconds between the moves of a set-aside (rundir.h) */
+    "TRACE",            /* a file: the learner's schedule, one event per line (semantic tests) */
 };
 
 const char *hook_str(const char *name) {

@@ -480,6 +480,11 @@ static double st_mean_mse(const double *mse, int E) {
   return s / E;
 }
 
+void ens_bootstrap(Rng *rng, int members, int64_t n, int32_t *idx) {
+  for (int m = 0; m < members; m++)
+    for (int64_t i = 0; i < n; i++) idx[(size_t)m * n + i] = (int32_t)rng_below(rng, (uint32_t)n);
+}
+
 void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr, const float *xho,
                    const float *yho, int64_t nho, Rng *rng, EnsTrainStats *st) {
   const int E = e->c.members, bs = e->c.batch;
@@ -488,9 +493,7 @@ void ens_train_mle(Ensemble *e, const float *xtr, const float *ytr, int64_t ntr,
   CHECK(ntr > 0 && ntr < 0x7fffffff, "ensemble: %lld training rows", (long long)ntr);
   /* bootstrap: each member's list of ntr draws with replacement, fixed for the call */
   int32_t *idx = xmalloc(sizeof(int32_t) * (size_t)E * ntr);
-  for (int m = 0; m < E; m++)
-    for (int64_t i = 0; i < ntr; i++)
-      idx[(size_t)m * ntr + i] = (int32_t)rng_below(rng, (uint32_t)ntr);
+  ens_bootstrap(rng, E, ntr, idx);
   real *snap = xmalloc(sizeof(real) * e->nnet);
   memcpy(snap, e->p, sizeof(real) * e->nnet);
   EarlyStop es;

@@ -126,6 +126,10 @@ void es_start(EarlyStop *s, int members);
 int es_update(EarlyStop *s, const double *mse, int members, double threshold, int patience,
               int *improved);
 
+/* the bootstrap of phase 1 (spec §4.6): member m's list idx[m * n .. m * n + n) of n row
+ * indices drawn uniformly with replacement, members one after another from rng */
+void ens_bootstrap(Rng *rng, int members, int64_t n, int32_t *idx);
+
 /* the k members with the lowest MSE, ascending (ties: lower index first) */
 void ens_select_elites(const double *mse, int members, int k, int *elite);
 

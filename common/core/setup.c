@@ -59,6 +59,15 @@ int setup_threads(const Config *c, int cores, int sharing) {
   return n > 1 ? n : 1;
 }
 
+int setup_sac_real_rows(const Config *c) {
+  return c->run.algo == ALGO_SAC ? (int)c->sac.batch_size
+                                 : (int)floor((double)c->sac.batch_size * c->sac.real_ratio);
+}
+
+int setup_rows_fresh(const Config *c, double policy_lag, int64_t model_lag) {
+  return !(policy_lag > (double)c->runtime.max_policy_lag || model_lag > c->runtime.max_model_lag);
+}
+
 FtConfig setup_ft(const Config *c) {
   FtConfig f = {.mode = c->finetune.mode,
                 .batch = (int)c->finetune.batch_size,

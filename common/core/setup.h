@@ -15,6 +15,13 @@
 #include "sac.h"
 
 SacConfig setup_sac(const Config *c);
+/* rows of a SAC batch drawn from the real (env) buffer: the whole batch for model-free SAC,
+ * floor(batch_size * real_ratio) with a model (spec §3.8); the rest come from the model buffer */
+int setup_sac_real_rows(const Config *c);
+/* async mode: are model rows fresh enough to keep? Their policy's lag in publications (one per
+ * G SAC updates) at most runtime.max_policy_lag and their model's lag in versions at most
+ * runtime.max_model_lag: 1, else 0 (both must hold: a row stale by either is dropped) */
+int setup_rows_fresh(const Config *c, double policy_lag, int64_t model_lag);
 PolicyConfig setup_policy(const Config *c);
 /* replica: the rollout workers' copy (no training workspaces: batch 1) */
 EnsConfig setup_ens(const Config *c, int replica);

@@ -24,6 +24,7 @@ struct RunLog {
   double progress_s;
   double t_base; /* the rate counts from the first progress line with steps */
   int64_t steps_base, epoch_length;
+  double last_pct; /* the progress line's percentage never decreases */
   char tag[256];
   uint64_t run_id;
   char failed[1400]; /* the first write that failed ("" = none) */
@@ -292,14 +293,19 @@ void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int 
   note(r, r->episodes, "episodes.csv", 0);
 }
 
-void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
-                     int force) {
+void runlog_progress(RunLog *r, int64_t steps, int64_t total, int64_t epoch, double last_eval,
+                     double updates_s, int force) {
   double now = util_now();
   if (!force && now - r->t_last_progress < r->progress_s) return;
   double el = now - r->t_start;
   if (r->t_base < 0) r->t_base = now, r->steps_base = steps;
-  /* the rate of this process (a resumed run starts at its checkpoint's step); no ETA before an
-   * epoch's worth of steps (exploration and the first model training come first) */
+  /* every env step counts (exploration included), so the count never steps back; the rate is
+   * this process's (a resumed run starts at its checkpoint's step); no ETA before an epoch's
+   * worth of steps (exploration and the first model training come first) */
+  if (total < steps) total = steps;
+  double pct = total ? 100.0 * (double)steps / (double)total : 0;
+  if (pct < r->last_pct) pct = r->last_pct; /* a total revised upwards never moves it back */
+  r->last_pct = pct;
   const int64_t done = steps - r->steps_base;
   double rate = now > r->t_base ? done / (now - r->t_base) : 0;
   char etas[32] = "-";
@@ -313,10 +319,10 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, 
   else
     snprintf(evs, sizeof evs, "%.1f", last_eval);
   fprintf(stderr,
-          "usbpo: [%s] step %lld/%lld (%.1f%%) | %.1f steps/s | %.0f updates/s | eval %s | "
-          "elapsed %dh%02dm | ETA %s\n",
-          r->tag, (long long)steps, (long long)total, total ? 100.0 * steps / total : 0, rate,
-          updates_s, evs, (int)(el / 3600), (int)fmod(el / 60, 60), etas);
+          "usbpo: [%s] env step %lld/%lld (%.1f%%), epoch %lld | %.1f steps/s | %.0f updates/s "
+          "| eval %s | elapsed %dh%02dm | ETA %s\n",
+          r->tag, (long long)steps, (long long)total, pct, (long long)epoch, rate, updates_s, evs,
+          (int)(el / 3600), (int)fmod(el / 60, 60), etas);
   note(r, r->episodes, "episodes.csv", 1);
   r->t_last_progress = now;
 }

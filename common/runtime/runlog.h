@@ -41,9 +41,11 @@ void runlog_episode(RunLog *r, int64_t index, int actor, int64_t env_steps, int 
                     int length, int terminated);
 enum { EP_EXPLORE = 0, EP_TRAIN = 1, EP_EVAL = 2 };
 
-/* progress line on stderr, at most every cfg log.progress_s seconds unless force */
-void runlog_progress(RunLog *r, int64_t steps, int64_t total, double last_eval, double updates_s,
-                     int force);
+/* progress line on stderr, at most every cfg log.progress_s seconds unless force: steps and
+ * total count every env step (exploration included: a count that only goes forward), epoch the
+ * epoch in progress */
+void runlog_progress(RunLog *r, int64_t steps, int64_t total, int64_t epoch, double last_eval,
+                     double updates_s, int force);
 
 /* flush, and the byte sizes of metrics.csv and episodes.csv (a checkpoint records them; a
  * resume truncates the files back to them) */

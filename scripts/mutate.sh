@@ -1,0 +1,102 @@
+#!/bin/bash
+# mutate.sh [MUTANTS_FILE] [--only N,M] — mutation testing: each mutant of the list (default
+# scripts/mutants.txt: file | text | replacement | tests | what) is applied to a scratch copy of
+# the tree, built, and the tests it names are run against it ("fast": the unit tests but the
+# slow pool, layers and format checks, plus semantics and golden); a mutant is killed when a
+# test fails (or the build does). Prints one line per mutant, the survivors, and the kill rate.
+#   scripts/mutate.sh                      every mutant (about 2 min each on two cores)
+#   scripts/mutate.sh --only 3,12          those (1-based, in file order)
+#   MUTATE_DIR=/tmp/m scripts/mutate.sh    keep the scratch tree there (reused by the next run)
+# Runs from `meson test --suite mutation` too (not in the default suite: it takes hours).
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+LIST=$SRC/scripts/mutants.txt
+ONLY=""
+while [ $# -gt 0 ]; do
+  case $1 in
+  --only) ONLY=$2; shift 2 ;;
+  *) LIST=$1; shift ;;
+  esac
+done
+W=${MUTATE_DIR:-$(mktemp -d)}
+mkdir -p "$W"
+# a scratch copy of the tracked tree and a build of it, made once
+if [ ! -f "$W/build/build.ninja" ]; then
+  rm -rf "$W/src"
+  mkdir -p "$W/src"
+  (cd "$SRC" && git ls-files -z | xargs -0 tar cf - 2> /dev/null) | (cd "$W/src" && tar xf -) ||
+    (cd "$SRC" && tar cf - --exclude='./build*' --exclude=./exp --exclude=./.git .) | (cd "$W/src" && tar xf -)
+  meson setup "$W/build" "$W/src" --buildtype=release > "$W/setup.log" 2>&1 ||
+    { echo "mutate: meson setup failed (see $W/setup.log)"; exit 2; }
+fi
+ninja -C "$W/build" > "$W/ninja.log" 2>&1 || { echo "mutate: the unmutated tree does not build"; exit 2; }
+FAST="rng config nn nn_f32 envs sac ensemble finetune buffer rollout runtime codec ckpt durable
+      blasinfo tfevents batch semantics golden"
+
+python3 - "$LIST" "$ONLY" > "$W/mutants.tsv" <<'EOF'
+import sys
+only = {int(x) for x in sys.argv[2].split(",") if x} if sys.argv[2] else None
+n = 0
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    fields, cur, i = [], "", 0
+    while i < len(line):
+        if line[i] == "\\" and i + 1 < len(line) and line[i + 1] == "|":
+            cur += "|"; i += 2; continue
+        if line[i] == "|":
+            fields.append(cur); cur = ""; i += 1; continue
+        cur += line[i]; i += 1
+    fields.append(cur)
+    n += 1
+    if len(fields) != 5:
+        print(f"BAD\t{n}\tline has {len(fields)} fields: {line[:80]}"); continue
+    if only and n not in only:
+        continue
+    f, a, b, tests, what = fields
+    enc = lambda s: s.replace("\\n", "\n").encode().hex()
+    print(f"{n}\t{f}\t{enc(a)}\t{enc(b)}\t{tests}\t{what}")
+EOF
+total=0; killed=0; survivors=""
+while IFS=$'\t' read -r n file a b tests what; do
+  if [ "$n" = BAD ]; then echo "mutate: mutant $file: $a"; exit 2; fi
+  total=$((total + 1))
+  f="$W/src/$file"
+  cp "$f" "$W/orig"
+  if ! python3 - "$f" "$a" "$b" <<'EOF'
+import sys
+p, a, b = sys.argv[1], bytes.fromhex(sys.argv[2]).decode(), bytes.fromhex(sys.argv[3]).decode()
+s = open(p).read()
+if s.count(a) != 1:
+    print(f"  the text is in {p} {s.count(a)} times (want 1)"); sys.exit(1)
+open(p, "w").write(s.replace(a, b))
+EOF
+  then
+    echo "mutant $n ($file): NOT APPLIED: $what"
+    cp "$W/orig" "$f"
+    exit 2
+  fi
+  t0=$(date +%s)
+  names=$tests
+  [ "$tests" = fast ] && names=$FAST
+  names=${names//fast/$FAST}
+  if ! ninja -C "$W/build" > "$W/ninja.log" 2>&1; then
+    verdict="killed (build)"
+  elif meson test -C "$W/build" --no-rebuild $names > "$W/test.log" 2>&1; then
+    verdict="SURVIVED"
+  else
+    verdict="killed by $(grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/test.log" |
+      sed -E 's|.*usbpo:[a-z]+ / ([A-Za-z0-9_]+) .*|\1|' | tr '\n' ' ' | sed 's/ $//')"
+  fi
+  cp "$W/orig" "$f"
+  echo "mutant $n ($file, $(($(date +%s) - t0)) s): $verdict: $what"
+  if [ "$verdict" = SURVIVED ]; then survivors="$survivors\n  $n: $what ($file)"; else killed=$((killed + 1)); fi
+done < "$W/mutants.tsv"
+ninja -C "$W/build" > /dev/null 2>&1
+echo
+[ -n "$survivors" ] && printf "survivors:%b\n" "$survivors"
+rate=$(awk -v k=$killed -v t=$total 'BEGIN { printf "%.1f", t ? 100 * k / t : 0 }')
+echo "mutate: $killed of $total mutants killed ($rate %)"
+[ -z "${MUTATE_DIR:-}" ] && rm -rf "$W"
+awk -v k=$killed -v t=$total 'BEGIN { exit !(t > 0 && k >= 0.9 * t) }'
