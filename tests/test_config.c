@@ -218,12 +218,46 @@ static void test_dump_roundtrip(void) {
          "a set F_HASH_IF_SET key must change the hash");
 }
 
-/* issue 15: usbpo's phase 2 defaults to w2 at 1e-5; faithful (the published code) is one key
- * away and takes its own 1e-4; a given step is kept under either; mbpo and sac hash as before */
+/* issue 32: usbpo's phase 2 defaults to the official one, faithful at 1e-4 on phase 1's Adam
+ * moments; w2 is one key away and takes its own 1e-5 and moments of its own; a given step is
+ * kept under either; mbpo and sac hash as before */
 static void test_phase2_defaults(void) {
   Config d = load_ok(ENV, NULL, 0);
-  EXPECT(d.run.algo == ALGO_USBPO && d.finetune.mode == FT_W2 && d.finetune.lr == 1e-5,
-         "default phase 2: mode %d lr %g", d.finetune.mode, d.finetune.lr);
+  EXPECT(d.run.algo == ALGO_USBPO && d.finetune.mode == FT_FAITHFUL && d.finetune.lr == 1e-4 &&
+             d.finetune.moments == FT_MOM_SHARED,
+         "default phase 2: mode %d lr %g moments %d", d.finetune.mode, d.finetune.lr,
+         d.finetune.moments);
+  const char *w1[] = {"finetune.mode=w2"};
+  Config w = load_ok(ENV, w1, 1);
+  EXPECT(w.finetune.lr == 1e-5 && w.finetune.moments == FT_MOM_OWN,
+         "finetune.mode=w2 alone: lr %g moments %d, want 1e-5 and its own", w.finetune.lr,
+         w.finetune.moments);
+  /* finetune.moments: shared is faithful's, own w2's; naming the mode's own changes nothing;
+   * the other one changes the run (and its hash) */
+  const char *fs[] = {"finetune.mode=faithful", "finetune.moments=shared"};
+  const char *fo[] = {"finetune.mode=faithful", "finetune.moments=own"};
+  const char *wo[] = {"finetune.mode=w2", "finetune.moments=own"};
+  const char *ws[] = {"finetune.mode=w2", "finetune.moments=shared"};
+  Config xfs = load_ok(ENV, fs, 2), xfo = load_ok(ENV, fo, 2), xwo = load_ok(ENV, wo, 2),
+         xws = load_ok(ENV, ws, 2);
+  EXPECT(cfg_hash(&xfs) == cfg_hash(&d) && cfg_hash(&xwo) == cfg_hash(&w) &&
+             cfg_hash(&xfo) != cfg_hash(&d) && cfg_hash(&xws) != cfg_hash(&w),
+         "finetune.moments and the hash");
+  EXPECT(xfo.finetune.moments == FT_MOM_OWN && xws.finetune.moments == FT_MOM_SHARED,
+         "a given finetune.moments lost");
+  /* the dump names the moments, so that a resume from it keeps them */
+  char *od = cfg_dump_string(&xfo);
+  Config ro = load_ok(od, NULL, 0);
+  EXPECT(ro.finetune.moments == FT_MOM_OWN && cfg_hash(&ro) == cfg_hash(&xfo),
+         "faithful with own moments does not reload as itself");
+  free(od);
+  const char *off[] = {"finetune.mode=off", "finetune.moments=own"};
+  Config bad;
+  CfgErrors errs = {0};
+  EXPECT(cfg_load_text(&bad, ENV, "test", off, 2, &errs) != 0 && errs.text &&
+             strstr(errs.text, "finetune.moments applies to a phase 2"),
+         "finetune.moments with mode off accepted");
+  cfg_errors_free(&errs);
   const char *f1[] = {"finetune.mode=faithful"};
   Config f = load_ok(ENV, f1, 1);
   EXPECT(f.finetune.mode == FT_FAITHFUL && f.finetune.lr == 1e-4,
@@ -241,7 +275,8 @@ static void test_phase2_defaults(void) {
   Config gf = load_ok(ENV "[finetune]\nlr = 2e-4\n", f1, 1);
   EXPECT(gf.finetune.lr == 2e-4, "lr from the file lost under --set mode: %g", gf.finetune.lr);
   /* the steps are part of a usbpo run's identity */
-  EXPECT(cfg_hash(&d) != cfg_hash(&f) && cfg_hash(&d) != cfg_hash(&h),
+  EXPECT(cfg_hash(&d) != cfg_hash(&w) && cfg_hash(&d) != cfg_hash(&h) &&
+             cfg_hash(&d) == cfg_hash(&f),
          "phase-2 mode or step does not change a usbpo hash");
   /* the resolved dump pins the step: reloading it (a resume) gives the same run */
   const Config *all[] = {&d, &f, &g, &h};

@@ -22,7 +22,8 @@ ARGS="$SRC/configs/inverted_pendulum.toml --set run.total_steps=600 --set env.in
       --set log.progress_s=1000 --set checkpoint.every_steps=100 --set checkpoint.keep=100"
 RUN=inverted_pendulum-usbpo-s0
 run() { timeout 300 "$BIN" $ARGS "$@"; }
-snapshot() { (cd "$1" && find . -type f -o -type l -o -type p | sort | while read -r f; do
+# (.run.lock, the run directory's lock, is taken by every process that opens the run: bookkeeping)
+snapshot() { (cd "$1" && find . \( -type f -o -type l -o -type p \) ! -name .run.lock | sort | while read -r f; do
   if [ -f "$f" ]; then echo "$f $(md5sum < "$f")"; else echo "$f special"; fi; done); }
 
 # ---- a finished run to resume

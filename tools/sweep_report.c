@@ -38,10 +38,11 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
   memset(r, 0, sizeof *r);
   static const char *const cols[] = {
       "env_steps",         "eval_return",          "wall_s",
-      "model_holdout_mse", "model_holdout_mse_p1", "blas_kernel_changes"};
+      "model_holdout_mse", "model_holdout_mse_p1", "blas_kernel_changes",
+      "ft_kept0",          "model_trainings"};
   RunCols c;
   char err[600];
-  if (rf_read_cols(path, cols, 6, 3u, &c, err, sizeof err) != 0) {
+  if (rf_read_cols(path, cols, 8, 3u, &c, err, sizeof err) != 0) {
     struct stat st;
     if (strict || lstat(path, &st) == 0) fprintf(stderr, "usbpo_sweep: %s\n", err);
     return -1;
@@ -52,11 +53,14 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
   r->ret = xmalloc(sizeof(double) * (size_t)(c.n + 1));
   r->wall = xmalloc(sizeof(double) * (size_t)(c.n + 1));
   r->ratio = xmalloc(sizeof(double) * (size_t)(c.n + 1));
-  r->last_steps = NAN;
+  r->last_steps = NAN, r->p2_first = NAN, r->p2_last = NAN;
   for (int i = 0; i < c.n; i++) {
     const double st = c.v[0][i], v = c.v[1][i], a = c.v[3][i], p1 = c.v[4][i];
     if (isfinite(st)) r->last_steps = st;
     if (isfinite(c.v[5][i])) r->kernel_changes = (int)c.v[5][i];
+    /* phase 2's trainings that kept step 0: counted from the first row that has the column */
+    if (isfinite(c.v[6][i]) && !isfinite(r->p2_first)) r->p2_first = i > 0 ? c.v[7][i - 1] : 1;
+    if (isfinite(c.v[6][i])) r->kept0 += c.v[6][i], r->p2_last = c.v[7][i];
     if (!isfinite(v) && isfinite(st)) r->nonfinite++, r->last_nonfinite_line = c.line[i];
     if (!(isfinite(st) && isfinite(v))) continue;
     r->steps[r->n] = st, r->ret[r->n] = v, r->wall[r->n] = c.v[2][i];
@@ -314,9 +318,10 @@ static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
                 "\nPer seed, finished or not (each value the mean of the seed's last three "
                 "evaluations at or before the step; wall clock of the newest row; the run's own "
                 "holdout MSE after phase 2 over after phase 1 at its first and newest "
-                "evaluation, and its largest):\n\n| variant, seed | env steps reached | "
-                "%.0f | %.0f | %.0f | %.0f | wall clock | holdout ratio, first → newest (max) "
-                "|\n|---|---|---|---|---|---|---|---|\n",
+                "evaluation, and its largest; the share of its phase-2 trainings that kept step "
+                "0, i.e. left the model as phase 1 made it):\n\n| variant, seed | env steps "
+                "reached | %.0f | %.0f | %.0f | %.0f | wall clock | holdout ratio, first → newest "
+                "(max) | phase 2 kept step 0 |\n|---|---|---|---|---|---|---|---|---|\n",
                 B / 4, B / 2, 3 * B / 4, B);
       const double newest = isfinite(r.last_steps) ? r.last_steps : r.steps[r.n - 1];
       fprintf(f, "| %s, %lld | %.0f | ", g->labels[v], (long long)g->seeds[s], newest);
@@ -341,9 +346,16 @@ static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
           if (!(mx >= r.ratio[i])) mx = r.ratio[i];
         }
       if (first < 0)
-        fprintf(f, "– |\n");
+        fprintf(f, "– | ");
       else
-        fprintf(f, "%.2f → %.2f (%.2f) |\n", r.ratio[first], r.ratio[last], mx);
+        fprintf(f, "%.2f → %.2f (%.2f) | ", r.ratio[first], r.ratio[last], mx);
+      /* phase-2 trainings: every training but the run's first (those before the column
+       * existed, in a run begun by an older usbpo, are left out) */
+      const double p2n = r.p2_last - (r.p2_first > 1 ? r.p2_first : 1);
+      if (isfinite(p2n) && p2n > 0)
+        fprintf(f, "%.0f of %.0f (%.0f %%) |\n", r.kept0, p2n, 100 * r.kept0 / p2n);
+      else
+        fprintf(f, "– |\n");
       sweep_free_run(&r);
     }
 }

@@ -24,6 +24,8 @@ typedef struct {
   double last_steps;  /* env_steps of the newest complete row, whatever its eval (NAN: none) */
   int nonfinite;      /* rows whose eval_return is nan or inf (skipped above) */
   int kernel_changes; /* the newest row's blas_kernel_changes (resumes on another kernel) */
+  double kept0;       /* phase-2 trainings that kept step 0 (sum of ft_kept0) */
+  double p2_first, p2_last; /* model_trainings before the first row with ft_kept0, and last */
   int last_nonfinite_line;
   int bad, last_bad;   /* torn or non-numeric rows (runfile.h), and whether the newest is one */
   char first_bad[320]; /* "file:line: why" */

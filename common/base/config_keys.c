@@ -129,8 +129,8 @@ const KeyDef KEYS[] = {
     KF("model.bound_penalty", model.bound_penalty, 0, 100, 0, "weight of the log-variance bounds"),
 
     KE("finetune.mode", finetune.mode, FT_NAMES, 0,
-       "phase 2 (default w2; faithful reproduces the published code, including its damage to "
-       "the model)"),
+       "phase 2 (default faithful: the official code's, on phase 1's Adam moments; w2: the "
+       "paper's per-sample W2 shift term)"),
     KF("finetune.lr", finetune.lr, 0, 10, F_MIN_EXCL,
        "phase-2 Adam learning rate (unset: 1e-5 for w2, 1e-4 for faithful)"),
     KI("finetune.batch_size", finetune.batch_size, 1, 1000000, 0, "phase-2 batch (B)"),
@@ -234,8 +234,10 @@ void cfg_defaults(Config *c) {
   c->model.init_maxlv = 0.5;
   c->model.init_minlv = -10;
   c->model.bound_penalty = 0.01;
-  c->finetune.mode = FT_W2;
-  c->finetune.lr = cfg_ft_default_lr(FT_W2); /* follows finetune.mode unless set (load_sets) */
+  /* the official phase 2 (issue 32's rule: the default is the published algorithm unless
+   * another variant learns better with confidence on some task and worse on none) */
+  c->finetune.mode = FT_FAITHFUL;
+  c->finetune.lr = cfg_ft_default_lr(FT_FAITHFUL); /* follows finetune.mode unless set */
   c->finetune.batch_size = 1024;
   c->finetune.max_steps = 100;
   c->finetune.patience = 10;
