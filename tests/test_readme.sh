@@ -64,14 +64,15 @@ while IFS= read -r cmd; do
     *"usbpo_dist "*"configs/"* | *"usbpo_dist --resume"* | *"mpirun "* | *"usbpo_sweep "*) long=1 ;;
   esac
   log=$T/cmd$i.log
+  t0=$(date +%s)
   # the shell survives the group's USR1 (a trap, not an ignore: children get the default)
-  (cd "$W" && exec setsid bash -c "trap true USR1; $run" > "$log" 2>&1) &
+  (cd "$W" && exec setsid bash -c "trap true USR1; $run" > "$log" 2>&1 < /dev/null) &
   pid=$!
   if [ $long = 1 ]; then
     # started: a run's first log line, or a sweep's first cell; the quickstart runs its first
     # epoch (the commands after it look at that run)
     started="run directory|usbpo_sweep: start "
-    case $run in *quickstart*) started="epoch 0:" ;; esac
+    case $run in *configs/quickstart.toml*) started="epoch 0:" ;; esac
     for _ in $(seq 3000); do
       grep -q -E "$started" "$log" 2> /dev/null && break
       kill -0 $pid 2> /dev/null || break
@@ -90,6 +91,7 @@ while IFS= read -r cmd; do
   rc=$?
   want=0
   [ $long = 1 ] && want=75
-  [ $rc = $want ] && ok "[$i] exit $rc: $run" || { bad "[$i] exit $rc (want $want): $run"; tail -n 5 "$log"; }
+  [ $rc = $want ] && ok "[$i] exit $rc ($(($(date +%s) - t0)) s): $run" ||
+    { bad "[$i] exit $rc (want $want): $run"; tail -n 5 "$log"; }
 done < "$T/cmds.txt"
 exit $fail
