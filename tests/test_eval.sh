@@ -73,11 +73,14 @@ for kind in nan random short; do
   [ $rc -eq 1 ] && ! grep -q "return mean" "$T/g.out" && grep -q "policy_final.bin is" "$T/g.log" &&
     ok "a $kind policy_final.bin is refused with the reason" || { bad "$kind policy: exit $rc"; cat "$T/g.log"; }
 done
-# random bits without the checksum beside them: the finite check is the only guard left
+# without the checksum beside it no policy is trusted, finite bytes included (issue 35)
 mv "$R/policy_final.bin.sum" "$T/sum-aside"
 head -c "$size" /dev/zero | tr '\0' '\377' > "$R/policy_final.bin"
-"$BIN" --eval "$R" --episodes 1 > /dev/null 2> "$T/g.log"; [ $? -eq 1 ] && grep -q "not finite" "$T/g.log" &&
-  ok "NaN parameters are refused without a checksum file" || bad "NaN without checksum"
+"$BIN" --eval "$R" --episodes 1 > /dev/null 2> "$T/g.log"; [ $? -eq 1 ] && grep -q "without its checksum file" "$T/g.log" &&
+  ok "NaN parameters without a checksum file are refused" || bad "NaN without checksum"
+cp "$T/good.bin" "$R/policy_final.bin"
+"$BIN" --eval "$R" --episodes 1 > /dev/null 2> "$T/g.log"; [ $? -eq 1 ] && grep -q "without its checksum file" "$T/g.log" &&
+  ok "finite parameters without a checksum file are refused too" || bad "finite without checksum"
 cp "$T/good.bin" "$R/policy_final.bin"; mv "$T/sum-aside" "$R/policy_final.bin.sum"; mv "$T/ckpt-aside" "$R/ckpt"
 
 # --probe-model: one model training per phase-2 variant from the newest checkpoint

@@ -29,12 +29,13 @@ if awk -F, 'NR > 1 {e = $3 / 250 - 1
      if (!want) { print "  bad row: " $0; bad = 1 } n++}
      END {exit bad || n != 8}' "$T/a.csv"; then ok "two groups, mean/min/max/std per epoch as computed by hand"
 else bad "aggregated table"; cat "$T/a.csv"; fi
-# the phase 2 that is not the default is named in the label (w2 is the default since issue 15)
+# the phase 2 that is not the default is named in the label (faithful is the default since
+# issue 32)
 mkdir -p "$T/ft/f" && cp "$T/runs/usbpo-s0/metrics.csv" "$T/ft/f/" &&
-  "$DIST" "$SRC/configs/inverted_pendulum.toml" --set finetune.mode=faithful --check-config > "$T/ft/f/config.toml" 2>/dev/null
+  "$DIST" "$SRC/configs/inverted_pendulum.toml" --set finetune.mode=w2 --check-config > "$T/ft/f/config.toml" 2>/dev/null
 "$PLOT" "$T/ft" "$T/runs/usbpo-s0" -o "$T/f.png" --table "$T/f.csv" 2> /dev/null
-grep -q ',usbpo (faithful) (1 seed),' "$T/f.csv" && grep -q ',usbpo (1 seed),' "$T/f.csv" &&
-  ok "a faithful run is labelled as such, the default is not" || { bad "faithful label"; cat "$T/f.csv"; }
+grep -q ',usbpo (w2) (1 seed),' "$T/f.csv" && grep -q ',usbpo (1 seed),' "$T/f.csv" &&
+  ok "a w2 run is labelled as such, the default (faithful) is not" || { bad "w2 label"; cat "$T/f.csv"; }
 
 # smoothing over a centred window of 3: usbpo seed 0 at epoch 0 -> (0 + 100) / 2; epoch 1 -> 100
 "$PLOT" "$T/runs/usbpo-s0" -o "$T/s.png" --smooth 3 --table "$T/s.csv" 2> /dev/null

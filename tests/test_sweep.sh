@@ -121,17 +121,18 @@ for s in 0 1 2 3 4; do
 done
 # e: one unfinished seed; d seed 0 with the holdout columns (ratios 1, 2, 1.5; one row without)
 mkrow fx/exp/fx/inverted_pendulum/e/s3 100 30 200 90
-{ echo "epoch,env_steps,eval_return,model_holdout_mse,model_holdout_mse_p1,wall_s"
-  echo "0,100,7,0.5,0.5,10"; echo "1,150,7,nan,0.5,20"; echo "2,200,7,1.0,0.5,30"
-  echo "3,300,7,0.6,0.4,7300"; } > fx/exp/fx/inverted_pendulum/d/s0/metrics.csv
+# (and phase 2's trainings that kept step 0: 2 + 3 + 0 + 1 of the 12 - 1 after the first)
+{ echo "epoch,env_steps,eval_return,model_holdout_mse,model_holdout_mse_p1,wall_s,ft_kept0,model_trainings"
+  echo "0,100,7,0.5,0.5,10,2,3"; echo "1,150,7,nan,0.5,20,3,6"; echo "2,200,7,1.0,0.5,30,0,9"
+  echo "3,300,7,0.6,0.4,7300,1,12"; } > fx/exp/fx/inverted_pendulum/d/s0/metrics.csv
 (cd fx && USBPO_DIST="$DIST" "$SWEEP" exp.toml --report > r.log 2>&1) || { bad "--report failed"; cat fx/r.log; }
 R=fx/exp/fx/report.md
 # per seed, at 75, 150, 225 and 300 env steps (last three evaluations at or before each)
-grep -q '^| a, 1 | 300 | – | 0.0 | 100.0 | 133.3 | 1 s | – |$' $R &&
-  grep -q '^| d, 0 | 300 | – | 7.0 | 7.0 | 7.0 | 7300 s (2.0 h) | 1.00 → 1.50 (2.00) |$' $R &&
-  grep -q '^| e, 3 | 200 | – | 30.0 | – | – | 1 s | – |$' $R && ! grep -q '^| e, 0 ' $R &&
+grep -q '^| a, 1 | 300 | – | 0.0 | 100.0 | 133.3 | 1 s | – | – |$' $R &&
+  grep -q '^| d, 0 | 300 | – | 7.0 | 7.0 | 7.0 | 7300 s (2.0 h) | 1.00 → 1.50 (2.00) | 6 of 11 (55 %) |$' $R &&
+  grep -q '^| e, 3 | 200 | – | 30.0 | – | – | 1 s | – | – |$' $R && ! grep -q '^| e, 0 ' $R &&
   grep -q "^| e | 0 of 5 finished | " $R &&
-  ok "per-seed rows: quarters of the budget, unfinished seeds, wall clock, holdout ratio by hand" ||
+  ok "per-seed rows: quarters of the budget, unfinished seeds, wall clock, holdout ratio and kept-step-0 share by hand" ||
   { bad "per-seed rows"; sed -n '/^| variant, seed/,$p' $R; }
 # a: finals 66.7,133.3,200,266.7,333.3: mean 200, std sqrt(2/9*(100^2+... )) = 94.3, IQM (trim 1 each
 # side) = 200, AUC mean 150, steps to 150: seeds 1..4 at 200 (f >= 150), seed 0 never

@@ -449,7 +449,7 @@ static void label_groups(const Opts *o, Group *groups, int ng) {
     } else {
       snprintf(G->base, sizeof G->base, "%s%s%s%s%s", envs_differ ? cfg_env_name(G->env) : "",
                envs_differ ? " " : "", cfg_algo_name(G->algo),
-               G->algo == ALGO_USBPO && G->ft == FT_FAITHFUL ? " (faithful)" : "",
+               G->algo == ALGO_USBPO && G->ft == FT_W2 ? " (w2)" : "",
                G->mode == MODE_ASYNC ? " async" : "");
       for (int h = 0; h < g; h++) same += !strcmp(groups[h].base, G->base);
     }
