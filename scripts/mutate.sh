@@ -60,7 +60,9 @@ for line in open(sys.argv[1]):
 EOF
 # the baseline: every test a mutant names passes on the unmutated tree (else a "kill" would
 # be the test's own failure)
-all=$(cut -f5 "$W/mutants.tsv" | tr ' ' '\n' | sed "s/^fast$/$(echo $FAST)/" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+all=""
+while IFS=$'\t' read -r _ _ _ _ tests _; do all="$all ${tests//fast/$FAST}"; done < "$W/mutants.tsv"
+all=$(echo $all | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if ! meson test -C "$W/build" --no-rebuild $all > "$W/baseline.log" 2>&1; then
   echo "mutate: the unmutated tree fails a test the mutants rely on:"
   grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/baseline.log"
