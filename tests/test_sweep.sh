@@ -122,9 +122,9 @@ done
 # e: one unfinished seed; d seed 0 with the holdout columns (ratios 1, 2, 1.5; one row without)
 mkrow fx/exp/fx/inverted_pendulum/e/s3 100 30 200 90
 # (and phase 2's trainings that kept step 0: 2 + 3 + 0 + 1 of the 12 - 1 after the first)
-{ echo "epoch,env_steps,eval_return,model_holdout_mse,model_holdout_mse_p1,wall_s,ft_kept0,model_trainings"
-  echo "0,100,7,0.5,0.5,10,2,3"; echo "1,150,7,nan,0.5,20,3,6"; echo "2,200,7,1.0,0.5,30,0,9"
-  echo "3,300,7,0.6,0.4,7300,1,12"; } > fx/exp/fx/inverted_pendulum/d/s0/metrics.csv
+{ echo "epoch,env_steps,eval_return,model_holdout_mse,model_holdout_mse_p1,wall_s,ft_kept0,model_trainings,ft_dw_rms"
+  echo "0,100,7,0.5,0.5,10,2,3,0"; echo "1,150,7,nan,0.5,20,3,6,nan"; echo "2,200,7,1.0,0.5,30,0,9,1e-5"
+  echo "3,300,7,0.6,0.4,7300,1,12,0"; } > fx/exp/fx/inverted_pendulum/d/s0/metrics.csv
 (cd fx && USBPO_DIST="$DIST" "$SWEEP" exp.toml --report > r.log 2>&1) || { bad "--report failed"; cat fx/r.log; }
 R=fx/exp/fx/report.md
 # per seed, at 75, 150, 225 and 300 env steps (last three evaluations at or before each)

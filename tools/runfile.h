@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#define RF_MAX_COLS 8
+#define RF_MAX_COLS 12
 
 typedef struct {
   int ncols;

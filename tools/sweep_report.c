@@ -39,10 +39,10 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
   static const char *const cols[] = {
       "env_steps",         "eval_return",          "wall_s",
       "model_holdout_mse", "model_holdout_mse_p1", "blas_kernel_changes",
-      "ft_kept0",          "model_trainings"};
+      "ft_kept0",          "model_trainings",      "ft_dw_rms"};
   RunCols c;
   char err[600];
-  if (rf_read_cols(path, cols, 8, 3u, &c, err, sizeof err) != 0) {
+  if (rf_read_cols(path, cols, 9, 3u, &c, err, sizeof err) != 0) {
     struct stat st;
     if (strict || lstat(path, &st) == 0) fprintf(stderr, "usbpo_sweep: %s\n", err);
     return -1;
@@ -61,6 +61,7 @@ int sweep_read_run(const char *path, SweepRun *r, int strict) {
     /* phase 2's trainings that kept step 0: counted from the first row that has the column */
     if (isfinite(c.v[6][i]) && !isfinite(r->p2_first)) r->p2_first = i > 0 ? c.v[7][i - 1] : 1;
     if (isfinite(c.v[6][i])) r->kept0 += c.v[6][i], r->p2_last = c.v[7][i];
+    if (isfinite(c.v[8][i])) r->has_p2 = 1; /* a phase 2 ran (ft_dw_rms is nan without) */
     if (!isfinite(v) && isfinite(st)) r->nonfinite++, r->last_nonfinite_line = c.line[i];
     if (!(isfinite(st) && isfinite(v))) continue;
     r->steps[r->n] = st, r->ret[r->n] = v, r->wall[r->n] = c.v[2][i];
@@ -352,7 +353,7 @@ static void seed_table(FILE *f, const SweepGrid *g, const char *env) {
       /* phase-2 trainings: every training but the run's first (those before the column
        * existed, in a run begun by an older usbpo, are left out) */
       const double p2n = r.p2_last - (r.p2_first > 1 ? r.p2_first : 1);
-      if (isfinite(p2n) && p2n > 0)
+      if (r.has_p2 && isfinite(p2n) && p2n > 0)
         fprintf(f, "%.0f of %.0f (%.0f %%) |\n", r.kept0, p2n, 100 * r.kept0 / p2n);
       else
         fprintf(f, "– |\n");

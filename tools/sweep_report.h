@@ -26,6 +26,7 @@ typedef struct {
   int kernel_changes; /* the newest row's blas_kernel_changes (resumes on another kernel) */
   double kept0;       /* phase-2 trainings that kept step 0 (sum of ft_kept0) */
   double p2_first, p2_last; /* model_trainings before the first row with ft_kept0, and last */
+  int has_p2;               /* a phase 2 ran (some row's ft_dw_rms is finite) */
   int last_nonfinite_line;
   int bad, last_bad;   /* torn or non-numeric rows (runfile.h), and whether the newest is one */
   char first_bad[320]; /* "file:line: why" */
