@@ -19,7 +19,10 @@ variants.toml|inverted_pendulum|faithful-own|0 1 2 3 4|docs/results/variants/ip-
 variants.toml|inverted_pendulum|faithful-own-scaler|0 1 2 3 4|docs/results/variants/ip-faithful-own-scaler-s%s-metrics.csv
 variants.toml|inverted_pendulum|w2|0 1 2 3 4|docs/results/variants/ip-w2-s%s-metrics.csv
 variants.toml|inverted_pendulum|bias-only|0 1 2 3 4|docs/results/variants/ip-bias-only-s%s-metrics.csv
+variants.toml|inverted_pendulum|faithful|0 1 2 3 4|docs/results/variants/inverted_pendulum-faithful-s%s-metrics.csv
 idp-phase2.toml|inverted_double_pendulum|mbpo|0|docs/results/idp/mbpo-s%s-metrics.csv
+idp-phase2.toml|inverted_double_pendulum|mbpo|1 2|docs/results/idp-phase2/inverted_double_pendulum-mbpo-s%s-metrics.csv
+idp-phase2.toml|inverted_double_pendulum|faithful|0 1 2|docs/results/idp-phase2/inverted_double_pendulum-faithful-s%s-metrics.csv
 idp-phase2.toml|inverted_double_pendulum|faithful-own|0|docs/results/idp/faithful-own-s%s-metrics.csv
 idp-phase2.toml|inverted_double_pendulum|faithful-lr1e-5|0|docs/results/idp/faithful-lr1e-5-s%s-metrics.csv
 idp-phase2.toml|inverted_double_pendulum|faithful-own-scaler|0|docs/results/idp/faithful-own-scaler-s%s-metrics.csv
@@ -64,6 +67,8 @@ EOF
       --set run.seed="$s" --set run.dir="exp/$name/$env/$label" --set run.name="s$s" \
       --check-config > "$dir/config.toml" || { echo "config of $dir refused"; rm -rf "$dir"; continue; }
     cp "$src" "$dir/metrics.csv"
+    ep=${src%-metrics.csv}-episodes.csv
+    [ -f "$ep" ] && cp "$ep" "$dir/episodes.csv"
     printf 'imported from %s (commit %s), not run here\n' "$src" "$(git log -1 --format=%h -- "$src")" > "$dir/IMPORTED"
     echo "imported $src -> $dir"
   done
