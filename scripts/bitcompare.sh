@@ -20,14 +20,14 @@ sac|1|--set run.algo=sac}"
 : "${STEPS:=2000}"
 mkdir -p "$OUT"
 
-run() { # bin dir np extra...
+run() { # bin dir np extra... (stdin: /dev/null, or mpirun would swallow the rest of RUNS)
   bin=$1; dir=$2; np=$3; shift 3
   if [ "$np" = 1 ]; then
     "$bin" "$CFG" --set run.total_steps="$STEPS" --set run.dir="$dir" --set run.name=r \
-      --set log.progress_s=1000 "$@" > "$dir.log" 2>&1
+      --set log.progress_s=1000 "$@" > "$dir.log" 2>&1 < /dev/null
   else
     mpirun --oversubscribe -np "$np" "$bin" "$CFG" --set run.total_steps="$STEPS" \
-      --set run.dir="$dir" --set run.name=r --set log.progress_s=1000 "$@" > "$dir.log" 2>&1
+      --set run.dir="$dir" --set run.name=r --set log.progress_s=1000 "$@" > "$dir.log" 2>&1 < /dev/null
   fi
 }
 

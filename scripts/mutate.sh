@@ -63,14 +63,16 @@ EOF
 all=""
 while IFS=$'\t' read -r _ _ _ _ tests _; do all="$all ${tests//fast/$FAST}"; done < "$W/mutants.tsv"
 all=$(echo $all | tr ' ' '\n' | sort -u | tr '\n' ' ')
-if ! meson test -C "$W/build" --no-rebuild $all > "$W/baseline.log" 2>&1; then
+if ! meson test -C "$W/build" --no-rebuild $all > "$W/baseline.log" 2>&1 < /dev/null; then
   echo "mutate: the unmutated tree fails a test the mutants rely on:"
   grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/baseline.log"
   exit 2
 fi
 echo "mutate: baseline: $(echo $all | wc -w) tests pass on the unmutated tree"
 total=0; killed=0; survivors=""; unapplied=""
-while IFS=$'\t' read -r n file a b tests what; do
+# the list is read on descriptor 3 and every command runs with stdin from /dev/null: a test that
+# starts mpirun (hostile, semantics) reads its stdin and would swallow the rest of the list
+while IFS=$'\t' read -r n file a b tests what <&3; do
   if [ "$n" = BAD ]; then echo "mutate: mutant $file: $a"; exit 2; fi
   total=$((total + 1))
   f="$W/src/$file"
@@ -95,7 +97,7 @@ EOF
   names=${names//fast/$FAST}
   if ! ninja -C "$W/build" > "$W/ninja.log" 2>&1; then
     verdict="killed (build)"
-  elif meson test -C "$W/build" --no-rebuild $names > "$W/test.log" 2>&1; then
+  elif meson test -C "$W/build" --no-rebuild $names > "$W/test.log" 2>&1 < /dev/null; then
     verdict="SURVIVED"
   else
     verdict="killed by $(grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/test.log" |
@@ -104,8 +106,14 @@ EOF
   cp "$W/orig" "$f"
   echo "mutant $n ($file, $(($(date +%s) - t0)) s): $verdict: $what"
   if [ "$verdict" = SURVIVED ]; then survivors="$survivors\n  $n: $what ($file)"; else killed=$((killed + 1)); fi
-done < "$W/mutants.tsv"
+done 3< "$W/mutants.tsv"
 ninja -C "$W/build" > /dev/null 2>&1
+listed=$(wc -l < "$W/mutants.tsv")
+seen=$((total + $(echo $unapplied | wc -w)))
+if [ "$seen" -ne "$listed" ]; then
+  echo "mutate: only $seen of the $listed mutants listed were tried"
+  exit 2
+fi
 echo
 [ -n "$survivors" ] && printf "survivors:%b\n" "$survivors"
 [ -n "$unapplied" ] && echo "not applied (their text is not in the tree once):$unapplied"

@@ -85,6 +85,15 @@ static void test_malformed(void) {
   bad(ENV "[model]\nlayers = 3\n", NULL, 0, "cfg.toml:4:10: model.decay has 5 entries",
       "model.layers = 3 needs 4");
   bad(ENV "[model]\nelites = 9\n", NULL, 0, "cfg.toml:4:10: model.elites = 9 exceeds", NULL);
+  /* the boundary: one elite more than the 7 members is refused, as many as the members is not */
+  bad(ENV "[model]\nelites = 8\n", NULL, 0, "cfg.toml:4:10: model.elites = 8 exceeds", NULL);
+  {
+    Config c;
+    CfgErrors e = {0};
+    EXPECT(cfg_load_text(&c, ENV "[model]\nelites = 7\n", "cfg.toml", NULL, 0, &e) == 0,
+           "7 elites of 7 members refused: %s", e.text ? e.text : "");
+    cfg_errors_free(&e);
+  }
   bad(ENV "[sac]\nlogstd_min = 3\n", NULL, 0, "cfg.toml:4:14: sac.logstd_min = 3 must be below",
       NULL);
   bad(ENV "[rollout]\nschedule = [5, 5, 1, 1]\n", NULL, 0,

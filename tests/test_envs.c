@@ -337,6 +337,14 @@ static void test_termination_functions(void) {
   env_termination_batch(ENV_HOPPER, 0, &h[0][0], 5, done);
   EXPECT(!done[0] && done[1] && done[2] && !done[3] && done[4], "hopper faithful %d%d%d%d%d",
          done[0], done[1], done[2], done[3], done[4]);
+  /* hopper's bounds as the official static/hopper.py writes them: height > 0.7, |angle| < 0.2,
+   * both strict, either sign of the angle */
+  float hb[6][11] = {{0.71f, 0.19f}, {0.7f, 0.0f},  {1.2f, 0.2f},
+                     {1.2f, -0.2f},  {1.2f, 0.25f}, {1.2f, -0.19f}};
+  env_termination_batch(ENV_HOPPER, 0, &hb[0][0], 6, done);
+  EXPECT(!done[0] && done[1] && done[2] && done[3] && done[4] && !done[5],
+         "hopper bounds %d%d%d%d%d%d (want 011110)", done[0], done[1], done[2], done[3], done[4],
+         done[5]);
   env_termination_batch(ENV_HOPPER, 1, &h[0][0], 5, done);
   EXPECT(done[3], "hopper fixed must end on o[2] = -150");
   h[0][5] = NAN;

@@ -20,6 +20,31 @@ static Config preset(const char *env) {
   return c;
 }
 
+/* a Glorot-initialised two-layer policy od -> ad drawn from ir; *sc and *pn describe it */
+static real *test_policy(int od, int ad, int hidden, Rng *ir, PolicyConfig *sc, NnNet *pn) {
+  *sc = (PolicyConfig){.obs_dim = od,
+                       .act_dim = ad,
+                       .hidden = hidden,
+                       .layers = 2,
+                       .logstd_min = -20,
+                       .logstd_max = 2};
+  pol_net(sc, pn);
+  real *pi = xmalloc(sizeof(real) * pn->nparam);
+  nn_init_glorot_uniform(pn, pi, ir);
+  return pi;
+}
+
+/* 64 live InvertedPendulum rows: obs (0.01 i, 0, slope i, last), action, reward and next 0 */
+static Buffer *ip_rows(float slope, float last) {
+  Buffer *env = buf_make(4, 1, 64);
+  for (int i = 0; i < 64; i++) {
+    float o[4] = {0.01f * i, 0, slope * i, last}, a = 0, r = 0, n[4] = {0};
+    uint8_t d = 0;
+    buf_push(env, 1, o, &a, &r, n, &d);
+  }
+  return env;
+}
+
 static void test_schedule_and_sizes(void) {
   /* spec §3.5 example: Hopper [20, 150, 1, 15] */
   Config h = preset("hopper");
@@ -118,19 +143,11 @@ static void test_rollout_mechanics(void) {
   const int od = 4, ad = 1; /* inverted pendulum: done unless |o[1]| <= 0.2 */
   Ensemble *e = known_model(od, ad, 0.15, 1.0);
   for (int i = 0; i < od + ad; i++) e->mu[i] = 0, e->sd[i] = 1;
-  PolicyConfig sc = {
-      .obs_dim = od, .act_dim = ad, .hidden = 8, .layers = 2, .logstd_min = -20, .logstd_max = 2};
+  PolicyConfig sc;
   NnNet pn;
-  pol_net(&sc, &pn);
-  real *pi = xmalloc(sizeof(real) * pn.nparam);
   Rng ir = rng_make(1, RNG_TEST, 0);
-  nn_init_glorot_uniform(&pn, pi, &ir);
-  Buffer *env = buf_make(od, ad, 64);
-  for (int i = 0; i < 64; i++) {
-    float o[4] = {0.01f * i, 0, 0, 0}, a = 0, r = 0, n[4] = {0};
-    uint8_t d = 0;
-    buf_push(env, 1, o, &a, &r, n, &d);
-  }
+  real *pi = test_policy(od, ad, 8, &ir, &sc, &pn);
+  Buffer *env = ip_rows(0, 0);
   RoConfig rc = {.env_id = ENV_INVERTED_PENDULUM,
                  .term_fixed = 0,
                  .obs_dim = od,
@@ -198,19 +215,11 @@ static void test_rollout_spread(void) {
     for (int m = 0; m < 4; m++)
       for (int d = 0; d < D; d++) nn_b(&e->net, e->p, L, m)[D + d] = (real)target;
     const double lv = (double)ens_logvar((real)target, 10, -10), want = exp(lv / 2);
-    PolicyConfig sc = {
-        .obs_dim = od, .act_dim = ad, .hidden = 8, .layers = 2, .logstd_min = -20, .logstd_max = 2};
+    PolicyConfig sc;
     NnNet pn;
-    pol_net(&sc, &pn);
-    real *pi = xmalloc(sizeof(real) * pn.nparam);
     Rng ir = rng_make(2, RNG_TEST, 0);
-    nn_init_glorot_uniform(&pn, pi, &ir);
-    Buffer *env = buf_make(od, ad, 64);
-    for (int i = 0; i < 64; i++) {
-      float o[4] = {0.01f * i, 0, -0.02f * i, 0.5f}, a = 0, r = 0, n[4] = {0};
-      uint8_t d = 0;
-      buf_push(env, 1, o, &a, &r, n, &d);
-    }
+    real *pi = test_policy(od, ad, 8, &ir, &sc, &pn);
+    Buffer *env = ip_rows(-0.02f, 0.5f);
     RoConfig rc = {.env_id = ENV_INVERTED_PENDULUM,
                    .term_fixed = 0,
                    .obs_dim = od,
@@ -273,13 +282,10 @@ static void test_shard_placement(void) {
                   .init_minlv = -10,
                   .decay = {0, 0, 0}};
   Ensemble *e = ens_make(&ec, 2);
-  PolicyConfig sc = {
-      .obs_dim = od, .act_dim = ad, .hidden = 16, .layers = 2, .logstd_min = -20, .logstd_max = 2};
+  PolicyConfig sc;
   NnNet pn;
-  pol_net(&sc, &pn);
-  real *pi = xmalloc(sizeof(real) * pn.nparam);
   Rng ir = rng_make(2, RNG_TEST, 0);
-  nn_init_glorot_uniform(&pn, pi, &ir);
+  real *pi = test_policy(od, ad, 16, &ir, &sc, &pn);
   Buffer *env = buf_make(od, ad, 500);
   for (int i = 0; i < 500; i++) {
     float o[11], a[3] = {0}, r = 0, n[11];

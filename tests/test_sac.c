@@ -109,9 +109,10 @@ static void test_logstd_clip(void) {
   sac_free(s);
 }
 
-static void test_hand_computed_losses(void) {
-  /* obs 1, act 1, one hidden layer; every weight 0, so each net outputs its last bias:
-   * policy mean 0.3, raw log-std -0.5; Q1 = 1.0, Q2 = 1.5; targets 2.0 and 1.8; alpha 0.2 */
+/* the hand-computed batch: obs 1, act 1, one hidden layer; every weight 0, so each net outputs
+ * its last bias: policy mean 0.3, raw log-std -0.5; Q1 = 1.0, Q2 = 1.5; targets 2.0 and 1.8;
+ * alpha 0.2; two transitions, the second terminal; one sac_compute done (the caller frees it) */
+static Sac *hand_batch(double reward_scale) {
   SacConfig c = {.obs_dim = 1,
                  .act_dim = 1,
                  .hidden = 2,
@@ -121,7 +122,7 @@ static void test_hand_computed_losses(void) {
                  .gamma = 0.99,
                  .tau = 5e-3,
                  .target_entropy = -1,
-                 .reward_scale = 1,
+                 .reward_scale = reward_scale,
                  .logstd_min = -20,
                  .logstd_max = 2,
                  .init_log_alpha = log(0.2)};
@@ -141,6 +142,11 @@ static void test_hand_computed_losses(void) {
   s->eps[0] = 0.5, s->eps[1] = -1.0;
   s->eps2[0] = 0.1, s->eps2[1] = 0.2;
   sac_compute(s, 1);
+  return s;
+}
+
+static void test_hand_computed_losses(void) {
+  Sac *s = hand_batch(1);
   /* by hand (see the derivation in the comment of sac.c's squash):
    * log pi(e) = -e^2/2 - log(2 pi)/2 + 0.5 - 2 (log 2 - u - softplus(-2u)), u = 0.3 + e^-0.5 e
    * y_j = r_j + 0.99 (1 - d_j)(1.8 - 0.2 log pi(e2_j)) = [2.840725518875656, -0.5]
@@ -161,35 +167,7 @@ static void test_hand_computed_losses(void) {
  * test_hand_computed_losses with reward_scale 5: y_j = 5 r_j + 0.99 (1 - d_j)(1.8 - 0.2 log
  * pi(e2_j)), i.e. y0 = 5 + 1.840725518875656 (that test's y0 less its reward 1), y1 = -2.5 */
 static void test_reward_scale(void) {
-  SacConfig c = {.obs_dim = 1,
-                 .act_dim = 1,
-                 .hidden = 2,
-                 .layers = 1,
-                 .batch = 2,
-                 .lr = 3e-4,
-                 .gamma = 0.99,
-                 .tau = 5e-3,
-                 .target_entropy = -1,
-                 .reward_scale = 5,
-                 .logstd_min = -20,
-                 .logstd_max = 2,
-                 .init_log_alpha = log(0.2)};
-  Sac *s = sac_make(&c, 1);
-  memset(s->pi, 0, sizeof(double) * s->pi_net.nparam);
-  memset(s->q, 0, sizeof(double) * s->q_net.nparam);
-  memset(s->q_targ, 0, sizeof(double) * s->q_net.nparam);
-  nn_b(&s->pi_net, s->pi, 1, 0)[0] = 0.3;
-  nn_b(&s->pi_net, s->pi, 1, 0)[1] = -0.5;
-  nn_b(&s->q_net, s->q, 1, 0)[0] = 1.0;
-  nn_b(&s->q_net, s->q, 1, 1)[0] = 1.5;
-  nn_b(&s->q_net, s->q_targ, 1, 0)[0] = 2.0;
-  nn_b(&s->q_net, s->q_targ, 1, 1)[0] = 1.8;
-  double o[2] = {0.7, -0.2}, a[2] = {0.1, -0.4}, r[2] = {1.0, -0.5}, n[2] = {0.3, 0.9},
-         d[2] = {0, 1};
-  sac_set_batch(s, o, a, r, n, d);
-  s->eps[0] = 0.5, s->eps[1] = -1.0;
-  s->eps2[0] = 0.1, s->eps2[1] = 0.2;
-  sac_compute(s, 1);
+  Sac *s = hand_batch(5);
   EXPECT_NEAR(s->y[0], 5.0 + 1.840725518875656, 1e-12, "target y0 with reward_scale 5");
   EXPECT_NEAR(s->y[1], -2.5, 1e-15, "target y1 (terminal) with reward_scale 5");
   /* q_loss by hand from those targets */
