@@ -216,18 +216,27 @@ if command -v mpirun > /dev/null; then
   [ "$(cat status.txt 2> /dev/null)" = 3 ] && ok "a silent rank: \$USBPO_STATUS_FILE says 3" ||
     { bad "status file on exit 3: '$(cat status.txt 2> /dev/null)'"; tail -5 st.log; }
 fi
-# usbpo_plot's time grows with the rows, not their square: a published curve (--ref) of 5 000
-# and of 40 000 rows, each at its own step, beside a run that spans them
+# usbpo_plot's time grows with the rows, not their square: published curves (--ref) of 10 000,
+# 40 000 and 160 000 rows beside a run that spans them. The fixed cost (the run, gnuplot) cancels
+# in the ratio of the increments: (t160k - t40k) / (t40k - t10k) is 4 when the time is linear in
+# the rows, 16 when it is quadratic (the old reader: 40 000 rows 7.3 s, 5 000 1.5 s)
 mkdir -p wide
 awk 'BEGIN { print "epoch,env_steps,eval_return"; for (i = 0; i < 40000; i++) print i "," i * 2000 "," i % 1000 }' > wide/metrics.csv
 cp "$A/config.toml" wide/
-for n in 5000 40000; do
-  awk -v n=$n 'BEGIN { print "step,time,reward,seed"; for (i = 0; i < n; i++) print i * 1000 "," i "," i % 1000 ",0" }' > ref$n.csv
+ts=""; plotted=1
+for n in 10000 40000 160000; do
+  awk -v n=$n 'BEGIN { print "step,time,reward,seed"; for (i = 0; i < n; i++) print i * 500 "," i "," i % 1000 ",0" }' > ref$n.csv
+  best=""
+  for rep in 1 2; do # the faster of two: a busy machine's noise only ever adds time
+    t0=$(date +%s.%N); "$PLOT" wide --ref ref$n.csv=A -o w$n.png > w$n.log 2>&1; rc=$?; t1=$(date +%s.%N)
+    [ $rc = 0 ] && [ -s w$n.png ] || { plotted=0; bad "usbpo_plot --ref with $n rows: exit $rc"; tail -3 w$n.log; }
+    best=$(awk -v a=$t0 -v b=$t1 -v m="$best" 'BEGIN { d = b - a; printf "%.2f", (m == "" || d < m) ? d : m }')
+  done
+  ts="$ts $best"
 done
-t1=$(date +%s.%N); "$PLOT" wide --ref ref5000.csv=A -o w1.png > /dev/null 2>&1; t2=$(date +%s.%N)
-"$PLOT" wide --ref ref40000.csv=A -o w2.png > /dev/null 2>&1; t3=$(date +%s.%N)
-read -r d1 d2 r <<< "$(awk -v a=$t1 -v b=$t2 -v c=$t3 'BEGIN { printf "%.2f %.2f %.1f", b - a, c - b, (c - b) / (b - a) }')"
-echo "  usbpo_plot --ref: 5 000 rows $d1 s, 40 000 rows $d2 s"
-awk -v r="$r" 'BEGIN { exit !(r < 8) }' && ok "usbpo_plot --ref: 8x the rows take ${r}x the time (at most linear)" ||
-  bad "usbpo_plot --ref: 8x the rows take ${r}x the time (quadratic: ~64)"
+read -r d1 d2 d3 <<< "$ts"
+r=$(awk -v a=$d1 -v b=$d2 -v c=$d3 'BEGIN { printf "%.1f", (c - b) / (b - a > 0.01 ? b - a : 0.01) }')
+echo "  usbpo_plot --ref: 10 000 rows $d1 s, 40 000 rows $d2 s, 160 000 rows $d3 s"
+[ $plotted = 1 ] && awk -v r="$r" 'BEGIN { exit !(r < 8) }' && ok "usbpo_plot --ref: the time's increments grow ${r}x for 4x the rows (linear: 4, quadratic: 16)" ||
+  bad "usbpo_plot --ref: the time's increments grow ${r}x for 4x the rows (linear: 4, quadratic: 16)"
 exit $fail
