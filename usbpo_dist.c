@@ -486,9 +486,11 @@ static void restore_outputs(const Config *cfg, const char *resume_dir, Comm *com
     LOG_E("cannot restore metrics.csv to checkpoint %s: %s", resume_dir, err);
     comm_abort(comm, EXIT_FATAL);
   }
-  if (runlog_truncate(cfg, upgraded ? -1 : mo, eo, to, err, sizeof err) != 0) {
-    LOG_E("cannot restore the outputs to checkpoint %s: %s", resume_dir, err);
-    comm_abort(comm, EXIT_FATAL);
+  const int cut = runlog_truncate(cfg, upgraded ? -1 : mo, eo, to, err, sizeof err);
+  if (cut != 0) { /* a file that cannot be written is an I/O failure: fix it and resume */
+    LOG_E("cannot restore the outputs to checkpoint %s: %s%s", resume_dir, err,
+          cut == -2 ? " (exit 4: make the file writable, then resume)" : "");
+    comm_abort(comm, cut == -2 ? EXIT_IO : EXIT_FATAL);
   }
   ckr_close(f);
 }

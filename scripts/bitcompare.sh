@@ -68,7 +68,9 @@ compare() { # label dirA dirB [metrics file whose columns bound the comparison]
 echo "$RUNS" | while IFS='|' read -r label np sets; do
   [ -n "$label" ] || continue
   # the old binary's runs are kept and reused by a later comparison into the same OUT_DIR
-  if [ ! -f "$OUT/old-$label/r/policy_final.bin" ]; then
+  # the old binary's run is kept for the next comparison only when it ran to its end (a run
+  # stopped by a signal also writes its policy)
+  if ! grep -q "(end of run)" "$OUT/old-$label/r/log.txt" 2> /dev/null; then
     rm -rf "$OUT/old-$label"
     # shellcheck disable=SC2086
     run "$OLD" "$OUT/old-$label" "$np" $sets $OLD_SETS

@@ -17,8 +17,9 @@
 #    --eval refuses a policy without its checksum file; --probe-model refuses an empty
 #    --variants and an --at past the newest checkpoint; --eval refuses --as-epoch past the run;
 #    SIGHUP is logged as SIGHUP; --help lists exit codes 4, 5 and 130; a file size limit at
-#    start exits 4; $USBPO_STATUS_FILE is written when a rank goes silent (exit 3); usbpo_plot's
-#    time grows linearly with a published curve's rows.
+#    start exits 4, and so does a resume whose metrics.csv is immutable; $USBPO_STATUS_FILE is
+#    written when a rank goes silent (exit 3); usbpo_plot's time grows linearly with a published
+#    curve's rows.
 #   test_hostile.sh USBPO_DIST USBPO_SWEEP USBPO_PLOT SOURCE_ROOT
 set -u
 DIST=$(readlink -f "$1"); SWEEP=$(readlink -f "$2"); PLOT=$(readlink -f "$3"); SRC=$(readlink -f "$4")
@@ -209,6 +210,18 @@ grep -q "4 a write failed" help.txt && grep -q "5 out of memory" help.txt && gre
 # a file size limit at start: exit 4, not 1
 (ulimit -f 0; "$DIST" $TINY --set run.total_steps=300 --set run.dir=runs --set run.name=f > fs.log 2>&1); rc=$?
 [ $rc = 4 ] && ok "a file size limit at start: exit 4" || { bad "ulimit -f 0 at start: exit $rc"; tail -3 fs.log; }
+# an immutable metrics.csv on resume: a write that fails, exit 4 (not 1), nothing changed
+cp -r "$A" runs/imm
+if chattr +i runs/imm/metrics.csv 2> /dev/null; then
+  md5sum runs/imm/metrics.csv > imm.md5
+  "$DIST" $TINY --set run.total_steps=400 --set run.dir=runs --set run.name=imm --resume > imm.log 2>&1; rc=$?
+  chattr -i runs/imm/metrics.csv
+  [ $rc = 4 ] && grep -q "make the file writable" imm.log && md5sum -c --quiet imm.md5 &&
+    ok "an immutable metrics.csv on resume: exit 4, saying what to do, the file untouched" ||
+    { bad "immutable metrics.csv: exit $rc"; tail -3 imm.log; }
+else
+  echo "ok: chattr +i is not available here (not root, or the file system has no such flag): the immutable case is not run"
+fi
 # a rank that goes silent: exit 3, and the status file says so
 if command -v mpirun > /dev/null; then
   USBPO_STATUS_FILE=$T/status.txt USBPO_TEST_STALL=1:60 timeout 120 mpirun -np 2 "$DIST" $TINY \

@@ -389,9 +389,9 @@ static int cut_to(const char *path, int64_t at, char *err, size_t errlen) {
              path, (long long)st.st_size, (long long)at);
     return -1;
   }
-  if (truncate(path, at) != 0) {
+  if (truncate(path, at) != 0) { /* a write that failed (read-only, immutable): -2 */
     snprintf(err, errlen, "cannot cut %s to %lld bytes: %s", path, (long long)at, strerror(errno));
-    return -1;
+    return -2;
   }
   return 0;
 }
@@ -402,12 +402,12 @@ int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_
   cfg_run_name(cfg, name, sizeof name);
   snprintf(dir, sizeof dir, "%s/%s", cfg->run.dir, name);
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  if (metrics >= 0 && cut_to(path, metrics, err, errlen) != 0) return -1;
+  int rc = metrics >= 0 ? cut_to(path, metrics, err, errlen) : 0;
+  if (rc != 0) return rc;
   snprintf(path, sizeof path, "%s/episodes.csv", dir);
-  if (cut_to(path, episodes, err, errlen) != 0) return -1;
-  if (events >= 0 && tfe_find(dir, path, sizeof path) == 0 &&
-      cut_to(path, events, err, errlen) != 0)
-    return -1;
+  if ((rc = cut_to(path, episodes, err, errlen)) != 0) return rc;
+  if (events >= 0 && tfe_find(dir, path, sizeof path) == 0)
+    return cut_to(path, events, err, errlen);
   return 0;
 }
 

@@ -51,11 +51,12 @@ void runlog_progress(RunLog *r, int64_t steps, int64_t total, int64_t epoch, dou
  * resume truncates the files back to them) */
 int runlog_flush(RunLog *r); /* -1 when a write failed (runlog_failed) */
 void runlog_offsets(RunLog *r, int64_t *metrics, int64_t *episodes, int64_t *events);
-/* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
- * leaves metrics.csv alone */
 /* the checksum (ckpt_sum) of a file's first n bytes: 0, or -1 (unreadable, not a regular file,
  * shorter than n) */
 int runlog_prefix_sum(const char *path, int64_t n, uint64_t *sum);
+/* truncate a run's CSV files to recorded sizes (before runlog_open on resume); metrics < 0
+ * leaves metrics.csv alone. 0; -1 when a file is not what the checkpoint recorded (missing,
+ * shorter, not a regular file); -2 when cutting it failed (a write: read-only, immutable) */
 int runlog_truncate(const Config *cfg, int64_t metrics, int64_t episodes, int64_t events, char *err,
                     size_t errlen);
 
