@@ -6,7 +6,12 @@
 # test fails (or the build does). Prints one line per mutant, the survivors, and the kill rate.
 #   scripts/mutate.sh                      every mutant (about 2 min each on two cores)
 #   scripts/mutate.sh --only 3,12          those (1-based, in file order)
-#   MUTATE_DIR=/tmp/m scripts/mutate.sh    keep the scratch tree there (reused by the next run)
+#   MUTATE_DIR=/tmp/m scripts/mutate.sh    keep the scratch build there (reused by the next run);
+#                                          run again after a stop, it goes on: a mutant already
+#                                          judged on the same tree (its files' hashes) and the same
+#                                          list entry is reported from $MUTATE_DIR/judged.tsv, not rerun
+#   MUTATE_TIMEOUT_MULTIPLIER=4 scripts/mutate.sh   on a loaded machine (the tests' own limits
+#                                          assume two free cores); a kill by a time-out says so
 # Runs from `meson test --suite mutation` too (not in the default suite: it takes hours).
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,17 +24,25 @@ while [ $# -gt 0 ]; do
   esac
 done
 W=${MUTATE_DIR:-$(mktemp -d)}
+TM=${MUTATE_TIMEOUT_MULTIPLIER:-1}
 mkdir -p "$W"
-# a scratch copy of the tracked tree and a build of it, made once
+# a scratch copy of the tracked tree as it is now (made afresh every run: a kept MUTATE_DIR must
+# not test yesterday's sources; tar keeps the files' times, so the kept build redoes only what
+# changed), and a build of it
+rm -rf "$W/src"
+mkdir -p "$W/src"
+(cd "$SRC" && git ls-files -z | xargs -0 tar cf - 2> /dev/null) | (cd "$W/src" && tar xf -) ||
+  (cd "$SRC" && tar cf - --exclude='./build*' --exclude=./exp --exclude=./.git .) | (cd "$W/src" && tar xf -)
 if [ ! -f "$W/build/build.ninja" ]; then
-  rm -rf "$W/src"
-  mkdir -p "$W/src"
-  (cd "$SRC" && git ls-files -z | xargs -0 tar cf - 2> /dev/null) | (cd "$W/src" && tar xf -) ||
-    (cd "$SRC" && tar cf - --exclude='./build*' --exclude=./exp --exclude=./.git .) | (cd "$W/src" && tar xf -)
   meson setup "$W/build" "$W/src" --buildtype=release > "$W/setup.log" 2>&1 ||
     { echo "mutate: meson setup failed (see $W/setup.log)"; exit 2; }
 fi
 ninja -C "$W/build" > "$W/ninja.log" 2>&1 || { echo "mutate: the unmutated tree does not build"; exit 2; }
+# the tree's identity: a verdict recorded on another tree is not reused (the code, the tests,
+# their data and the build; not docs/, experiments/ or the *.md pages, which no mutant's test reads)
+TREE=$(cd "$W/src" && find . -type f ! -path './docs/*' ! -path './experiments/*' ! -name '*.md' -print0 |
+  sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+touch "$W/judged.tsv"
 FAST="rng config nn nn_f32 envs sac ensemble finetune buffer rollout runtime codec ckpt durable
       blasinfo tfevents batch semantics golden"
 
@@ -63,18 +76,32 @@ EOF
 all=""
 while IFS=$'\t' read -r _ _ _ _ tests _; do all="$all ${tests//fast/$FAST}"; done < "$W/mutants.tsv"
 all=$(echo $all | tr ' ' '\n' | sort -u | tr '\n' ' ')
-if ! meson test -C "$W/build" --no-rebuild $all > "$W/baseline.log" 2>&1 < /dev/null; then
+if grep -qx "$TREE $(echo $all | sha256sum | cut -c1-16)" "$W/baseline.ok" 2> /dev/null; then
+  echo "mutate: baseline: passed earlier on this tree ($TREE)"
+elif ! meson test -C "$W/build" --no-rebuild --timeout-multiplier "$TM" $all > "$W/baseline.log" 2>&1 < /dev/null; then
   echo "mutate: the unmutated tree fails a test the mutants rely on:"
   grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/baseline.log"
   exit 2
+else
+  echo "mutate: baseline: $(echo $all | wc -w) tests pass on the unmutated tree ($TREE)"
+  echo "$TREE $(echo $all | sha256sum | cut -c1-16)" >> "$W/baseline.ok"
 fi
-echo "mutate: baseline: $(echo $all | wc -w) tests pass on the unmutated tree"
 total=0; killed=0; survivors=""; unapplied=""
 # the list is read on descriptor 3 and every command runs with stdin from /dev/null: a test that
 # starts mpirun (hostile, semantics) reads its stdin and would swallow the rest of the list
 while IFS=$'\t' read -r n file a b tests what <&3; do
   if [ "$n" = BAD ]; then echo "mutate: mutant $file: $a"; exit 2; fi
   total=$((total + 1))
+  key="$TREE $(printf '%s\t' "$n" "$file" "$a" "$b" "$tests" | sha256sum | cut -c1-16)"
+  earlier=$(grep -F "$key	" "$W/judged.tsv" | tail -n 1 | cut -f2-)
+  if [ -n "$earlier" ]; then
+    echo "$earlier (judged earlier on this tree)"
+    case "$earlier" in
+      *": SURVIVED: "*) survivors="$survivors\n  $n: $what ($file)" ;;
+      *) killed=$((killed + 1)) ;;
+    esac
+    continue
+  fi
   f="$W/src/$file"
   cp "$f" "$W/orig"
   if ! python3 - "$f" "$a" "$b" <<'EOF'
@@ -97,14 +124,17 @@ EOF
   names=${names//fast/$FAST}
   if ! ninja -C "$W/build" > "$W/ninja.log" 2>&1; then
     verdict="killed (build)"
-  elif meson test -C "$W/build" --no-rebuild $names > "$W/test.log" 2>&1 < /dev/null; then
+  elif meson test -C "$W/build" --no-rebuild --timeout-multiplier "$TM" $names > "$W/test.log" 2>&1 < /dev/null; then
     verdict="SURVIVED"
   else
     verdict="killed by $(grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' "$W/test.log" |
-      sed -E 's|.*usbpo:[a-z]+ / ([A-Za-z0-9_]+) .*|\1|' | tr '\n' ' ' | sed 's/ $//')"
+      sed -E 's|.*usbpo:[a-z]+ / ([A-Za-z0-9_]+) +([A-Z]+) .*|\1\2|; s/FAIL$//; s/TIMEOUT$/ (time-out)/' |
+      tr '\n' ' ' | sed 's/ $//')"
   fi
   cp "$W/orig" "$f"
-  echo "mutant $n ($file, $(($(date +%s) - t0)) s): $verdict: $what"
+  line="mutant $n ($file, $(($(date +%s) - t0)) s): $verdict: $what"
+  echo "$line"
+  printf '%s\t%s\n' "$key" "$line" >> "$W/judged.tsv"
   if [ "$verdict" = SURVIVED ]; then survivors="$survivors\n  $n: $what ($file)"; else killed=$((killed + 1)); fi
 done 3< "$W/mutants.tsv"
 ninja -C "$W/build" > /dev/null 2>&1
