@@ -36,7 +36,8 @@ phase2-lr.toml|inverted_pendulum|lr-1e-5|0 1 2|docs/results/phase2-lr/ip-lr-1e-5
 phase2-lr.toml|inverted_pendulum|lr-3e-5|0 1 2|docs/results/phase2-lr/ip-lr-3e-5-s%s-metrics.csv
 phase2-lr.toml|inverted_pendulum|lr-3e-4|0 1 2|docs/results/phase2-lr/ip-lr-3e-4-s%s-metrics.csv
 phase2-lr.toml|inverted_pendulum|lr-1e-3|0 1 2|docs/results/phase2-lr/ip-lr-1e-3-s%s-metrics.csv
-phase2-lr.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/ip-w2-s%s-metrics.csv"
+phase2-lr.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/ip-w2-s%s-metrics.csv
+phase2-lr-faithful.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/inverted_pendulum-faithful-s%s-metrics.csv"
 n=0
 echo "$MAP" | while IFS='|' read -r exp env label seeds pat; do
   file=experiments/$exp
