@@ -138,6 +138,13 @@ grep -q '^| a, 1 | 300 | – | 0.0 | 100.0 | 133.3 | 1 s | – | – |$' $R &&
 # side) = 200, AUC mean 150, steps to 150: seeds 1..4 at 200 (f >= 150), seed 0 never
 grep -q "^| a | 5 of 5 finished | 200.0 ± 94.3 | \[.*\] | 200.0 | 200.0 (4 of 5) | 150.0 |" $R &&
   ok "variant a: mean, std, IQM, steps to threshold, AUC as computed by hand" || { bad "row a"; grep '^| a ' $R; }
+# at a smaller budget (--steps 100) no seed of a has reached 150 by then: the steps to it count
+# only evaluations at or before the budget (the old report said 200.0, 4 of 5, from after it)
+(cd fx && "$SWEEP" exp.toml --report --steps 100 > r100.log 2>&1)
+grep -q "^| a | 5 of 5 finished | .* | – (0 of 5) |" $R &&
+  ok "--steps: steps to threshold counts only evaluations inside the budget" ||
+  { bad "steps to threshold past the budget"; grep '^| a ' $R; }
+(cd fx && "$SWEEP" exp.toml --report > /dev/null 2>&1)
 grep -q "^| d | 5 of 5 finished | 7.0 ± 0.0 | \[7.0, 7.0\] | 7.0 |" $R &&
   ok "equal seeds: the bootstrap interval is the point" || { bad "row d"; grep '^| d ' $R; }
 grep -q "^| b | +1000.0 | \[+.*\] | better |" $R && ok "b - a: +1000, better" || { bad "b vs a"; grep '^| b ' $R; }

@@ -172,8 +172,10 @@ double st_auc(const SweepRun *r, double budget) {
   return area / budget;
 }
 
-double st_steps_to(const SweepRun *r, double thr) {
-  for (int i = 0; i < r->n; i++)
+/* the first evaluation at or above thr, at or before the budget (a report at a smaller --steps
+ * does not count what a run did after it) */
+double st_steps_to(const SweepRun *r, double thr, double budget) {
+  for (int i = 0; i < r->n && r->steps[i] <= budget; i++)
     if (r->ret[i] >= thr) return r->steps[i];
   return NAN;
 }
@@ -398,7 +400,7 @@ static void env_section(FILE *f, const SweepGrid *g, const char *env) {
       if (r.n > 0 && r.last_steps >= B) {
         fin[v][nfin[v]++] = st_final(&r, B, 3);
         auc[na++] = st_auc(&r, B);
-        double t = st_steps_to(&r, g->threshold);
+        double t = st_steps_to(&r, g->threshold, B);
         if (g->has_threshold && isfinite(t)) to[nt++] = t;
       }
       sweep_free_run(&r);

@@ -49,7 +49,7 @@ double st_final(const SweepRun *r, double at, int k);
 /* the mean return over [0, budget]: trapezoids between evaluations, the first held from 0 */
 double st_auc(const SweepRun *r, double budget);
 /* the first env step whose evaluation reaches thr (NAN if never) */
-double st_steps_to(const SweepRun *r, double thr);
+double st_steps_to(const SweepRun *r, double thr, double budget);
 
 /* the published per-seed curves (columns step,time,reward,seed; step counts every env step):
  * each seed's mean of its last three evaluations at or before total_steps; returns the number
