@@ -18,6 +18,9 @@
  *
  *   bench_cost [--env hopper] [--rows 10000,50000,100000] [--threads T] [--epochs-from CSV]...
  *              [--epochs E] [--fit-epochs] [--quick] [--check METRICS.csv] [--paired-phase1 R]
+ *              [--steps N]
+ * (--steps N: project a budget of N env steps after the exploration instead of the preset's;
+ *  --quick: SAC over 20 updates, phase 1 over 3 pairs of 1/2-epoch trainings, phase 2 timed once)
  * (--epochs E: a constant epochs-per-training, e.g. one read off a real run's model_epochs)
  *
  * --check: the projection against a real run of the same preset at --threads threads, epoch by
@@ -121,7 +124,8 @@ static Buffer *first_rows(const Buffer *all, int64_t n) {
  * N, not on the weights) and of a phase 2 run to its max_steps (patience lifted), from pairs of
  * timed trainings after an untimed first one; with fit, also the epochs to early stopping of a
  * warm training (one on N - train_freq rows to early stopping, then one on N) */
-static void model_point(Point *p, const Buffer *all, int threads, int slot, int fit, int cap) {
+static void model_point(Point *p, const Buffer *all, int threads, int slot, int fit, int cap,
+                        int quick) {
   const EnvInfo *ei = env_info(g_cfg.env.name);
   double tm[TM_COUNT];
   Buffer *b = first_rows(all, p->n);
@@ -149,19 +153,23 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
   /* per pair of trainings (1 and 1 + cap epochs, back to back) the difference; the median over
    * the pairs, not the difference of two minima taken minutes apart (which read a 2-thread
    * epoch 15 % slow, with a negative fixed cost, once in two runs) */
+  /* --quick: 3 pairs, and phase 2 (Humanoid's 100 steps: 30 s at 10k rows) run in the first
+   * pair only, so that a Humanoid point takes minutes, not ten */
   enum { PAIRS = 5 };
+  const int pairs = quick ? 3 : PAIRS;
   double d[PAIRS], t1[PAIRS], best_p2 = 1e30;
-  for (int r = 0; r < PAIRS; r++) {
+  for (int r = 0; r < pairs; r++) {
     double t[2];
     for (int k = 0; k < 2; k++) {
-      mt_train(k ? mn : m1, b, batches, tm, 0);
+      const int with_p2 = batches && (!quick || r == 0);
+      mt_train(k ? mn : m1, b, with_p2 ? batches : NULL, tm, 0);
       t[k] = tm[TM_SECONDS] - tm[TM_P2_SECONDS];
-      best_p2 = fmin(best_p2, tm[TM_P2_SECONDS]);
+      if (with_p2) best_p2 = fmin(best_p2, tm[TM_P2_SECONDS]);
     }
     d[r] = t[1] - t[0], t1[r] = t[0];
   }
-  p->p1_ep_s[slot] = bench_median(d, PAIRS) / cap;
-  p->p1_fixed_s[slot] = bench_median(t1, PAIRS) - p->p1_ep_s[slot];
+  p->p1_ep_s[slot] = bench_median(d, pairs) / cap;
+  p->p1_fixed_s[slot] = bench_median(t1, pairs) - p->p1_ep_s[slot];
   p->p2_s[slot] = batches ? best_p2 : 0;
   mt_free(m1);
   mt_free(mn);
@@ -430,6 +438,7 @@ int main(int argc, char **argv) {
   const char *epochs_from[8], *check = NULL;
   int n_from = 0, threads = pool_cores_available(), fit = 0, cap = 3, quick = 0, paired = 0;
   double const_epochs = 0;
+  long long steps = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--env") && i + 1 < argc)
       env = argv[++i];
@@ -449,10 +458,12 @@ int main(int argc, char **argv) {
       check = argv[++i];
     else if (!strcmp(argv[i], "--paired-phase1") && i + 1 < argc)
       paired = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+      steps = atoll(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_cost [--env NAME] [--rows N,N,..] [--threads T] "
                       "[--epochs-from METRICS.csv].. [--epochs E] [--fit-epochs] [--quick] "
-                      "[--check METRICS.csv] [--paired-phase1 ROUNDS]\n");
+                      "[--check METRICS.csv] [--paired-phase1 ROUNDS] [--steps N]\n");
       return 2;
     }
   }
@@ -464,9 +475,13 @@ int main(int argc, char **argv) {
   const char *preset = cfg_preset_text(env);
   CHECK(preset, "no preset for env '%s'", env);
   CfgErrors errs = {0};
-  /* the official phase 2, as the committed cost figures were measured */
-  const char *sets[] = {"run.algo=usbpo", "finetune.mode=faithful"};
-  CHECK(cfg_load_text(&g_cfg, preset, env, sets, 2, &errs) == 0, "%s",
+  /* the official phase 2, as the committed cost figures were measured; --steps: another budget
+   * (env steps after the exploration, as run.total_steps) */
+  char steps_set[64];
+  snprintf(steps_set, sizeof steps_set, "run.total_steps=%lld", steps);
+  const char *sets[] = {"run.algo=usbpo", "finetune.mode=faithful", steps_set};
+  CHECK(steps >= 0, "--steps %lld: a budget is at least 0", steps);
+  CHECK(cfg_load_text(&g_cfg, preset, env, sets, steps > 0 ? 3 : 2, &errs) == 0, "%s",
         errs.text ? errs.text : "preset");
   /* --check alone: the run's own phase-1 epochs are the ones to project with */
   if (check && !fit && n_from == 0 && const_epochs <= 0) epochs_from[n_from++] = check;
@@ -509,7 +524,7 @@ int main(int argc, char **argv) {
       Buffer *b = all; /* SAC and rollouts sample the first N rows' worth: cost is per row */
       p->sac_s[k] = sac_rate(b, tl[k], quick ? 20 : 100);
       p->ro_step_s[k] = rollout_step(b, tl[k]);
-      model_point(p, all, tl[k], k, fit && k == 1, cap);
+      model_point(p, all, tl[k], k, fit && k == 1, cap, quick);
       printf("N %7lld, %d thread%s: SAC %.2f ms/update (%.0f/s), phase 1 %.3f s/epoch + %.2f s "
              "per training, phase 2 %.2f s, rollout step %.3f s\n",
              (long long)p->n, tl[k], tl[k] == 1 ? " " : "s", 1e3 * p->sac_s[k], 1 / p->sac_s[k],
