@@ -26,9 +26,11 @@
  * "faithful+old_own_scaler+bias", "faithful+moments=own" or "w2+lr=1e-4".
  *
  * Per training: the holdout MSE after phase 1 and after phase 2 and their ratio, J, shift and
- * bias before -> after, the steps taken and the one kept (0: phase 2 left the phase-1 result
- * as it was), and the RMS change phase 2 made to the weights and biases; per variant, the
- * share of its trainings that kept step 0. */
+ * bias before -> after, the steps taken and the one kept (0: phase 2 left the phase-1 weights
+ * and biases as they were), the RMS change phase 2 made to the weights and biases, and the
+ * largest change it made to a log-variance bound (in faithful mode no keep-best restores the
+ * bounds, deviation 6: they move even where step 0 is kept); per variant, the share of its
+ * trainings that kept step 0. */
 #include "probe.h"
 
 #include <limits.h>
@@ -224,7 +226,7 @@ static void arrow(char *b, size_t n, double before, double after) {
  * more real rows), a table row each */
 typedef struct {
   int trainings, kept0; /* phase-2 trainings, and those that kept step 0 */
-  double ratio_min, ratio_max, dw_max;
+  double ratio_min, ratio_max, dw_max, db_max;
 } ProbeSummary;
 
 static void probe_one(const Config *cv, const ProbeInput *in, const char *label,
@@ -263,17 +265,19 @@ static void probe_one(const Config *cv, const ProbeInput *in, const char *label,
     else
       snprintf(name, sizeof name, "%s", label);
     const double ratio = tm[TM_HOLDOUT_MSE] / tm[TM_P1_HOLDOUT_MSE];
-    char dw[32] = "-";
+    char dw[32] = "-", db[32] = "-";
     if (!isnan(tm[TM_FT_DW_RMS])) {
       snprintf(dw, sizeof dw, "%.2g", tm[TM_FT_DW_RMS]);
+      snprintf(db, sizeof db, "%.2g", tm[TM_FT_DB_MAX]);
       sum->trainings++, sum->kept0 += tm[TM_FT_KEPT] == 0;
       sum->ratio_min = fmin(sum->ratio_min, ratio), sum->ratio_max = fmax(sum->ratio_max, ratio);
       sum->dw_max = fmax(sum->dw_max, tm[TM_FT_DW_RMS]);
+      sum->db_max = fmax(sum->db_max, tm[TM_FT_DB_MAX]);
     }
-    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %s | %.1f |\n", name,
+    printf("| %s | %.5g | %.5g | %.2f | %s | %s | %s | %.0f (%.0f) | %s | %s | %.1f |\n", name,
            tm[TM_P1_HOLDOUT_MSE], tm[TM_HOLDOUT_MSE], ratio, j, s, b,
            isnan(tm[TM_FT_STEPS]) ? 0 : tm[TM_FT_STEPS], isnan(tm[TM_FT_KEPT]) ? 0 : tm[TM_FT_KEPT],
-           dw, secs);
+           dw, db, secs);
     fflush(stdout);
   }
   xfree(batches);
@@ -341,8 +345,8 @@ int probe_main(int argc, char **argv) {
          run, cfg_env_name(cfg.env.name), in.dir, (long long)in.trainings, rows,
          rows - (long long)in.model_rows, from, (long long)(in.model ? in.model->size : 0));
   printf("| variant | holdout MSE after phase 1 | after phase 2 | ratio | J | shift | bias | "
-         "steps (kept) | weight change (RMS) | seconds |\n"
-         "|---|---|---|---|---|---|---|---|---|---|\n");
+         "steps (kept) | weight change (RMS) | bound change (largest) | seconds |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|\n");
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", variants);
   int rc = EXIT_OK, nsum = 0;
@@ -367,11 +371,12 @@ int probe_main(int argc, char **argv) {
   /* per variant: how often its phase 2 left the model as phase 1 made it */
   for (int i = 0; i < nsum; i++)
     if (sums[i].trainings > 0)
-      printf("%s- %s: phase 2 kept step 0 (changed nothing) in %d of %d trainings (%.0f %%); "
-             "holdout ratio %.2f to %.2f; largest RMS weight change %.2g\n",
+      printf("%s- %s: phase 2 kept step 0 (weights and biases as phase 1 left them) in %d of %d "
+             "trainings (%.0f %%); holdout ratio %.2f to %.2f; largest RMS weight change %.2g; "
+             "largest log-variance bound change %.2g\n",
              i == 0 ? "\n" : "", labels[i], sums[i].kept0, sums[i].trainings,
              100.0 * sums[i].kept0 / sums[i].trainings, sums[i].ratio_min, sums[i].ratio_max,
-             sums[i].dw_max);
+             sums[i].dw_max, sums[i].db_max);
   buf_free(in.data), buf_free(in.fwd), buf_free(in.model);
   return rc;
 }

@@ -115,6 +115,12 @@ newest=$(ls "$R/ckpt" | sort | tail -1)
 [ $rc -eq 0 ] && grep -q "checkpoint $R/ckpt/$oldest, .*(100 new to the model: the next ones from checkpoint $R/ckpt/$newest)" "$T/p6.md" &&
   grep -q '^| faithful | ' "$T/p6.md" && ok "--probe-model --data-at: 100 new rows from the later checkpoint" ||
   { bad "--data-at: exit $rc"; cat "$T/p6.md" "$T/p6.log"; }
+# the bound change: faithful's phase 2 moves the log-variance bounds, which no keep-best
+# restores (deviation 6), even where it keeps step 0; mbpo has no phase 2 ("-")
+awk -F'|' '{l = $2; gsub(/ /, "", l); b = $11; gsub(/ /, "", b)}
+  l == "faithful" {f = (b + 0 > 0)} l == "mbpo" {m = (b == "-")} END {exit !(f && m)}' "$T/p6.md" &&
+  ok "--probe-model: the bound change column (faithful > 0, mbpo -)" ||
+  { bad "bound change column"; cat "$T/p6.md"; }
 # --rounds 2: two trainings in a row; the first is the single training above, number for number
 "$BIN" --probe-model "$R" --at "$n" --data-at $((10#$newest)) --rounds 2 --variants mbpo,faithful > "$T/p7.md" 2> "$T/p7.log"; rc=$?
 first=$(grep '^| faithful | ' "$T/p6.md" | cut -d'|' -f3-8)

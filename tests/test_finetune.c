@@ -270,12 +270,30 @@ static void run_pullback(int mode) {
   else
     EXPECT(bounds_same, "w2: the bounds must be rolled back too");
   EXPECT(st.j_after == st.j_before, "J after a full pull-back");
+  /* the reported changes, against the parameters themselves: none in the weights; in faithful
+   * mode the bounds' largest move, in w2 none */
+  double db = 0;
+  for (size_t i = e->nnet; i < e->ntotal; i++) db = fmax(db, fabs(e->p[i] - before[i]));
+  EXPECT(st.dw_rms == 0, "%s: weight change %g after a full pull-back",
+         mode == FT_W2 ? "w2" : "faithful", st.dw_rms);
+  EXPECT(st.db_max == db && (mode == FT_W2 ? db == 0 : db > 0), "%s: bound change %g, measured %g",
+         mode == FT_W2 ? "w2" : "faithful", st.db_max, db);
+  memcpy(before, e->p, sizeof(double) * e->ntotal);
   /* with the normal threshold the same run improves and keeps a later step */
   f->c.threshold = 1e-4;
   ft_sample_batches(mb, &fr, 100, 8, batches);
   ft_run(f, e, esx, batches, &fr, xho, yho, 20, &st);
   EXPECT(st.kept_step > 0 && st.j_after < st.j_before, "no improvement with a real threshold");
   EXPECT(st.steps <= 100 && st.steps >= st.kept_step, "step accounting");
+  /* a kept later step: the RMS over the weights and biases only, the bounds' largest move */
+  double dw = 0;
+  db = 0;
+  for (size_t i = 0; i < e->nnet; i++) dw += (e->p[i] - before[i]) * (e->p[i] - before[i]);
+  for (size_t i = e->nnet; i < e->ntotal; i++) db = fmax(db, fabs(e->p[i] - before[i]));
+  dw = sqrt(dw / (double)e->nnet);
+  EXPECT(dw > 0 && fabs(st.dw_rms - dw) <= 1e-12 * dw, "weight change %g, measured %g", st.dw_rms,
+         dw);
+  EXPECT(st.db_max == db && db > 0, "bound change %g, measured %g", st.db_max, db);
   free(before);
   free(batches);
   buf_free(mb);

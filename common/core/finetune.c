@@ -49,7 +49,7 @@ Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed) {
   f->tab = f->inew;
   f->old = xmalloc(sizeof(real) * e->ntotal);
   f->snap = xmalloc(sizeof(real) * e->ntotal);
-  f->p1 = xmalloc(sizeof(real) * e->nnet);
+  f->p1 = xmalloc(sizeof(real) * e->ntotal);
   f->old_mu = xmalloc(sizeof(real) * in);
   f->old_sd = xmalloc(sizeof(real) * in);
   memcpy(f->old_mu, e->mu, sizeof(real) * in);
@@ -427,7 +427,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   st->shift = t.shift, st->bias = t.bias;
   st->shift_before = t.shift, st->bias_before = t.bias;
   memcpy(f->snap, e->p, sizeof(real) * snap_n);
-  memcpy(f->p1, e->p, sizeof(real) * e->nnet);
+  memcpy(f->p1, e->p, sizeof(real) * e->ntotal);
   int stall = 0;
   for (int step = 1; step <= f->c.max_steps; step++) {
     /* a fresh batch of synthetic (s, a) from the model buffer */
@@ -463,6 +463,7 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   double dw = 0;
   for (size_t i = 0; i < e->nnet; i++) dw += ((double)e->p[i] - f->p1[i]) * (e->p[i] - f->p1[i]);
   st->dw_rms = sqrt(dw / (double)e->nnet);
+  for (size_t i = e->nnet; i < e->ntotal; i++) st->db_max = fmax(st->db_max, fabs(e->p[i] - f->p1[i]));
   st->j_after = best;
   st->pulled_back = st->kept_step != st->steps;
   ens_holdout_mse(e, xho, yho, nho, e->mse);

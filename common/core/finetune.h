@@ -48,6 +48,9 @@ typedef struct {
   int kept_step;                         /* the step whose state was kept (0: the phase-1 result) */
   int pulled_back;                       /* the kept state is not the last step's */
   double dw_rms; /* RMS over weights and biases of (kept state - phase-1 result) */
+  double db_max; /* largest |change| of a log-variance bound (kept state - phase-1 result): in
+                  * faithful mode no keep-best restores them (deviation 6), so phase 2 moves them
+                  * even where it keeps step 0 */
 } FtStats;
 
 typedef struct {
@@ -69,7 +72,7 @@ typedef struct {
   float *fx; /* float (s, a) staging */
   int64_t *idx;
   real *snap; /* keep-best snapshot */
-  real *p1;   /* the phase-1 result's weights and biases (FtStats.dw_rms) */
+  real *p1;   /* the phase-1 result: every parameter and bound (FtStats.dw_rms, db_max) */
 } Finetune;
 
 Finetune *ft_make(const FtConfig *c, const Ensemble *e, uint32_t seed);

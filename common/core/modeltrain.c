@@ -260,6 +260,7 @@ void mt_train(ModelTrain *m, const Buffer *real, const float *ft_batches, double
   out[TM_FT_KEPT] = p2s.kept_step;
   out[TM_FT_PULLED_BACK] = p2s.pulled_back;
   out[TM_FT_DW_RMS] = p2 ? p2s.dw_rms : NAN;
+  out[TM_FT_DB_MAX] = p2 ? p2s.db_max : NAN;
   out[TM_SECONDS] = util_now() - t0;
   out[TM_P2_SECONDS] = t_p2;
   out[TM_P1_HOLDOUT_MSE] = p1.holdout_mse;

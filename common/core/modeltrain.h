@@ -30,6 +30,7 @@ enum {
   TM_FT_BIAS_BEFORE, /* the phase-2 terms before its first step */
   TM_ABANDONED,      /* 1: given up on a stop request, the model as before it (redo after resume) */
   TM_FT_DW_RMS,      /* RMS change of the weights and biases by phase 2 (kept state - phase 1) */
+  TM_FT_DB_MAX,      /* largest change of a log-variance bound by phase 2 (FtStats.db_max) */
   TM_COUNT
 };
 
