@@ -463,7 +463,8 @@ void ft_run(Finetune *f, Ensemble *e, const float *es_x, const float *batches, R
   double dw = 0;
   for (size_t i = 0; i < e->nnet; i++) dw += ((double)e->p[i] - f->p1[i]) * (e->p[i] - f->p1[i]);
   st->dw_rms = sqrt(dw / (double)e->nnet);
-  for (size_t i = e->nnet; i < e->ntotal; i++) st->db_max = fmax(st->db_max, fabs(e->p[i] - f->p1[i]));
+  for (size_t i = e->nnet; i < e->ntotal; i++)
+    st->db_max = fmax(st->db_max, fabs(e->p[i] - f->p1[i]));
   st->j_after = best;
   st->pulled_back = st->kept_step != st->steps;
   ens_holdout_mse(e, xho, yho, nho, e->mse);
