@@ -124,8 +124,7 @@ static Buffer *first_rows(const Buffer *all, int64_t n) {
  * N, not on the weights) and of a phase 2 run to its max_steps (patience lifted), from pairs of
  * timed trainings after an untimed first one; with fit, also the epochs to early stopping of a
  * warm training (one on N - train_freq rows to early stopping, then one on N) */
-static void model_point(Point *p, const Buffer *all, int threads, int slot, int fit, int cap,
-                        int quick) {
+static void model_point(Point *p, const Buffer *all, int threads, int slot, int fit, int quick) {
   const EnvInfo *ei = env_info(g_cfg.env.name);
   double tm[TM_COUNT];
   Buffer *b = first_rows(all, p->n);
@@ -141,8 +140,10 @@ static void model_point(Point *p, const Buffer *all, int threads, int slot, int 
     xfree(batches);
     buf_free(prev);
   }
-  /* trainings of 1 and of 1 + cap epochs, alternating: the difference is cap epochs; the rest
-   * is the training's fixed cost (data, permutation, scaler, bootstrap lists, restore) */
+  /* trainings of 1 and of 1 + cap epochs (--quick: 1, else 3), alternating: the difference is
+   * cap epochs; the rest is the training's fixed cost (data, permutation, scaler, bootstrap
+   * lists, restore) */
+  const int cap = quick ? 1 : 3;
   Config c1 = with(&g_cfg, threads, 1), cn = with(&g_cfg, threads, 1 + cap);
   c1.finetune.patience = c1.finetune.max_steps, cn.finetune.patience = cn.finetune.max_steps;
   ModelTrain *m1 = mt_make(&c1, ei->obs_dim, ei->act_dim);
@@ -436,7 +437,7 @@ static void check_run(const char *path, const Rates *r) {
 int main(int argc, char **argv) {
   const char *env = "hopper", *rows_arg = "10000,50000,100000";
   const char *epochs_from[8], *check = NULL;
-  int n_from = 0, threads = pool_cores_available(), fit = 0, cap = 3, quick = 0, paired = 0;
+  int n_from = 0, threads = pool_cores_available(), fit = 0, quick = 0, paired = 0;
   double const_epochs = 0;
   long long steps = 0;
   for (int i = 1; i < argc; i++) {
@@ -453,7 +454,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
       const_epochs = atof(argv[++i]);
     else if (!strcmp(argv[i], "--quick"))
-      quick = 1, cap = 1;
+      quick = 1;
     else if (!strcmp(argv[i], "--check") && i + 1 < argc)
       check = argv[++i];
     else if (!strcmp(argv[i], "--paired-phase1") && i + 1 < argc)
@@ -477,10 +478,10 @@ int main(int argc, char **argv) {
   CfgErrors errs = {0};
   /* the official phase 2, as the committed cost figures were measured; --steps: another budget
    * (env steps after the exploration, as run.total_steps) */
+  CHECK(steps >= 0, "--steps %lld: a budget is at least 0", steps);
   char steps_set[64];
   snprintf(steps_set, sizeof steps_set, "run.total_steps=%lld", steps);
   const char *sets[] = {"run.algo=usbpo", "finetune.mode=faithful", steps_set};
-  CHECK(steps >= 0, "--steps %lld: a budget is at least 0", steps);
   CHECK(cfg_load_text(&g_cfg, preset, env, sets, steps > 0 ? 3 : 2, &errs) == 0, "%s",
         errs.text ? errs.text : "preset");
   /* --check alone: the run's own phase-1 epochs are the ones to project with */
@@ -524,7 +525,7 @@ int main(int argc, char **argv) {
       Buffer *b = all; /* SAC and rollouts sample the first N rows' worth: cost is per row */
       p->sac_s[k] = sac_rate(b, tl[k], quick ? 20 : 100);
       p->ro_step_s[k] = rollout_step(b, tl[k]);
-      model_point(p, all, tl[k], k, fit && k == 1, cap, quick);
+      model_point(p, all, tl[k], k, fit && k == 1, quick);
       printf("N %7lld, %d thread%s: SAC %.2f ms/update (%.0f/s), phase 1 %.3f s/epoch + %.2f s "
              "per training, phase 2 %.2f s, rollout step %.3f s\n",
              (long long)p->n, tl[k], tl[k] == 1 ? " " : "s", 1e3 * p->sac_s[k], 1 / p->sac_s[k],

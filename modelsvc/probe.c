@@ -368,7 +368,7 @@ int probe_main(int argc, char **argv) {
     snprintf(labels[nsum], sizeof labels[nsum], "%s", v);
     nsum++;
   }
-  /* per variant: how often its phase 2 left the model as phase 1 made it */
+  /* per variant: how often its phase 2 kept phase 1's weights and biases */
   for (int i = 0; i < nsum; i++)
     if (sums[i].trainings > 0)
       printf("%s- %s: phase 2 kept step 0 (weights and biases as phase 1 left them) in %d of %d "

@@ -231,6 +231,13 @@ static void test_faithful_by_hand(void) {
   ens_free(e);
 }
 
+/* the largest |change| of a log-variance bound since before (the bounds follow the nets) */
+static double bound_change(const Ensemble *e, const double *before) {
+  double db = 0;
+  for (size_t i = e->nnet; i < e->ntotal; i++) db = fmax(db, fabs(e->p[i] - before[i]));
+  return db;
+}
+
 /* phase 2 end to end: no step counts as an improvement -> pull back to the phase-1 state after
  * patience + 1 steps; faithful keeps the moved bounds (deviation 6), w2 restores them */
 static void run_pullback(int mode) {
@@ -272,8 +279,7 @@ static void run_pullback(int mode) {
   EXPECT(st.j_after == st.j_before, "J after a full pull-back");
   /* the reported changes, against the parameters themselves: none in the weights; in faithful
    * mode the bounds' largest move, in w2 none */
-  double db = 0;
-  for (size_t i = e->nnet; i < e->ntotal; i++) db = fmax(db, fabs(e->p[i] - before[i]));
+  double db = bound_change(e, before);
   EXPECT(st.dw_rms == 0, "%s: weight change %g after a full pull-back",
          mode == FT_W2 ? "w2" : "faithful", st.dw_rms);
   EXPECT(st.db_max == db && (mode == FT_W2 ? db == 0 : db > 0), "%s: bound change %g, measured %g",
@@ -287,10 +293,9 @@ static void run_pullback(int mode) {
   EXPECT(st.steps <= 100 && st.steps >= st.kept_step, "step accounting");
   /* a kept later step: the RMS over the weights and biases only, the bounds' largest move */
   double dw = 0;
-  db = 0;
   for (size_t i = 0; i < e->nnet; i++) dw += (e->p[i] - before[i]) * (e->p[i] - before[i]);
-  for (size_t i = e->nnet; i < e->ntotal; i++) db = fmax(db, fabs(e->p[i] - before[i]));
   dw = sqrt(dw / (double)e->nnet);
+  db = bound_change(e, before);
   EXPECT(dw > 0 && fabs(st.dw_rms - dw) <= 1e-12 * dw, "weight change %g, measured %g", st.dw_rms,
          dw);
   EXPECT(st.db_max == db && db > 0, "bound change %g, measured %g", st.db_max, db);
