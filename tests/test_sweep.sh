@@ -166,6 +166,14 @@ grep -q "inverted_pendulum.png (4 runs)" fx/r2.log && ok "the figure: the grid's
 grep -q "inverted_pendulum.png (21 runs)" fx/r3.log &&
   ok "the figure: a seed directory outside the grid is not drawn" || { bad "stray seed"; cat fx/r3.log; }
 rm -r fx/exp/fx/inverted_pendulum/a/s9
+# a grid none of whose cells has run (an experiment queued, not started): the report is written
+# with its tables and no figure, and it is not a failure (it was: usbpo_plot given no run)
+sed 's/^name = "fx"/name = "fx-new"/' fx/exp.toml > fx/new.toml
+(cd fx && "$SWEEP" new.toml --report > r4.log 2>&1); rc=$?
+[ $rc = 0 ] && grep -q "^| a | 0 of 5 finished | " fx/exp/fx-new/report.md &&
+  ! grep -q "Problems met" fx/exp/fx-new/report.md && ! grep -q "could not be drawn" fx/r4.log &&
+  ok "a grid with no run yet: the report's tables, no figure, no problem" ||
+  { bad "report of a grid with no run: exit $rc"; cat fx/r4.log; }
 
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null

@@ -267,6 +267,11 @@ static void figure(const SweepGrid *g, const char *env, const char *ycol, char *
       used += snprintf(labels + used, sizeof labels - (size_t)used, "%s%s", used ? "," : "",
                        g->labels[v]);
   }
+  if (nd == 0) { /* no cell of the task has run yet: no figure, and nothing went wrong */
+    png[0] = 0;
+    xfree(av), xfree(dirs);
+    return;
+  }
   snprintf(title, sizeof title, "%s%s%s", env, ycol ? ": " : "", ycol ? ycol : "");
   av[k++] = "-o", av[k++] = png, av[k++] = "--labels", av[k++] = labels;
   av[k++] = "--title", av[k++] = title, av[k++] = "--band", av[k++] = "std";
