@@ -43,7 +43,8 @@ for d in cells:
     log = open(os.path.join(d, "log.txt"), errors="replace").read() if os.path.exists(os.path.join(d, "log.txt")) else ""
     resumes = len(re.findall(r"resuming from checkpoint", log))
     peaks = [mib(p) for p in re.findall(r"peak resident memory ([0-9.]+ [KMG]iB)", log)]
-    budget = re.findall(r"memory budget ([0-9.]+ [KMG]iB)", log)
+    # the run checks its peak against the budget plus the reserve for the libraries' own memory
+    budget = re.findall(r"memory budget ([0-9.]+ [KMG]iB(?: \+ [0-9.]+ [KMG]iB reserve)?)", log)
     ck = re.findall(r"checkpoint \S+ \([^)]*\): \d+ files, ([0-9.]+ [KMG]iB) in ([0-9.]+) s", log)
     mem = (f"{max(peaks):.0f} MiB" if peaks else "–") + (f" ({budget[-1]})" if budget else "")
     cks = f"{ck[-1][0]} in {ck[-1][1]} s" if ck else "–"
