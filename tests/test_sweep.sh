@@ -175,6 +175,19 @@ sed 's/^name = "fx"/name = "fx-new"/' fx/exp.toml > fx/new.toml
   ok "a grid with no run yet: the report's tables, no figure, no problem" ||
   { bad "report of a grid with no run: exit $rc"; cat fx/r4.log; }
 
+# --status estimates a cell not started at its variant's rate on that env, the env's with none.
+# Seconds per step of the started cells: a, b, c and d/s1-s4 1/300 (wall 1 s), d/s0 7300/300,
+# e/s3 1/200. A new seed of d at d's mean, (7300/300 + 4/300)/5 x 300 s = 1 461 s = 0h24m; of a,
+# 0h00m; a variant with no started cell (f) at the mean over all 21, 24.40/21 x 300 = 349 s = 0h05m
+sed 's/^seeds = \[0, 1, 2, 3, 4\]/seeds = [0, 1, 2, 3, 4, 5]/' fx/exp.toml > fx/eta.toml
+printf '[[variant]]\nlabel = "f"\nset = ["sac.lr=0.005"]\n' >> fx/eta.toml
+(cd fx && "$SWEEP" eta.toml --status > st-eta.txt 2>&1)
+grep -q "^inverted_pendulum/d/s5 .* new *~0h24m$" fx/st-eta.txt &&
+  grep -q "^inverted_pendulum/a/s5 .* new *~0h00m$" fx/st-eta.txt &&
+  grep -q "^inverted_pendulum/f/s0 .* new *~0h05m$" fx/st-eta.txt &&
+  ok "--status: a new cell's estimate is its variant's rate on the env, else the env's" ||
+  { bad "--status estimate per variant"; cat fx/st-eta.txt; }
+
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null
 [ "$(grep -c '^  [0-9]) ARGS=' sb.txt)" = 4 ] && grep -q -- "--array=0-3" sb.txt &&

@@ -483,13 +483,19 @@ static int status(const Exp *x, Cell *cells, int n) {
   double left = 0;
   printf("%-44s %15s %10s %-9s %8s\n", "cell", "steps", "eval", "state", "ETA");
   CellInfo *info = xmalloc(sizeof(CellInfo) * (size_t)n);
-  /* per env, the measured cells' seconds per step: the estimate for cells not started yet */
-  double rate_sum[MAX_ENVS] = {0};
-  int rate_n[MAX_ENVS] = {0}, guessed = 0, kernel_cells = 0;
+  /* the measured cells' seconds per step, per (env, variant) and per env: the estimate for a
+   * cell not started yet is its variant's on that env, or with none the env's (variants of one
+   * env can differ twentyfold: SAC at 1 update per step and MBPO) */
+  double rate_sum[MAX_ENVS] = {0}, vrate_sum[MAX_ENVS][MAX_VARIANTS] = {{0}};
+  int rate_n[MAX_ENVS] = {0}, vrate_n[MAX_ENVS][MAX_VARIANTS] = {{0}}, guessed = 0,
+      kernel_cells = 0;
   for (int i = 0; i < n; i++) {
     info[i] = cell_info(x, &cells[i]);
-    if (info[i].steps > 0 && info[i].wall > 0)
-      rate_sum[cells[i].e] += info[i].wall / info[i].steps, rate_n[cells[i].e]++;
+    if (info[i].steps > 0 && info[i].wall > 0) {
+      const double r = info[i].wall / info[i].steps;
+      rate_sum[cells[i].e] += r, rate_n[cells[i].e]++;
+      vrate_sum[cells[i].e][cells[i].v] += r, vrate_n[cells[i].e][cells[i].v]++;
+    }
   }
   for (int i = 0; i < n; i++) {
     CellInfo in = info[i];
@@ -499,9 +505,12 @@ static int status(const Exp *x, Cell *cells, int n) {
     int guess = 0;
     if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
       eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
-    else if (in.state != C_DONE && rate_n[cells[i].e] > 0)
-      eta = rate_sum[cells[i].e] / rate_n[cells[i].e] * (x->total_steps - in.steps), left += eta,
-      guess = 1, guessed++;
+    else if (in.state != C_DONE && rate_n[cells[i].e] > 0) {
+      const int ei = cells[i].e, v = cells[i].v;
+      const double r =
+          vrate_n[ei][v] > 0 ? vrate_sum[ei][v] / vrate_n[ei][v] : rate_sum[ei] / rate_n[ei];
+      eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
+    }
     char st[48], e[16], ev[24];
     snprintf(st, sizeof st, "%lld/%lld", (long long)in.steps, (long long)x->total_steps);
     fmt_dur(eta, e + guess, sizeof e - 1);
@@ -524,10 +533,11 @@ static int status(const Exp *x, Cell *cells, int n) {
     }
     printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
   }
-  char e[16], g[96] = "";
+  char e[16], g[160] = "";
   fmt_dur(left, e, sizeof e);
   if (guessed)
-    snprintf(g, sizeof g, " (~: %d cell%s not started, at the started cells' rate on that env)",
+    snprintf(g, sizeof g,
+             " (~: %d cell%s not started, each at its variant's rate on that env, or the env's)",
              guessed, guessed == 1 ? "" : "s");
   printf("total: %d cells: %d done, %d running, %d partial, %d new, %d failed; %lld of %lld "
          "steps (%.1f%%); %s of single-cell work left%s\n",
