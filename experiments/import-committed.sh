@@ -37,7 +37,17 @@ phase2-lr.toml|inverted_pendulum|lr-3e-5|0 1 2|docs/results/phase2-lr/ip-lr-3e-5
 phase2-lr.toml|inverted_pendulum|lr-3e-4|0 1 2|docs/results/phase2-lr/ip-lr-3e-4-s%s-metrics.csv
 phase2-lr.toml|inverted_pendulum|lr-1e-3|0 1 2|docs/results/phase2-lr/ip-lr-1e-3-s%s-metrics.csv
 phase2-lr.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/ip-w2-s%s-metrics.csv
-phase2-lr-faithful.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/inverted_pendulum-faithful-s%s-metrics.csv"
+phase2-lr-faithful.toml|inverted_pendulum|lr-1e-4|0 1 2|docs/results/variants/inverted_pendulum-faithful-s%s-metrics.csv
+phase2-lr-faithful.toml|inverted_pendulum|lr-1e-5|0 1 2|docs/results/phase2-lr-faithful/inverted_pendulum-lr-1e-5-s%s-metrics.csv
+phase2-lr-faithful.toml|inverted_pendulum|lr-3e-5|0 1 2|docs/results/phase2-lr-faithful/inverted_pendulum-lr-3e-5-s%s-metrics.csv
+phase2-lr-faithful.toml|inverted_pendulum|lr-3e-4|0 1 2|docs/results/phase2-lr-faithful/inverted_pendulum-lr-3e-4-s%s-metrics.csv
+phase2-lr-faithful.toml|inverted_pendulum|lr-1e-3|0 1 2|docs/results/phase2-lr-faithful/inverted_pendulum-lr-1e-3-s%s-metrics.csv
+hopper-standard.toml|hopper|mbpo|0|docs/results/hopper-standard/hopper-mbpo-s%s-metrics.csv
+hopper-standard.toml|hopper|w2-lr1e-5|0|docs/results/hopper-standard/hopper-w2-lr1e-5-s%s-metrics.csv
+hopper-standard.toml|hopper|sac|0|docs/results/hopper-standard/hopper-sac-s%s-metrics.csv
+hopper-standard.toml|hopper|sac-g1|0 1 2|docs/results/hopper-standard/hopper-sac-g1-s%s-metrics.csv
+hopper-standard.toml|hopper|sac-g1-ent3|0 1 2|docs/results/hopper-standard/hopper-sac-g1-ent3-s%s-metrics.csv
+halfcheetah.toml|halfcheetah|faithful|0|docs/results/halfcheetah/halfcheetah-faithful-s%s-metrics.csv"
 n=0
 echo "$MAP" | while IFS='|' read -r exp env label seeds pat; do
   file=experiments/$exp

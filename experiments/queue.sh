@@ -3,7 +3,7 @@
 # (default 2: one per core), each a one-thread cell, in the order of a queue file, so that no
 # core idles at the end of one experiment while another has cells left.
 #
-#   experiments/queue.sh QUEUE_FILE [--lanes N] [--sweep PATH]     (resumable: run it again)
+#   experiments/queue.sh QUEUE_FILE [--lanes N] [--sweep PATH] [--exp DIR]   (resumable: run it again)
 #   kill -USR1 <pid in exp/queue.pid>     every running cell checkpoints and stops (exit 75)
 #
 # A queue file has one sweep selection per line, in priority order: an experiment file and the
@@ -14,21 +14,29 @@
 # sweep with --jobs 1 --set run.threads=1 (the sweep resumes a cell from its newest checkpoint
 # and skips the ones another lane runs), and goes back to the top of the file after each
 # sweep: a line added or moved up is picked at the next free lane. A line whose sweep fails
-# is reported and skipped until the queue is started again. The queue ends when no line has
+# is reported and skipped until the queue is started again. A line that begins with @K (K a lane
+# number, e.g. "@1 experiments/hopper-standard.toml --variants mbpo --seeds 1") is lane K's
+# first choice: a free lane takes the first of its own @-lines that has work, else the first
+# line of the whole file that has work (any lane may take any line, so no core idles while work
+# is left). With two lanes, @1 on the long cells and @2 on the short ones keeps one core on each
+# kind: a machine that ends with the round loses at most one long cell's progress. The queue ends when no line has
 # work left; a signal (TERM, INT, HUP, USR1) stops every lane's sweep at a checkpoint and the
 # queue exits 75. The queue file is read afresh at every pick, so it may be edited while the
 # queue runs. Cells run with OPENBLAS_CORETYPE=Haswell unless the environment sets another
-# kernel. Logs: exp/queue.log (one line per start and end), exp/queue-lane<k>.log.
+# kernel. Logs: exp/queue.log (one line per start and end), exp/queue-lane<k>.log; --exp DIR puts
+# them, the pid file and the queue's state (.queue/) in DIR instead of the source tree's exp/.
 set -u
-QUEUE=${1:?usage: queue.sh QUEUE_FILE [--lanes N] [--sweep PATH]}
+QUEUE=${1:?usage: queue.sh QUEUE_FILE [--lanes N] [--sweep PATH] [--exp DIR]}
 shift
 LANES=2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SWEEP=$SRC/build/usbpo_sweep
+EXP=$SRC/exp
 while [ $# -gt 0 ]; do
   case $1 in
   --lanes) LANES=$2; shift 2 ;;
   --sweep) SWEEP=$2; shift 2 ;;
+  --exp) EXP=$2; shift 2 ;;
   *) echo "queue.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -36,13 +44,13 @@ done
 [ -x "$SWEEP" ] || { echo "queue.sh: no usbpo_sweep at $SWEEP (build first, or --sweep)" >&2; exit 2; }
 # the BLAS kernel of the campaign's runs (a resumed run must keep the one it started with)
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
-STATE=$SRC/exp/.queue
+STATE=$EXP/.queue
 mkdir -p "$STATE"
 exec 8> "$STATE/queue.lock"
-flock -n 8 || { echo "queue.sh: another queue runs here (exp/.queue/queue.lock)" >&2; exit 1; }
+flock -n 8 || { echo "queue.sh: another queue runs here ($STATE/queue.lock)" >&2; exit 1; }
 rm -f "$STATE"/stop "$STATE"/failed-* "$STATE"/lane*.pid
-echo $$ > "$SRC/exp/queue.pid"
-LOG=$SRC/exp/queue.log
+echo $$ > "$EXP/queue.pid"
+LOG=$EXP/queue.log
 say() { echo "$(date '+%F %T') $*" >> "$LOG"; }
 
 # the selection's cells: "todo" when one is neither done nor running
@@ -57,27 +65,36 @@ has_work() { # line...
 lane() { # k
   local k=$1 line key rc
   while [ ! -e "$STATE/stop" ]; do
-    local picked=""
-    while IFS= read -r line; do
-      line=${line%%#*}
-      line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
-      [ -n "$line" ] || continue
-      key=$(echo "$line" | cksum | cut -d' ' -f1)
-      [ -e "$STATE/failed-$key" ] && continue
-      # one lane per line at a time; the other lane takes the next line
-      exec 9> "$STATE/line-$key.lock"
-      flock -n 9 || continue
-      if has_work "$line"; then
-        picked=$line
-        break
-      fi
-      exec 9>&-
-    done < "$QUEUE"
+    local picked="" pass at
+    # pass 1: this lane's own @k lines; pass 2: every line
+    for pass in own any; do
+      while IFS= read -r line; do
+        line=${line%%#*}
+        line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
+        at=""
+        case $line in
+        @*) at=${line%%[[:space:]]*}; at=${at#@}; line=$(echo "${line#@"$at"}" | sed 's/^[[:space:]]*//') ;;
+        esac
+        [ -n "$line" ] || continue
+        if [ $pass = own ] && [ "$at" != "$k" ]; then continue; fi
+        key=$(echo "$line" | cksum | cut -d' ' -f1)
+        [ -e "$STATE/failed-$key" ] && continue
+        # one lane per line at a time; the other lane takes the next line
+        exec 9> "$STATE/line-$key.lock"
+        flock -n 9 || continue
+        if has_work "$line"; then
+          picked=$line
+          break
+        fi
+        exec 9>&-
+      done < "$QUEUE"
+      [ -n "$picked" ] && break
+    done
     [ -n "$picked" ] || return 0
     say "lane $k: start: $picked"
     # shellcheck disable=SC2086
     nice -n "${QUEUE_NICE:-5}" "$SWEEP" $picked --jobs 1 --set run.threads=1 \
-      >> "$SRC/exp/queue-lane$k.log" 2>&1 < /dev/null &
+      >> "$EXP/queue-lane$k.log" 2>&1 < /dev/null &
     echo $! > "$STATE/lane$k.pid"
     wait $! 2> /dev/null
     rc=$?
@@ -127,5 +144,5 @@ for p in $pids; do
 done
 [ -e "$STATE/stop" ] && status=75
 say "queue ended (exit $status)"
-rm -f "$SRC/exp/queue.pid"
+rm -f "$EXP/queue.pid"
 exit $status
