@@ -8,7 +8,7 @@
 set -u
 SRC=$(readlink -f "$1")
 T=$(mktemp -d /tmp/usbpo-queue.XXXXXX)
-trap 'kill -- -$$ 2> /dev/null; rm -rf "$T"' EXIT
+trap 'rm -rf "$T"' EXIT
 fail=0
 bad() { echo "FAILED: $*"; fail=1; }
 
@@ -28,7 +28,7 @@ fi
 echo "$c $(date +%s.%N)" >> "$D/ran"
 case $c in
 bad) exit 3 ;;
-long) trap 'echo "$c stopped" >> "$D/ran"; exit 75' TERM; sleep 60 & wait; exit 0 ;;
+long) trap 'kill $! 2> /dev/null; echo "$c stopped" >> "$D/ran"; exit 75' TERM; sleep 60 & wait; exit 0 ;;
 esac
 sleep 3
 touch "$D/done-$c"

@@ -187,6 +187,23 @@ grep -q "^inverted_pendulum/d/s5 .* new *~0h24m$" fx/st-eta.txt &&
   grep -q "^inverted_pendulum/f/s0 .* new *~0h05m$" fx/st-eta.txt &&
   ok "--status: a new cell's estimate is its variant's rate on the env, else the env's" ||
   { bad "--status estimate per variant"; cat fx/st-eta.txt; }
+# with a finished seed of its variant, a cell's ETA is that seed's clock over the steps left (a
+# cost per step that grows: 100 s, 300 s, 1 200 s per 100 steps), at the cell's pace against it:
+# g/s1 at 100 steps in 100 s (the seed's pace) 1 600 - 100 = 1 500 s = 0h25m, where its own rate
+# says 200 s; g/s2, twice as slow so far, 3 000 s = 0h50m; g/s3, not started, ~0h26m (1 600 s)
+printf '[[variant]]\nlabel = "g"\nset = ["sac.lr=0.002"]\n' >> fx/eta.toml
+for s in 0 1 2; do mkrow fx/exp/fx/inverted_pendulum/g/s$s 100 5; done
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n1,200,5,400\n2,300,5,1600\n' > fx/exp/fx/inverted_pendulum/g/s0/metrics.csv
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n' > fx/exp/fx/inverted_pendulum/g/s1/metrics.csv
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,200\n' > fx/exp/fx/inverted_pendulum/g/s2/metrics.csv
+rm fx/exp/fx/inverted_pendulum/g/s[12]/policy_final.bin
+(cd fx && "$SWEEP" eta.toml --status > st-eta2.txt 2>&1)
+grep -q "^inverted_pendulum/g/s1 .* partial *0h25m$" fx/st-eta2.txt &&
+  grep -q "^inverted_pendulum/g/s2 .* partial *0h50m$" fx/st-eta2.txt &&
+  grep -q "^inverted_pendulum/g/s3 .* new *~0h26m$" fx/st-eta2.txt &&
+  grep -q "^inverted_pendulum/d/s5 .* new *~0h24m$" fx/st-eta2.txt &&
+  ok "--status: the ETA follows a finished seed's clock, at the cell's own pace" ||
+  { bad "--status estimate by a finished seed"; cat fx/st-eta2.txt; }
 
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null

@@ -32,6 +32,7 @@
  * (<cell>/.sweep.lock, held by the cell's own process), so two sweeps never run one cell.
  * Everything is checked before anything starts: unknown keys, an empty grid, duplicate labels,
  * a variant override the config refuses, a budget that is not a whole number of epochs. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -477,6 +478,54 @@ static void fmt_dur(double s, char *b, size_t n) {
     snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
+/* a run's own clock (wall_s, the work it has done, none redone) at s env steps: linear between
+ * its rows, from 0 at step 0; NAN past its newest row */
+static double wall_at(const SweepRun *r, double s) {
+  double ps = 0, pw = 0;
+  for (int k = 0; k < r->n; k++) {
+    if (!isfinite(r->wall[k]) || !isfinite(r->steps[k])) continue;
+    if (r->steps[k] >= s) {
+      const double d = r->steps[k] - ps;
+      return d > 0 ? pw + (r->wall[k] - pw) * (s - ps) / d : r->wall[k];
+    }
+    ps = r->steps[k], pw = r->wall[k];
+  }
+  return NAN;
+}
+
+/* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
+ * averaged over every such seed in the variant's directory (a selection's --seeds included or
+ * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`. A model-based
+ * run's cost per step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start,
+ * 462 s at 75k), so a finished seed's curve says more than a cell's own rate so far. */
+static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from) {
+  *at_from = NAN;
+  DIR *d = opendir(c->parent);
+  if (!d) return NAN;
+  double left = 0, at = 0;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char *end;
+    if (de->d_name[0] != 's' || !de->d_name[1]) continue;
+    strtol(de->d_name + 1, &end, 10);
+    if (*end) continue;
+    char path[PATH_MAX * 3];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", c->parent, de->d_name);
+    SweepRun r;
+    if (sweep_read_run(path, &r, 0) != 0) continue;
+    if (isfinite(r.last_steps) && r.last_steps >= (double)to) {
+      const double a = wall_at(&r, (double)from), b = wall_at(&r, (double)to);
+      if (isfinite(a) && isfinite(b) && b >= a) left += b - a, at += a, n++;
+    }
+    sweep_free_run(&r);
+  }
+  closedir(d);
+  if (n == 0) return NAN;
+  *at_from = at / n;
+  return left / n;
+}
+
 static int status(const Exp *x, Cell *cells, int n) {
   int count[5] = {0};
   int64_t steps = 0;
@@ -488,7 +537,7 @@ static int status(const Exp *x, Cell *cells, int n) {
    * env can differ twentyfold: SAC at 1 update per step and MBPO) */
   double rate_sum[MAX_ENVS] = {0}, vrate_sum[MAX_ENVS][MAX_VARIANTS] = {{0}};
   int rate_n[MAX_ENVS] = {0}, vrate_n[MAX_ENVS][MAX_VARIANTS] = {{0}}, guessed = 0,
-      kernel_cells = 0;
+      kernel_cells = 0, profiled = 0;
   for (int i = 0; i < n; i++) {
     info[i] = cell_info(x, &cells[i]);
     if (info[i].steps > 0 && info[i].wall > 0) {
@@ -501,9 +550,19 @@ static int status(const Exp *x, Cell *cells, int n) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN;
+    double eta = NAN, p_at;
     int guess = 0;
-    if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
+    const double p_left =
+        in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps, &p_at) : NAN;
+    if (isfinite(p_left)) {
+      /* a finished seed's clock over the steps left, at this cell's pace relative to that seed's
+       * so far (once a tenth of the budget is behind it; within x0.5-x2) */
+      double pace = 1;
+      if (in.steps * 10 >= x->total_steps && in.wall > 0 && p_at > 0)
+        pace = fmin(2, fmax(0.5, in.wall / p_at));
+      eta = p_left * pace, left += eta, profiled++;
+      if (in.steps == 0) guess = 1, guessed++;
+    } else if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
       eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
     else if (in.state != C_DONE && rate_n[cells[i].e] > 0) {
       const int ei = cells[i].e, v = cells[i].v;
@@ -533,12 +592,13 @@ static int status(const Exp *x, Cell *cells, int n) {
     }
     printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
   }
-  char e[16], g[160] = "";
+  char e[16], g[320] = "";
   fmt_dur(left, e, sizeof e);
-  if (guessed)
-    snprintf(g, sizeof g,
-             " (~: %d cell%s not started, each at its variant's rate on that env, or the env's)",
-             guessed, guessed == 1 ? "" : "s");
+  if (guessed || profiled)
+    snprintf(
+        g, sizeof g, " (ETA: %d cell%s by a finished seed's clock over the steps left%s%s%s)",
+        profiled, profiled == 1 ? "" : "s", guessed ? "; ~: " : "", guessed ? "not started" : "",
+        guessed ? ", by a finished seed, else its variant's rate on that env, else the env's" : "");
   printf("total: %d cells: %d done, %d running, %d partial, %d new, %d failed; %lld of %lld "
          "steps (%.1f%%); %s of single-cell work left%s\n",
          n, count[C_DONE], count[C_RUNNING], count[C_PARTIAL], count[C_NEW], count[C_FAILED],
