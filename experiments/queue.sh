@@ -4,6 +4,8 @@
 # core idles at the end of one experiment while another has cells left.
 #
 #   experiments/queue.sh QUEUE_FILE [--lanes N] [--sweep PATH] [--exp DIR]   (resumable: run it again)
+#   experiments/queue.sh QUEUE_FILE --plan     what each lane will run, and when (queue hours), by
+#                                              usbpo_sweep --status's ETAs; starts nothing
 #   kill -USR1 <pid in exp/queue.pid>     every running cell checkpoints and stops (exit 75)
 #
 # A queue file has one sweep selection per line, in priority order: an experiment file and the
@@ -26,9 +28,10 @@
 # kernel. Logs: exp/queue.log (one line per start and end), exp/queue-lane<k>.log; --exp DIR puts
 # them, the pid file and the queue's state (.queue/) in DIR instead of the source tree's exp/.
 set -u
-QUEUE=${1:?usage: queue.sh QUEUE_FILE [--lanes N] [--sweep PATH] [--exp DIR]}
+QUEUE=${1:?usage: queue.sh QUEUE_FILE [--lanes N] [--sweep PATH] [--exp DIR] [--plan]}
 shift
 LANES=2
+PLAN=0
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SWEEP=$SRC/build/usbpo_sweep
 EXP=$SRC/exp
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
   --lanes) LANES=$2; shift 2 ;;
   --sweep) SWEEP=$2; shift 2 ;;
   --exp) EXP=$2; shift 2 ;;
+  --plan) PLAN=1; shift ;;
   *) echo "queue.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +49,69 @@ done
 # the BLAS kernel of the campaign's runs (a resumed run must keep the one it started with)
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 STATE=$EXP/.queue
+
+# --plan: the lanes' picks simulated over the ETAs usbpo_sweep --status gives each line's cells
+# (a running line stays on the lane the log says runs it); nothing is started or locked
+if [ "$PLAN" = 1 ]; then
+  {
+    for k in $(seq 1 "$LANES"); do
+      pidf=$STATE/lane$k.pid
+      if [ -e "$pidf" ] && kill -0 "$(cat "$pidf")" 2> /dev/null; then
+        echo "running $k $(grep "lane $k: start: " "$EXP/queue.log" | tail -1 | sed 's/.*start: //')"
+      fi
+    done
+    while IFS= read -r line; do
+      line=${line%%#*}
+      line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
+      at=""
+      case $line in
+      @*) at=${line%%[[:space:]]*}; at=${at#@}; line=$(echo "${line#@"$at"}" | sed 's/^[[:space:]]*//') ;;
+      esac
+      [ -n "$line" ] || continue
+      # shellcheck disable=SC2086
+      tot=$("$SWEEP" $line --status 2> /dev/null | grep '^total:')
+      [ -n "$tot" ] || { echo "refused ${at:--} $line"; continue; }
+      work=$(echo "$tot" | sed -n 's/.*; \([0-9]*\)h\([0-9]*\)m of single-cell work left.*/\1 \2/p')
+      open=$(echo "$tot" | sed -n 's/.* \([0-9]*\) running, \([0-9]*\) partial, \([0-9]*\) new, \([0-9]*\) failed.*/\1 \2 \3 \4/p')
+      echo "line ${at:--} ${work:-0 0} ${open:-0 0 0 0} $line"
+    done < "$QUEUE"
+  } | awk -v lanes="$LANES" '
+    function hm(s) { return sprintf("%dh%02dm", int(s / 3600), int(s / 60) % 60) }
+    $1 == "running" { run[$2] = substr($0, index($0, $3)); next }
+    $1 == "refused" { print "refused by usbpo_sweep (skipped): " substr($0, index($0, $3)); next }
+    $1 == "line" {
+      n++; at[n] = $2; secs[n] = ($3 * 60 + $4) * 60; open[n] = $5 + $6 + $7 + $8
+      txt[n] = $0; for (f = 1; f <= 8; f++) sub(/^[^ ]+ /, "", txt[n])
+    }
+    END {
+      for (k = 1; k <= lanes; k++) {
+        free[k] = 0
+        for (i = 1; i <= n; i++)
+          if (k in run && txt[i] == run[k] && !(i in taken)) {
+            taken[i] = k; free[k] = secs[i]
+            printf "lane %d  %8s -> %-8s %s (running)\n", k, "now", hm(secs[i]), txt[i]
+          }
+      }
+      while (1) {
+        k = 0
+        for (j = 1; j <= lanes; j++) if (!(j in done) && (k == 0 || free[j] < free[k])) k = j
+        if (k == 0) break
+        pick = 0
+        for (pass = 1; pass <= 2 && !pick; pass++)
+          for (i = 1; i <= n && !pick; i++)
+            if (!(i in taken) && open[i] > 0 && (pass == 2 || at[i] == k)) pick = i
+        if (!pick) { done[k] = 1; continue }
+        taken[pick] = k
+        unknown = secs[pick] == 0 ? "  (no estimate: no cell of its variant or env has run)" : ""
+        printf "lane %d  %8s -> %-8s %s%s\n", k, hm(free[k]), hm(free[k] + secs[pick]), txt[pick], unknown
+        free[k] += secs[pick]
+      }
+      end = 0
+      for (k = 1; k <= lanes; k++) if (free[k] > end) end = free[k]
+      printf "every line done after %s of queue time (%d lanes)\n", hm(end), lanes
+    }'
+  exit 0
+fi
 mkdir -p "$STATE"
 exec 8> "$STATE/queue.lock"
 flock -n 8 || { echo "queue.sh: another queue runs here ($STATE/queue.lock)" >&2; exit 1; }

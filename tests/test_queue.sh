@@ -3,7 +3,7 @@
 # sleeps, and records which lane ran it): the order lanes pick lines in (a lane's own @K lines
 # first, then the file's first line with work, one lane per line), a failing line skipped, the
 # queue's end when no line has work, a signal that stops every cell and exits 75, a second queue
-# refused while one runs, and a malformed line reported. About 25 s.
+# refused while one runs, a mark that names no lane, and --plan's simulated schedule. About 35 s.
 #   test_queue.sh SOURCE_ROOT
 set -u
 SRC=$(readlink -f "$1")
@@ -21,8 +21,17 @@ if [ "${1:-}" = --status ]; then
   # as the real one: a line whose @-mark was not taken off names no experiment file
   case $c in @*) echo "usbpo_sweep: no experiment file '$c'" >&2; exit 2 ;; esac
   echo "cell steps eval state"
-  if [ -e "$D/done-$c" ]; then echo "$c 1/1 - done -"; else echo "$c 0/1 - new -"; fi
-  echo "total: 1 cells"
+  h=${c//[!0-9]/}
+  if [ -e "$D/done-$c" ]; then
+    echo "$c 1/1 - done -"
+    echo "total: 1 cells: 1 done, 0 running, 0 partial, 0 new, 0 failed; 1 of 1 steps (100.0%); 0h00m of single-cell work left"
+  elif [ "${c#R}" != "$c" ]; then # R<h>: a cell a lane runs, <h> hours left
+    echo "$c 0/1 - running -"
+    echo "total: 1 cells: 0 done, 1 running, 0 partial, 0 new, 0 failed; 0 of 1 steps (0.0%); ${h}h00m of single-cell work left"
+  else
+    echo "$c 0/1 - new -"
+    echo "total: 1 cells: 0 done, 0 running, 0 partial, 1 new, 0 failed; 0 of 1 steps (0.0%); ${h:-1}h00m of single-cell work left"
+  fi
   exit 0
 fi
 echo "$c $(date +%s.%N)" >> "$D/ran"
@@ -101,5 +110,31 @@ printf '@x l5\nl6\n' > "$T/c.txt"
 rc=$?
 [ "$rc" -eq 0 ] || bad "queue with an unknown lane mark exited $rc"
 grep -q '^l5 ' "$T/ran" && grep -q '^l6 ' "$T/ran" || bad "an @-mark of no lane stopped its line from running"
+# 4. --plan: the lanes' picks simulated over the sweep's ETAs (a name's digits: its hours), with
+# lane 1 running R4 (4 h left): lane 2 takes its own S2 (0-2 h), then the first line left, L5,
+# though it is lane 1's (2-7 h); lane 1, free at 4 h, takes S1 (4-5 h), then L3 (5-8 h)
+mkdir -p "$T/d/.queue"
+rm -f "$T"/done-* "$T/ran"
+printf '@1 L5\nS1\n@2 S2\nL3\nR4\n' > "$T/d.txt"
+sleep 300 &
+echo $! > "$T/d/.queue/lane1.pid"
+echo "2026-12-07 10:00:00 lane 1: start: R4" > "$T/d/queue.log"
+"$Q" "$T/d.txt" --sweep "$T/sweep" --exp "$T/d" --plan > "$T/plan.txt" 2>&1
+rc=$?
+kill %1 2> /dev/null
+plan=$(sed 's/  */ /g' "$T/plan.txt")
+expect="lane 1 now -> 4h00m R4 (running)
+lane 2 0h00m -> 2h00m S2
+lane 2 2h00m -> 7h00m L5
+lane 1 4h00m -> 5h00m S1
+lane 1 5h00m -> 8h00m L3
+every line done after 8h00m of queue time (2 lanes)"
+[ "$rc" = 0 ] && [ "$plan" = "$expect" ] || bad "--plan (exit $rc) printed:
+$(cat "$T/plan.txt")
+expected:
+$expect"
+[ ! -e "$T/d/queue.pid" ] && [ ! -e "$T/ran" ] || bad "--plan started something"
+echo "--plan: $(tail -1 "$T/plan.txt")"
+
 [ "$fail" = 0 ] && echo "queue: all checks passed"
 exit $fail

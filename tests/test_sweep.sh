@@ -204,6 +204,16 @@ grep -q "^inverted_pendulum/g/s1 .* partial *0h25m$" fx/st-eta2.txt &&
   grep -q "^inverted_pendulum/d/s5 .* new *~0h24m$" fx/st-eta2.txt &&
   ok "--status: the ETA follows a finished seed's clock, at the cell's own pace" ||
   { bad "--status estimate by a finished seed"; cat fx/st-eta2.txt; }
+# a selection (--seeds 1) whose variant has a started seed outside it: that seed's rate, 6 s per
+# step x 300 = 1 800 s = ~0h30m (the selection alone has no rate: "-")
+printf '[[variant]]\nlabel = "h"\nset = ["sac.lr=0.003"]\n' >> fx/eta.toml
+mkrow fx/exp/fx/inverted_pendulum/h/s0 100 5
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,600\n' > fx/exp/fx/inverted_pendulum/h/s0/metrics.csv
+rm fx/exp/fx/inverted_pendulum/h/s0/policy_final.bin
+(cd fx && "$SWEEP" eta.toml --status --variants h --seeds 1 > st-eta3.txt 2>&1)
+grep -q "^inverted_pendulum/h/s1 .* new *~0h30m$" fx/st-eta3.txt &&
+  ok "--status --seeds: a new cell's estimate from a seed of its variant outside the selection" ||
+  { bad "--status estimate outside the selection"; cat fx/st-eta3.txt; }
 
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null

@@ -495,15 +495,16 @@ static double wall_at(const SweepRun *r, double s) {
 
 /* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
  * averaged over every such seed in the variant's directory (a selection's --seeds included or
- * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`. A model-based
+ * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`; in *rate the
+ * mean seconds per step of the directory's started seeds (NAN: none). A model-based
  * run's cost per step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start,
  * 462 s at 75k), so a finished seed's curve says more than a cell's own rate so far. */
-static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from) {
-  *at_from = NAN;
+static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate) {
+  *at_from = NAN, *rate = NAN;
   DIR *d = opendir(c->parent);
   if (!d) return NAN;
-  double left = 0, at = 0;
-  int n = 0;
+  double left = 0, at = 0, rsum = 0;
+  int n = 0, nr = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
     char *end;
@@ -514,6 +515,8 @@ static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_f
     snprintf(path, sizeof path, "%s/%s/metrics.csv", c->parent, de->d_name);
     SweepRun r;
     if (sweep_read_run(path, &r, 0) != 0) continue;
+    if (r.n > 0 && r.steps[r.n - 1] > 0 && r.wall[r.n - 1] > 0)
+      rsum += r.wall[r.n - 1] / r.steps[r.n - 1], nr++;
     if (isfinite(r.last_steps) && r.last_steps >= (double)to) {
       const double a = wall_at(&r, (double)from), b = wall_at(&r, (double)to);
       if (isfinite(a) && isfinite(b) && b >= a) left += b - a, at += a, n++;
@@ -521,6 +524,7 @@ static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_f
     sweep_free_run(&r);
   }
   closedir(d);
+  if (nr > 0) *rate = rsum / nr;
   if (n == 0) return NAN;
   *at_from = at / n;
   return left / n;
@@ -550,10 +554,11 @@ static int status(const Exp *x, Cell *cells, int n) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN, p_at;
+    double eta = NAN, p_at, p_rate = NAN;
     int guess = 0;
-    const double p_left =
-        in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps, &p_at) : NAN;
+    const double p_left = in.state != C_DONE
+                              ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate)
+                              : NAN;
     if (isfinite(p_left)) {
       /* a finished seed's clock over the steps left, at this cell's pace relative to that seed's
        * so far (once a tenth of the budget is behind it; within x0.5-x2) */
@@ -564,7 +569,10 @@ static int status(const Exp *x, Cell *cells, int n) {
       if (in.steps == 0) guess = 1, guessed++;
     } else if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
       eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
-    else if (in.state != C_DONE && rate_n[cells[i].e] > 0) {
+    else if (in.state != C_DONE && vrate_n[cells[i].e][cells[i].v] == 0 && isfinite(p_rate)) {
+      /* a seed of its variant outside the selection has started */
+      eta = p_rate * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
+    } else if (in.state != C_DONE && rate_n[cells[i].e] > 0) {
       const int ei = cells[i].e, v = cells[i].v;
       const double r =
           vrate_n[ei][v] > 0 ? vrate_sum[ei][v] / vrate_n[ei][v] : rate_sum[ei] / rate_n[ei];
@@ -598,7 +606,9 @@ static int status(const Exp *x, Cell *cells, int n) {
     snprintf(
         g, sizeof g, " (ETA: %d cell%s by a finished seed's clock over the steps left%s%s%s)",
         profiled, profiled == 1 ? "" : "s", guessed ? "; ~: " : "", guessed ? "not started" : "",
-        guessed ? ", by a finished seed, else its variant's rate on that env, else the env's" : "");
+        guessed
+            ? ", by a finished seed, else its variant's rate on that env (any seed), else the env's"
+            : "");
   printf("total: %d cells: %d done, %d running, %d partial, %d new, %d failed; %lld of %lld "
          "steps (%.1f%%); %s of single-cell work left%s\n",
          n, count[C_DONE], count[C_RUNNING], count[C_PARTIAL], count[C_NEW], count[C_FAILED],
