@@ -187,6 +187,11 @@ grep -q "^inverted_pendulum/d/s5 .* new *~0h24m$" fx/st-eta.txt &&
   grep -q "^inverted_pendulum/f/s0 .* new *~0h05m$" fx/st-eta.txt &&
   ok "--status: a new cell's estimate is its variant's rate on the env, else the env's" ||
   { bad "--status estimate per variant"; cat fx/st-eta.txt; }
+# the same cell alone (--variants f): the env's rate over every variant's seeds outside it
+(cd fx && "$SWEEP" eta.toml --status --variants f --seeds 0 > st-eta1.txt 2>&1)
+grep -q "^inverted_pendulum/f/s0 .* new *~0h05m$" fx/st-eta1.txt &&
+  ok "--status --variants: a new cell's estimate from the env's cells outside the selection" ||
+  { bad "--status estimate from the env outside the selection"; cat fx/st-eta1.txt; }
 # with a finished seed of its variant, a cell's ETA is that seed's clock over the steps left (a
 # cost per step that grows: 100 s, 300 s, 1 200 s per 100 steps), at the cell's pace against it:
 # g/s1 at 100 steps in 100 s (the seed's pace) 1 600 - 100 = 1 500 s = 0h25m, where its own rate

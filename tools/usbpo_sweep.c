@@ -493,18 +493,18 @@ static double wall_at(const SweepRun *r, double s) {
   return NAN;
 }
 
-/* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
- * averaged over every such seed in the variant's directory (a selection's --seeds included or
- * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`; in *rate the
- * mean seconds per step of the directory's started seeds (NAN: none). A model-based
- * run's cost per step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start,
- * 462 s at 75k), so a finished seed's curve says more than a cell's own rate so far. */
-static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate) {
-  *at_from = NAN, *rate = NAN;
-  DIR *d = opendir(c->parent);
-  if (!d) return NAN;
-  double left = 0, at = 0, rsum = 0;
-  int n = 0, nr = 0;
+/* what the seeds of one variant's directory (s<N>/metrics.csv) say about its cost: the clock a
+ * finished seed spent from `from` env steps to `to` and its clock at `from` (summed, n of them),
+ * and every started seed's seconds per step (summed, nr) */
+typedef struct {
+  int64_t from, to;
+  double left, at, rsum;
+  int n, nr;
+} Profile;
+
+static void profile_dir(const char *vdir, Profile *p) {
+  DIR *d = opendir(vdir);
+  if (!d) return;
   struct dirent *de;
   while ((de = readdir(d))) {
     char *end;
@@ -512,22 +512,51 @@ static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_f
     strtol(de->d_name + 1, &end, 10);
     if (*end) continue;
     char path[PATH_MAX * 3];
-    snprintf(path, sizeof path, "%s/%s/metrics.csv", c->parent, de->d_name);
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", vdir, de->d_name);
     SweepRun r;
     if (sweep_read_run(path, &r, 0) != 0) continue;
     if (r.n > 0 && r.steps[r.n - 1] > 0 && r.wall[r.n - 1] > 0)
-      rsum += r.wall[r.n - 1] / r.steps[r.n - 1], nr++;
-    if (isfinite(r.last_steps) && r.last_steps >= (double)to) {
-      const double a = wall_at(&r, (double)from), b = wall_at(&r, (double)to);
-      if (isfinite(a) && isfinite(b) && b >= a) left += b - a, at += a, n++;
+      p->rsum += r.wall[r.n - 1] / r.steps[r.n - 1], p->nr++;
+    if (isfinite(r.last_steps) && r.last_steps >= (double)p->to) {
+      const double a = wall_at(&r, (double)p->from), b = wall_at(&r, (double)p->to);
+      if (isfinite(a) && isfinite(b) && b >= a) p->left += b - a, p->at += a, p->n++;
     }
     sweep_free_run(&r);
   }
   closedir(d);
-  if (nr > 0) *rate = rsum / nr;
-  if (n == 0) return NAN;
-  *at_from = at / n;
-  return left / n;
+}
+
+/* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
+ * averaged over every such seed in the variant's directory (a selection's --seeds included or
+ * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`. In *rate the
+ * mean seconds per step of the variant's started seeds, in *env_rate those of every variant's
+ * on the env (NAN: none). A model-based run's cost per step grows with its data (Hopper's
+ * MBPO: 246 s per 1 000 steps at the start, 462 s at 75k), so a finished seed's curve says more
+ * than a cell's own rate so far. */
+static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate,
+                           double *env_rate) {
+  Profile p = {.from = from, .to = to};
+  profile_dir(c->parent, &p);
+  *at_from = p.n ? p.at / p.n : NAN;
+  *rate = p.nr ? p.rsum / p.nr : NAN;
+  /* the env's directory: the variant's parent */
+  char env_dir[sizeof c->parent];
+  snprintf(env_dir, sizeof env_dir, "%s", c->parent);
+  char *slash = strrchr(env_dir, '/');
+  Profile q = {.from = from, .to = to};
+  DIR *d = slash ? (*slash = 0, opendir(env_dir)) : NULL;
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (de->d_name[0] == '.') continue;
+      char vdir[sizeof env_dir + 300];
+      snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
+      profile_dir(vdir, &q);
+    }
+    closedir(d);
+  }
+  *env_rate = q.nr ? q.rsum / q.nr : NAN;
+  return p.n ? p.left / p.n : NAN;
 }
 
 static int status(const Exp *x, Cell *cells, int n) {
@@ -554,11 +583,11 @@ static int status(const Exp *x, Cell *cells, int n) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN, p_at, p_rate = NAN;
+    double eta = NAN, p_at = NAN, p_rate = NAN, e_rate = NAN;
     int guess = 0;
-    const double p_left = in.state != C_DONE
-                              ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate)
-                              : NAN;
+    const double p_left = in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps,
+                                                            &p_at, &p_rate, &e_rate)
+                                             : NAN;
     if (isfinite(p_left)) {
       /* a finished seed's clock over the steps left, at this cell's pace relative to that seed's
        * so far (once a tenth of the budget is behind it; within x0.5-x2) */
@@ -577,6 +606,9 @@ static int status(const Exp *x, Cell *cells, int n) {
       const double r =
           vrate_n[ei][v] > 0 ? vrate_sum[ei][v] / vrate_n[ei][v] : rate_sum[ei] / rate_n[ei];
       eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
+    } else if (in.state != C_DONE && isfinite(e_rate)) {
+      /* only cells of other variants outside the selection have started on this env */
+      eta = e_rate * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
     }
     char st[48], e[16], ev[24];
     snprintf(st, sizeof st, "%lld/%lld", (long long)in.steps, (long long)x->total_steps);
