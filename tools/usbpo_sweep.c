@@ -528,35 +528,38 @@ static void profile_dir(const char *vdir, Profile *p) {
 
 /* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
  * averaged over every such seed in the variant's directory (a selection's --seeds included or
- * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`. In *rate the
- * mean seconds per step of the variant's started seeds, in *env_rate those of every variant's
- * on the env (NAN: none). A model-based run's cost per step grows with its data (Hopper's
- * MBPO: 246 s per 1 000 steps at the start, 462 s at 75k), so a finished seed's curve says more
- * than a cell's own rate so far. */
-static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate,
-                           double *env_rate) {
+ * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`; in *rate the
+ * mean seconds per step of the variant's started seeds (NAN: none). A model-based run's cost per
+ * step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start, 462 s at 75k),
+ * so a finished seed's curve says more than a cell's own rate so far. */
+static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate) {
   Profile p = {.from = from, .to = to};
   profile_dir(c->parent, &p);
   *at_from = p.n ? p.at / p.n : NAN;
   *rate = p.nr ? p.rsum / p.nr : NAN;
-  /* the env's directory: the variant's parent */
+  return p.n ? p.left / p.n : NAN;
+}
+
+/* the mean seconds per step of every started seed of every variant on the cell's env (the
+ * variant directory's parent), the selection's or not: NAN when none has started */
+static double env_rate(const Cell *c) {
   char env_dir[sizeof c->parent];
   snprintf(env_dir, sizeof env_dir, "%s", c->parent);
   char *slash = strrchr(env_dir, '/');
-  Profile q = {.from = from, .to = to};
-  DIR *d = slash ? (*slash = 0, opendir(env_dir)) : NULL;
-  if (d) {
-    struct dirent *de;
-    while ((de = readdir(d))) {
-      if (de->d_name[0] == '.') continue;
-      char vdir[sizeof env_dir + 300];
-      snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
-      profile_dir(vdir, &q);
-    }
-    closedir(d);
+  if (!slash) return NAN;
+  *slash = 0;
+  DIR *d = opendir(env_dir);
+  if (!d) return NAN;
+  Profile q = {0};
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.') continue;
+    char vdir[sizeof env_dir + 300];
+    snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
+    profile_dir(vdir, &q);
   }
-  *env_rate = q.nr ? q.rsum / q.nr : NAN;
-  return p.n ? p.left / p.n : NAN;
+  closedir(d);
+  return q.nr ? q.rsum / q.nr : NAN;
 }
 
 static int status(const Exp *x, Cell *cells, int n) {
@@ -583,11 +586,11 @@ static int status(const Exp *x, Cell *cells, int n) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN, p_at = NAN, p_rate = NAN, e_rate = NAN;
+    double eta = NAN, p_at = NAN, p_rate = NAN, e_rate;
     int guess = 0;
-    const double p_left = in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps,
-                                                            &p_at, &p_rate, &e_rate)
-                                             : NAN;
+    const double p_left = in.state != C_DONE
+                              ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate)
+                              : NAN;
     if (isfinite(p_left)) {
       /* a finished seed's clock over the steps left, at this cell's pace relative to that seed's
        * so far (once a tenth of the budget is behind it; within x0.5-x2) */
@@ -606,7 +609,7 @@ static int status(const Exp *x, Cell *cells, int n) {
       const double r =
           vrate_n[ei][v] > 0 ? vrate_sum[ei][v] / vrate_n[ei][v] : rate_sum[ei] / rate_n[ei];
       eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
-    } else if (in.state != C_DONE && isfinite(e_rate)) {
+    } else if (in.state != C_DONE && isfinite(e_rate = env_rate(&cells[i]))) {
       /* only cells of other variants outside the selection have started on this env */
       eta = e_rate * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
     }
