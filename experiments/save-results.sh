@@ -3,9 +3,10 @@
 # repository (the machine and exp/ do not outlive the round): for every cell of each experiment
 # that has run here (not imported), its metrics.csv and episodes.csv as
 # docs/results/<experiment name>/<env>-<variant>-s<seed>-{metrics,episodes}.csv (partial cells
-# too: the files say how far they got), and the experiment's report with its figures as
-# docs/results/<experiment name>-report.md and .png (usbpo_sweep --report at the experiment's
-# own budget). Run from the source root; commit what it writes.
+# too: the files say how far they got; a committed file with more rows than its cell is kept),
+# and the experiment's report with its figures as docs/results/<experiment name>-report.md and .png
+# (usbpo_sweep --report at the experiment's own budget). Run from the source root; commit what it
+# writes.
 #   experiments/save-results.sh experiments/hopper-standard.toml experiments/variants.toml
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,15 @@ for x in "$@"; do
     d=$(dirname "$m")
     [ -e "$d/IMPORTED" ] && continue
     s=$(basename "$d"); v=$(basename "$(dirname "$d")"); e=$(basename "$(dirname "$(dirname "$d")")")
-    cp "$m" "$out/$e-$v-$s-metrics.csv"
+    dst=$out/$e-$v-$s-metrics.csv
+    # a cell started again on a new machine (exp/ lost with its checkpoints) has fewer rows than
+    # the run committed before: keep the longer file until the new run passes it (a sync run is
+    # deterministic, so the new rows equal the old ones where both exist)
+    if [ -f "$dst" ] && [ "$(wc -l < "$dst")" -gt "$(wc -l < "$m")" ]; then
+      echo "save-results: kept $dst ($(($(wc -l < "$dst") - 1)) rows; the cell has $(($(wc -l < "$m") - 1)))"
+      continue
+    fi
+    cp "$m" "$dst"
     [ -f "$d/episodes.csv" ] && cp "$d/episodes.csv" "$out/$e-$v-$s-episodes.csv"
     n=$((n + 1))
   done
