@@ -50,6 +50,21 @@ done
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 STATE=$EXP/.queue
 
+# the queue file's selections, one per line as "<mark><TAB><selection>": comments and blank lines
+# dropped, the @K mark taken off ("-" for none); read afresh at each call
+queue_lines() {
+  local line at
+  while IFS= read -r line; do
+    line=${line%%#*}
+    line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
+    at=-
+    case $line in
+    @*) at=${line%%[[:space:]]*}; at=${at#@}; line=$(echo "${line#@"$at"}" | sed 's/^[[:space:]]*//') ;;
+    esac
+    [ -n "$line" ] && printf '%s\t%s\n' "$at" "$line"
+  done < "$QUEUE"
+}
+
 # --plan: the lanes' picks simulated over the ETAs usbpo_sweep --status gives each line's cells
 # (a running line stays on the lane the log says runs it); nothing is started or locked
 if [ "$PLAN" = 1 ]; then
@@ -60,21 +75,14 @@ if [ "$PLAN" = 1 ]; then
         echo "running $k $(grep "lane $k: start: " "$EXP/queue.log" | tail -1 | sed 's/.*start: //')"
       fi
     done
-    while IFS= read -r line; do
-      line=${line%%#*}
-      line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
-      at=""
-      case $line in
-      @*) at=${line%%[[:space:]]*}; at=${at#@}; line=$(echo "${line#@"$at"}" | sed 's/^[[:space:]]*//') ;;
-      esac
-      [ -n "$line" ] || continue
+    while IFS=$'\t' read -r at line; do
       # shellcheck disable=SC2086
       tot=$("$SWEEP" $line --status 2> /dev/null | grep '^total:')
-      [ -n "$tot" ] || { echo "refused ${at:--} $line"; continue; }
+      [ -n "$tot" ] || { echo "refused $at $line"; continue; }
       work=$(echo "$tot" | sed -n 's/.*; \([0-9]*\)h\([0-9]*\)m of single-cell work left.*/\1 \2/p')
       open=$(echo "$tot" | sed -n 's/.* \([0-9]*\) running, \([0-9]*\) partial, \([0-9]*\) new, \([0-9]*\) failed.*/\1 \2 \3 \4/p')
-      echo "line ${at:--} ${work:-0 0} ${open:-0 0 0 0} $line"
-    done < "$QUEUE"
+      echo "line $at ${work:-0 0} ${open:-0 0 0 0} $line"
+    done < <(queue_lines)
   } | awk -v lanes="$LANES" '
     function hm(s) { return sprintf("%dh%02dm", int(s / 3600), int(s / 60) % 60) }
     $1 == "running" { run[$2] = substr($0, index($0, $3)); next }
@@ -135,14 +143,7 @@ lane() { # k
     local picked="" pass at
     # pass 1: this lane's own @k lines; pass 2: every line
     for pass in own any; do
-      while IFS= read -r line; do
-        line=${line%%#*}
-        line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
-        at=""
-        case $line in
-        @*) at=${line%%[[:space:]]*}; at=${at#@}; line=$(echo "${line#@"$at"}" | sed 's/^[[:space:]]*//') ;;
-        esac
-        [ -n "$line" ] || continue
+      while IFS=$'\t' read -r at line; do
         if [ $pass = own ] && [ "$at" != "$k" ]; then continue; fi
         key=$(echo "$line" | cksum | cut -d' ' -f1)
         [ -e "$STATE/failed-$key" ] && continue
@@ -154,7 +155,7 @@ lane() { # k
           break
         fi
         exec 9>&-
-      done < "$QUEUE"
+      done < <(queue_lines)
       [ -n "$picked" ] && break
     done
     [ -n "$picked" ] || return 0

@@ -568,25 +568,13 @@ static int status(const Exp *x, Cell *cells, int n) {
   double left = 0;
   printf("%-44s %15s %10s %-9s %8s\n", "cell", "steps", "eval", "state", "ETA");
   CellInfo *info = xmalloc(sizeof(CellInfo) * (size_t)n);
-  /* the measured cells' seconds per step, per (env, variant) and per env: the estimate for a
-   * cell not started yet is its variant's on that env, or with none the env's (variants of one
-   * env can differ twentyfold: SAC at 1 update per step and MBPO) */
-  double rate_sum[MAX_ENVS] = {0}, vrate_sum[MAX_ENVS][MAX_VARIANTS] = {{0}};
-  int rate_n[MAX_ENVS] = {0}, vrate_n[MAX_ENVS][MAX_VARIANTS] = {{0}}, guessed = 0,
-      kernel_cells = 0, profiled = 0;
-  for (int i = 0; i < n; i++) {
-    info[i] = cell_info(x, &cells[i]);
-    if (info[i].steps > 0 && info[i].wall > 0) {
-      const double r = info[i].wall / info[i].steps;
-      rate_sum[cells[i].e] += r, rate_n[cells[i].e]++;
-      vrate_sum[cells[i].e][cells[i].v] += r, vrate_n[cells[i].e][cells[i].v]++;
-    }
-  }
+  int guessed = 0, kernel_cells = 0, profiled = 0;
+  for (int i = 0; i < n; i++) info[i] = cell_info(x, &cells[i]);
   for (int i = 0; i < n; i++) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN, p_at = NAN, p_rate = NAN, e_rate;
+    double eta = NAN, p_at = NAN, p_rate = NAN;
     int guess = 0;
     const double p_left = in.state != C_DONE
                               ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate)
@@ -601,17 +589,13 @@ static int status(const Exp *x, Cell *cells, int n) {
       if (in.steps == 0) guess = 1, guessed++;
     } else if (in.state != C_DONE && in.steps > 0 && in.wall > 0)
       eta = in.wall / in.steps * (x->total_steps - in.steps), left += eta;
-    else if (in.state != C_DONE && vrate_n[cells[i].e][cells[i].v] == 0 && isfinite(p_rate)) {
-      /* a seed of its variant outside the selection has started */
-      eta = p_rate * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
-    } else if (in.state != C_DONE && rate_n[cells[i].e] > 0) {
-      const int ei = cells[i].e, v = cells[i].v;
-      const double r =
-          vrate_n[ei][v] > 0 ? vrate_sum[ei][v] / vrate_n[ei][v] : rate_sum[ei] / rate_n[ei];
-      eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
-    } else if (in.state != C_DONE && isfinite(e_rate = env_rate(&cells[i]))) {
-      /* only cells of other variants outside the selection have started on this env */
-      eta = e_rate * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
+    else if (in.state != C_DONE) {
+      /* not started: the started seeds' seconds per step, its variant's on that env, else every
+       * variant's on the env (variants of one env can differ twentyfold: SAC at 1 update per step
+       * and MBPO), the selection's seeds and variants or not */
+      const double r = isfinite(p_rate) ? p_rate : env_rate(&cells[i]);
+      if (isfinite(r))
+        eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
     }
     char st[48], e[16], ev[24];
     snprintf(st, sizeof st, "%lld/%lld", (long long)in.steps, (long long)x->total_steps);
