@@ -220,6 +220,25 @@ grep -q "^inverted_pendulum/h/s1 .* new *~0h30m$" fx/st-eta3.txt &&
   ok "--status --seeds: a new cell's estimate from a seed of its variant outside the selection" ||
   { bad "--status estimate outside the selection"; cat fx/st-eta3.txt; }
 
+# a variant with no finished seed takes another variant's finished seed on the env, the one whose
+# clock at the cell's step is nearest its own (within x0.5-x2): k/s0, at 100 steps in 100 s, g/s0's
+# clock over the steps left at pace 1, 1 500 s = 0h25m (its own rate says 200 s); k/s1, not
+# started, k/s0's clock so far plus the same, ~0h26m; m/s0, at 100 steps in 1 000 s, is x10 of
+# g/s0 and x400 of d (its finished seeds' mean clock at 100 steps): its own rate, 2 000 s = 0h33m
+printf '[[variant]]\nlabel = "k"\nset = ["sac.lr=0.006"]\n[[variant]]\nlabel = "m"\nset = ["sac.lr=0.007"]\n' >> fx/eta.toml
+mkrow fx/exp/fx/inverted_pendulum/k/s0 100 5
+mkrow fx/exp/fx/inverted_pendulum/m/s0 100 5
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n' > fx/exp/fx/inverted_pendulum/k/s0/metrics.csv
+printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,1000\n' > fx/exp/fx/inverted_pendulum/m/s0/metrics.csv
+rm fx/exp/fx/inverted_pendulum/[km]/s0/policy_final.bin
+(cd fx && "$SWEEP" eta.toml --status --variants k,m --seeds 0,1 > st-eta4.txt 2>&1)
+grep -q "^inverted_pendulum/k/s0 .* partial *0h25m$" fx/st-eta4.txt &&
+  grep -q "^inverted_pendulum/k/s1 .* new *~0h26m$" fx/st-eta4.txt &&
+  grep -q "^inverted_pendulum/m/s0 .* partial *0h33m$" fx/st-eta4.txt &&
+  grep -q "2 by another variant's finished seed on that env at the cell's pace" fx/st-eta4.txt &&
+  ok "--status: with no finished seed of its own, another variant's on the env at the cell's pace" ||
+  { bad "--status estimate by another variant"; cat fx/st-eta4.txt; }
+
 # ---- 3. --slurm --dry-run
 "$SWEEP" tiny.toml --slurm --dry-run > sb.txt 2> /dev/null
 [ "$(grep -c '^  [0-9]) ARGS=' sb.txt)" = 4 ] && grep -q -- "--array=0-3" sb.txt &&

@@ -500,6 +500,7 @@ typedef struct {
   int64_t from, to;
   double left, at, rsum;
   int n, nr;
+  double far_steps, far_wall; /* the started seed furthest on: its steps and clock (0: none) */
 } Profile;
 
 static void profile_dir(const char *vdir, Profile *p) {
@@ -515,8 +516,11 @@ static void profile_dir(const char *vdir, Profile *p) {
     snprintf(path, sizeof path, "%s/%s/metrics.csv", vdir, de->d_name);
     SweepRun r;
     if (sweep_read_run(path, &r, 0) != 0) continue;
-    if (r.n > 0 && r.steps[r.n - 1] > 0 && r.wall[r.n - 1] > 0)
+    if (r.n > 0 && r.steps[r.n - 1] > 0 && r.wall[r.n - 1] > 0) {
       p->rsum += r.wall[r.n - 1] / r.steps[r.n - 1], p->nr++;
+      if (r.steps[r.n - 1] > p->far_steps)
+        p->far_steps = r.steps[r.n - 1], p->far_wall = r.wall[r.n - 1];
+    }
     if (isfinite(r.last_steps) && r.last_steps >= (double)p->to) {
       const double a = wall_at(&r, (double)p->from), b = wall_at(&r, (double)p->to);
       if (isfinite(a) && isfinite(b) && b >= a) p->left += b - a, p->at += a, p->n++;
@@ -532,11 +536,13 @@ static void profile_dir(const char *vdir, Profile *p) {
  * mean seconds per step of the variant's started seeds (NAN: none). A model-based run's cost per
  * step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start, 462 s at 75k),
  * so a finished seed's curve says more than a cell's own rate so far. */
-static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate) {
+static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate,
+                           Profile *all) {
   Profile p = {.from = from, .to = to};
   profile_dir(c->parent, &p);
   *at_from = p.n ? p.at / p.n : NAN;
   *rate = p.nr ? p.rsum / p.nr : NAN;
+  *all = p;
   return p.n ? p.left / p.n : NAN;
 }
 
@@ -562,13 +568,45 @@ static double env_rate(const Cell *c) {
   return q.nr ? q.rsum / q.nr : NAN;
 }
 
+/* A started cell whose variant has no finished seed: the clock of a finished seed of another
+ * variant on the same env over the steps left, times the cell's pace against that seed so far
+ * (own clock / that seed's at the cell's step), taking the variant (its finished seeds averaged)
+ * whose pace is nearest 1 within x0.5-x2; NAN when none is that close. Variants of one env differ
+ * twentyfold in cost per step (SAC at 1 update per step and MBPO), so one outside that range says
+ * little; one inside it has the shape of the cost curve that the cell's own rate so far lacks
+ * (Hopper's official USB-PO ran at x0.97 of MBPO's clock, whose cost per step nearly doubles). */
+static double env_profile_left(const Cell *c, int64_t from, int64_t to, double own_wall) {
+  char env_dir[sizeof c->parent];
+  snprintf(env_dir, sizeof env_dir, "%s", c->parent);
+  char *slash = strrchr(env_dir, '/');
+  if (!slash || own_wall <= 0) return NAN;
+  *slash = 0;
+  DIR *d = opendir(env_dir);
+  if (!d) return NAN;
+  double best = NAN, best_dev = INFINITY;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.') continue;
+    char vdir[sizeof env_dir + 300];
+    snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
+    if (strcmp(vdir, c->parent) == 0) continue;
+    Profile p = {.from = from, .to = to};
+    profile_dir(vdir, &p);
+    if (!p.n || p.at <= 0) continue;
+    const double pace = own_wall / (p.at / p.n), dev = fabs(log(pace));
+    if (pace >= 0.5 && pace <= 2 && dev < best_dev) best = p.left / p.n * pace, best_dev = dev;
+  }
+  closedir(d);
+  return best;
+}
+
 static int status(const Exp *x, Cell *cells, int n) {
   int count[5] = {0};
   int64_t steps = 0;
   double left = 0;
   printf("%-44s %15s %10s %-9s %8s\n", "cell", "steps", "eval", "state", "ETA");
   CellInfo *info = xmalloc(sizeof(CellInfo) * (size_t)n);
-  int guessed = 0, kernel_cells = 0, profiled = 0;
+  int guessed = 0, kernel_cells = 0, profiled = 0, borrowed = 0;
   for (int i = 0; i < n; i++) info[i] = cell_info(x, &cells[i]);
   for (int i = 0; i < n; i++) {
     CellInfo in = info[i];
@@ -576,10 +614,26 @@ static int status(const Exp *x, Cell *cells, int n) {
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
     double eta = NAN, p_at = NAN, p_rate = NAN;
     int guess = 0;
-    const double p_left = in.state != C_DONE
-                              ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate)
-                              : NAN;
-    if (isfinite(p_left)) {
+    Profile pv = {0};
+    const double p_left =
+        in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate, &pv)
+                           : NAN;
+    /* no finished seed of its variant: another variant's on the env, at the pace of the cell
+     * itself once a tenth of the budget is behind it, else (not started) at the pace of its
+     * variant's seed furthest on, whose clock so far is then the cell's too */
+    double o_left = NAN;
+    if (in.state != C_DONE && !isfinite(p_left) && in.steps < x->total_steps) {
+      if (in.steps * 10 >= x->total_steps)
+        o_left = env_profile_left(&cells[i], in.steps, x->total_steps, in.wall);
+      else if (in.steps == 0 && pv.far_steps * 10 >= (double)x->total_steps &&
+               pv.far_steps < (double)x->total_steps) {
+        o_left = env_profile_left(&cells[i], (int64_t)pv.far_steps, x->total_steps, pv.far_wall);
+        if (isfinite(o_left)) o_left += pv.far_wall, guess = 1, guessed++;
+      }
+    }
+    if (isfinite(o_left))
+      eta = o_left, left += eta, borrowed++;
+    else if (isfinite(p_left)) {
       /* a finished seed's clock over the steps left, at this cell's pace relative to that seed's
        * so far (once a tenth of the budget is behind it; within x0.5-x2) */
       double pace = 1;
@@ -619,12 +673,15 @@ static int status(const Exp *x, Cell *cells, int n) {
     }
     printf("%-44s %15s %10s %-9s %8s\n", cell_name(x, &cells[i]), st, ev, state, e);
   }
-  char e[16], g[320] = "";
+  char e[16], g[480] = "", o[160] = "";
   fmt_dur(left, e, sizeof e);
-  if (guessed || profiled)
+  if (borrowed)
+    snprintf(o, sizeof o, ", %d by another variant's finished seed on that env at the cell's pace",
+             borrowed);
+  if (guessed || profiled || borrowed)
     snprintf(
-        g, sizeof g, " (ETA: %d cell%s by a finished seed's clock over the steps left%s%s%s)",
-        profiled, profiled == 1 ? "" : "s", guessed ? "; ~: " : "", guessed ? "not started" : "",
+        g, sizeof g, " (ETA: %d cell%s by a finished seed's clock over the steps left%s%s%s%s)",
+        profiled, profiled == 1 ? "" : "s", o, guessed ? "; ~: " : "", guessed ? "not started" : "",
         guessed
             ? ", by a finished seed, else its variant's rate on that env (any seed), else the env's"
             : "");
