@@ -85,6 +85,8 @@ if [ "$PLAN" = 1 ]; then
     done < <(queue_lines)
   } | awk -v lanes="$LANES" '
     function hm(s) { return sprintf("%dh%02dm", int(s / 3600), int(s / 60) % 60) }
+    # work left with cells open and no hours: no cell of its variant or env has a row to go by
+    function guess(i) { return secs[i] == 0 ? "  (no estimate: no cell of its variant or env has a row yet)" : "" }
     $1 == "running" { run[$2] = substr($0, index($0, $3)); next }
     $1 == "refused" { print "refused by usbpo_sweep (skipped): " substr($0, index($0, $3)); next }
     $1 == "line" {
@@ -97,7 +99,7 @@ if [ "$PLAN" = 1 ]; then
         for (i = 1; i <= n; i++)
           if (k in run && txt[i] == run[k] && !(i in taken)) {
             taken[i] = k; free[k] = secs[i]
-            printf "lane %d  %8s -> %-8s %s (running)\n", k, "now", hm(secs[i]), txt[i]
+            printf "lane %d  %8s -> %-8s %s (running)%s\n", k, "now", hm(secs[i]), txt[i], guess(i)
           }
       }
       while (1) {
@@ -110,8 +112,7 @@ if [ "$PLAN" = 1 ]; then
             if (!(i in taken) && open[i] > 0 && (pass == 2 || at[i] == k)) pick = i
         if (!pick) { done[k] = 1; continue }
         taken[pick] = k
-        unknown = secs[pick] == 0 ? "  (no estimate: no cell of its variant or env has run)" : ""
-        printf "lane %d  %8s -> %-8s %s%s\n", k, hm(free[k]), hm(free[k] + secs[pick]), txt[pick], unknown
+        printf "lane %d  %8s -> %-8s %s%s\n", k, hm(free[k]), hm(free[k] + secs[pick]), txt[pick], guess(pick)
         free[k] += secs[pick]
       }
       end = 0

@@ -111,19 +111,22 @@ rc=$?
 [ "$rc" -eq 0 ] || bad "queue with an unknown lane mark exited $rc"
 grep -q '^l5 ' "$T/ran" && grep -q '^l6 ' "$T/ran" || bad "an @-mark of no lane stopped its line from running"
 # 4. --plan: the lanes' picks simulated over the sweep's ETAs (a name's digits: its hours), with
-# lane 1 running R4 (4 h left): lane 2 takes its own S2 (0-2 h), then the first line left, L5,
-# though it is lane 1's (2-7 h); lane 1, free at 4 h, takes S1 (4-5 h), then L3 (5-8 h)
+# lane 1 running R4 (4 h left) and lane 2 R0 (no rows yet: no estimate, said so): lane 2 takes its
+# own S2 (0-2 h), then the first line left, L5, though it is lane 1's (2-7 h); lane 1, free at
+# 4 h, takes S1 (4-5 h), then L3 (5-8 h)
 mkdir -p "$T/d/.queue"
 rm -f "$T"/done-* "$T/ran"
-printf '@1 L5\nS1\n@2 S2\nL3\nR4\n' > "$T/d.txt"
+printf '@1 L5\nS1\n@2 S2\nL3\nR4\nR0\n' > "$T/d.txt"
 sleep 300 &
 echo $! > "$T/d/.queue/lane1.pid"
-echo "2026-12-07 10:00:00 lane 1: start: R4" > "$T/d/queue.log"
+echo $! > "$T/d/.queue/lane2.pid"
+printf '2026-12-07 10:00:00 lane 1: start: R4\n2026-12-07 10:00:01 lane 2: start: R0\n' > "$T/d/queue.log"
 "$Q" "$T/d.txt" --sweep "$T/sweep" --exp "$T/d" --plan > "$T/plan.txt" 2>&1
 rc=$?
 kill %1 2> /dev/null
 plan=$(sed 's/  */ /g' "$T/plan.txt")
 expect="lane 1 now -> 4h00m R4 (running)
+lane 2 now -> 0h00m R0 (running) (no estimate: no cell of its variant or env has a row yet)
 lane 2 0h00m -> 2h00m S2
 lane 2 2h00m -> 7h00m L5
 lane 1 4h00m -> 5h00m S1
