@@ -530,25 +530,29 @@ static void profile_dir(const char *vdir, Profile *p) {
   closedir(d);
 }
 
-/* the clock a finished seed of the same env and variant spent from `from` env steps to `to`,
- * averaged over every such seed in the variant's directory (a selection's --seeds included or
- * not), with its clock at `from` in *at_from: NAN when no seed has reached `to`; in *rate the
- * mean seconds per step of the variant's started seeds (NAN: none). A model-based run's cost per
- * step grows with its data (Hopper's MBPO: 246 s per 1 000 steps at the start, 462 s at 75k),
- * so a finished seed's curve says more than a cell's own rate so far. */
-static double profile_left(const Cell *c, int64_t from, int64_t to, double *at_from, double *rate,
-                           Profile *all) {
+/* what the seeds of the cell's own variant say (its directory: a selection's --seeds included or
+ * not) about the steps from `from` to `to`. A model-based run's cost per step grows with its data
+ * (Hopper's MBPO: 246 s per 1 000 steps at the start, 462 s at 75k), so a finished seed's curve
+ * says more than a cell's own rate so far. */
+static Profile variant_profile(const Cell *c, int64_t from, int64_t to) {
   Profile p = {.from = from, .to = to};
   profile_dir(c->parent, &p);
-  *at_from = p.n ? p.at / p.n : NAN;
-  *rate = p.nr ? p.rsum / p.nr : NAN;
-  *all = p;
-  return p.n ? p.left / p.n : NAN;
+  return p;
 }
 
-/* the mean seconds per step of every started seed of every variant on the cell's env (the
- * variant directory's parent), the selection's or not: NAN when none has started */
-static double env_rate(const Cell *c) {
+/* One pass over the variants of the cell's env (the variant directory's parent), the selection's
+ * or not. *rate: the mean seconds per step of every started seed of every variant (NAN: none).
+ * Return: for a cell whose own clock is own_wall at `from`, the clock of a finished seed of
+ * another variant over the steps to `to`, times the cell's pace against it (own clock / that
+ * seed's at `from`), taking the variant (its finished seeds averaged) whose pace is nearest 1
+ * within x0.5-x2; NAN when none is that close or own_wall <= 0. Variants of one env differ
+ * twentyfold in cost per step (SAC at 1 update per step and MBPO), so one outside that range says
+ * little; one inside it has the shape of the cost curve that the cell's own rate so far lacks
+ * (Hopper's official USB-PO ran at x0.85-0.97 of MBPO's clock, whose cost per step nearly
+ * doubles). */
+static double env_profile_left(const Cell *c, int64_t from, int64_t to, double own_wall,
+                               double *rate) {
+  *rate = NAN;
   char env_dir[sizeof c->parent];
   snprintf(env_dir, sizeof env_dir, "%s", c->parent);
   char *slash = strrchr(env_dir, '/');
@@ -556,47 +560,22 @@ static double env_rate(const Cell *c) {
   *slash = 0;
   DIR *d = opendir(env_dir);
   if (!d) return NAN;
-  Profile q = {0};
+  double best = NAN, best_dev = INFINITY, rsum = 0;
+  int nr = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
     if (de->d_name[0] == '.') continue;
     char vdir[sizeof env_dir + 300];
     snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
-    profile_dir(vdir, &q);
-  }
-  closedir(d);
-  return q.nr ? q.rsum / q.nr : NAN;
-}
-
-/* A started cell whose variant has no finished seed: the clock of a finished seed of another
- * variant on the same env over the steps left, times the cell's pace against that seed so far
- * (own clock / that seed's at the cell's step), taking the variant (its finished seeds averaged)
- * whose pace is nearest 1 within x0.5-x2; NAN when none is that close. Variants of one env differ
- * twentyfold in cost per step (SAC at 1 update per step and MBPO), so one outside that range says
- * little; one inside it has the shape of the cost curve that the cell's own rate so far lacks
- * (Hopper's official USB-PO ran at x0.97 of MBPO's clock, whose cost per step nearly doubles). */
-static double env_profile_left(const Cell *c, int64_t from, int64_t to, double own_wall) {
-  char env_dir[sizeof c->parent];
-  snprintf(env_dir, sizeof env_dir, "%s", c->parent);
-  char *slash = strrchr(env_dir, '/');
-  if (!slash || own_wall <= 0) return NAN;
-  *slash = 0;
-  DIR *d = opendir(env_dir);
-  if (!d) return NAN;
-  double best = NAN, best_dev = INFINITY;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.') continue;
-    char vdir[sizeof env_dir + 300];
-    snprintf(vdir, sizeof vdir, "%s/%s", env_dir, de->d_name);
-    if (strcmp(vdir, c->parent) == 0) continue;
     Profile p = {.from = from, .to = to};
     profile_dir(vdir, &p);
-    if (!p.n || p.at <= 0) continue;
+    rsum += p.rsum, nr += p.nr;
+    if (strcmp(vdir, c->parent) == 0 || !p.n || p.at <= 0 || own_wall <= 0) continue;
     const double pace = own_wall / (p.at / p.n), dev = fabs(log(pace));
     if (pace >= 0.5 && pace <= 2 && dev < best_dev) best = p.left / p.n * pace, best_dev = dev;
   }
   closedir(d);
+  if (nr) *rate = rsum / nr;
   return best;
 }
 
@@ -612,24 +591,28 @@ static int status(const Exp *x, Cell *cells, int n) {
     CellInfo in = info[i];
     count[in.state]++;
     steps += in.steps < x->total_steps ? in.steps : x->total_steps;
-    double eta = NAN, p_at = NAN, p_rate = NAN;
+    double eta = NAN;
     int guess = 0;
-    Profile pv = {0};
-    const double p_left =
-        in.state != C_DONE ? profile_left(&cells[i], in.steps, x->total_steps, &p_at, &p_rate, &pv)
-                           : NAN;
-    /* no finished seed of its variant: another variant's on the env, at the pace of the cell
-     * itself once a tenth of the budget is behind it, else (not started) at the pace of its
-     * variant's seed furthest on, whose clock so far is then the cell's too */
-    double o_left = NAN;
+    const Profile pv =
+        in.state != C_DONE ? variant_profile(&cells[i], in.steps, x->total_steps) : (Profile){0};
+    /* a finished seed of its variant: its clock over the steps left and at the cell's step */
+    const double p_left = pv.n ? pv.left / pv.n : NAN;
+    const double p_at = pv.n ? pv.at / pv.n : NAN, p_rate = pv.nr ? pv.rsum / pv.nr : NAN;
+    /* none: another variant's on the env, at the pace of the cell itself once a tenth of the
+     * budget is behind it, else (not started) at the pace of its variant's seed furthest on,
+     * whose clock so far is then the cell's too; e_rate, the env's seconds per step, comes with
+     * the same scan */
+    double o_left = NAN, e_rate = NAN;
     if (in.state != C_DONE && !isfinite(p_left) && in.steps < x->total_steps) {
       if (in.steps * 10 >= x->total_steps)
-        o_left = env_profile_left(&cells[i], in.steps, x->total_steps, in.wall);
+        o_left = env_profile_left(&cells[i], in.steps, x->total_steps, in.wall, &e_rate);
       else if (in.steps == 0 && pv.far_steps * 10 >= (double)x->total_steps &&
                pv.far_steps < (double)x->total_steps) {
-        o_left = env_profile_left(&cells[i], (int64_t)pv.far_steps, x->total_steps, pv.far_wall);
+        o_left = env_profile_left(&cells[i], (int64_t)pv.far_steps, x->total_steps, pv.far_wall,
+                                  &e_rate);
         if (isfinite(o_left)) o_left += pv.far_wall, guess = 1, guessed++;
-      }
+      } else if (!isfinite(p_rate) && !(in.steps > 0 && in.wall > 0))
+        env_profile_left(&cells[i], in.steps, x->total_steps, 0, &e_rate);
     }
     if (isfinite(o_left))
       eta = o_left, left += eta, borrowed++;
@@ -647,7 +630,7 @@ static int status(const Exp *x, Cell *cells, int n) {
       /* not started: the started seeds' seconds per step, its variant's on that env, else every
        * variant's on the env (variants of one env can differ twentyfold: SAC at 1 update per step
        * and MBPO), the selection's seeds and variants or not */
-      const double r = isfinite(p_rate) ? p_rate : env_rate(&cells[i]);
+      const double r = isfinite(p_rate) ? p_rate : e_rate;
       if (isfinite(r))
         eta = r * (double)(x->total_steps - in.steps), left += eta, guess = 1, guessed++;
     }
