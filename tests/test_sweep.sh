@@ -197,11 +197,17 @@ grep -q "^inverted_pendulum/f/s0 .* new *~0h05m$" fx/st-eta1.txt &&
 # g/s1 at 100 steps in 100 s (the seed's pace) 1 600 - 100 = 1 500 s = 0h25m, where its own rate
 # says 200 s; g/s2, twice as slow so far, 3 000 s = 0h50m; g/s3, not started, ~0h26m (1 600 s)
 printf '[[variant]]\nlabel = "g"\nset = ["sac.lr=0.002"]\n' >> fx/eta.toml
-for s in 0 1 2; do mkrow fx/exp/fx/inverted_pendulum/g/s$s 100 5; done
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n1,200,5,400\n2,300,5,1600\n' > fx/exp/fx/inverted_pendulum/g/s0/metrics.csv
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n' > fx/exp/fx/inverted_pendulum/g/s1/metrics.csv
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,200\n' > fx/exp/fx/inverted_pendulum/g/s2/metrics.csv
-rm fx/exp/fx/inverted_pendulum/g/s[12]/policy_final.bin
+# clocked DIR done|partial STEPS:WALL ...: a seed with those rows (eval 5), finished or not
+clocked() {
+  local d=fx/exp/fx/inverted_pendulum/$1 state=$2 e=0 r; shift 2
+  mkrow "$d" 100 5
+  echo "epoch,env_steps,eval_return,wall_s" > "$d/metrics.csv"
+  for r in "$@"; do echo "$e,${r%%:*},5,${r#*:}" >> "$d/metrics.csv"; e=$((e + 1)); done
+  [ "$state" = done ] || rm "$d/policy_final.bin"
+}
+clocked g/s0 done 100:100 200:400 300:1600
+clocked g/s1 partial 100:100
+clocked g/s2 partial 100:200
 (cd fx && "$SWEEP" eta.toml --status > st-eta2.txt 2>&1)
 grep -q "^inverted_pendulum/g/s1 .* partial *0h25m$" fx/st-eta2.txt &&
   grep -q "^inverted_pendulum/g/s2 .* partial *0h50m$" fx/st-eta2.txt &&
@@ -212,9 +218,7 @@ grep -q "^inverted_pendulum/g/s1 .* partial *0h25m$" fx/st-eta2.txt &&
 # a selection (--seeds 1) whose variant has a started seed outside it: that seed's rate, 6 s per
 # step x 300 = 1 800 s = ~0h30m (the selection alone has no rate: "-")
 printf '[[variant]]\nlabel = "h"\nset = ["sac.lr=0.003"]\n' >> fx/eta.toml
-mkrow fx/exp/fx/inverted_pendulum/h/s0 100 5
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,600\n' > fx/exp/fx/inverted_pendulum/h/s0/metrics.csv
-rm fx/exp/fx/inverted_pendulum/h/s0/policy_final.bin
+clocked h/s0 partial 100:600
 (cd fx && "$SWEEP" eta.toml --status --variants h --seeds 1 > st-eta3.txt 2>&1)
 grep -q "^inverted_pendulum/h/s1 .* new *~0h30m$" fx/st-eta3.txt &&
   ok "--status --seeds: a new cell's estimate from a seed of its variant outside the selection" ||
@@ -226,11 +230,8 @@ grep -q "^inverted_pendulum/h/s1 .* new *~0h30m$" fx/st-eta3.txt &&
 # started, k/s0's clock so far plus the same, ~0h26m; m/s0, at 100 steps in 1 000 s, is x10 of
 # g/s0 and x400 of d (its finished seeds' mean clock at 100 steps): its own rate, 2 000 s = 0h33m
 printf '[[variant]]\nlabel = "k"\nset = ["sac.lr=0.006"]\n[[variant]]\nlabel = "m"\nset = ["sac.lr=0.007"]\n' >> fx/eta.toml
-mkrow fx/exp/fx/inverted_pendulum/k/s0 100 5
-mkrow fx/exp/fx/inverted_pendulum/m/s0 100 5
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,100\n' > fx/exp/fx/inverted_pendulum/k/s0/metrics.csv
-printf 'epoch,env_steps,eval_return,wall_s\n0,100,5,1000\n' > fx/exp/fx/inverted_pendulum/m/s0/metrics.csv
-rm fx/exp/fx/inverted_pendulum/[km]/s0/policy_final.bin
+clocked k/s0 partial 100:100
+clocked m/s0 partial 100:1000
 (cd fx && "$SWEEP" eta.toml --status --variants k,m --seeds 0,1 > st-eta4.txt 2>&1)
 grep -q "^inverted_pendulum/k/s0 .* partial *0h25m$" fx/st-eta4.txt &&
   grep -q "^inverted_pendulum/k/s1 .* new *~0h26m$" fx/st-eta4.txt &&
