@@ -8,7 +8,11 @@
 # the campaign's priority (nice 5, NICE= to change), on the run's thread count, with the BLAS kernel
 # the environment sets. Example (Walker2d's MBPO run of experiments/probe-data.toml):
 #   experiments/probes.sh exp/probe-data/walker2d/mbpo/s0 walker2d-mbpo-s0 6000:11000 16000:21000 26000:31000
-# USBPO_DIST: the binary (default build/usbpo_dist); --dry-run prints the commands only.
+# USBPO_DIST: the binary (default build/usbpo_dist); --dry-run prints the commands only; --wait
+# probes a run that is still going: each point waits (polling every WAIT_POLL seconds, default 60)
+# until the run has a checkpoint at or past its DATA_AT, or has ended (policy_final.bin), so that a
+# series can be started with the data run and follows it. Checkpoints are written atomically: a
+# checkpoint directory that is there is whole.
 set -u
 cd "$(dirname "$0")/.."
 DIST=${USBPO_DIST:-build/usbpo_dist}
@@ -16,19 +20,23 @@ ROUNDS=${ROUNDS:-8}
 VARIANTS=${VARIANTS:-faithful,faithful+moments=own}
 NICE=${NICE:-5}
 OUT=${OUT:-docs/results/probe}
-dry=0
+dry=0 wait=0
 args=()
 for a in "$@"; do
-  if [ "$a" = --dry-run ]; then dry=1; else args+=("$a"); fi
+  case $a in
+    --dry-run) dry=1 ;;
+    --wait) wait=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
 set -- "${args[@]}"
 if [ $# -lt 3 ]; then
-  echo "usage: experiments/probes.sh RUN_DIR NAME AT:DATA_AT [AT:DATA_AT ...] [--dry-run]" >&2
+  echo "usage: experiments/probes.sh RUN_DIR NAME AT:DATA_AT [AT:DATA_AT ...] [--dry-run] [--wait]" >&2
   exit 2
 fi
 run=$1 name=$2
 shift 2
-[ -d "$run/ckpt" ] || { echo "probes.sh: $run has no ckpt/ directory (a run with its checkpoints kept)" >&2; exit 2; }
+[ $wait = 1 ] || [ -d "$run/ckpt" ] || { echo "probes.sh: $run has no ckpt/ directory (a run with its checkpoints kept)" >&2; exit 2; }
 for p in "$@"; do
   case $p in
     [0-9]*:[0-9]*) ;;
@@ -40,6 +48,13 @@ for p in "$@"; do
     exit 2
   fi
 done
+# reached DATA_AT: the run has a checkpoint at or past it, or has ended
+reached() {
+  [ -e "$run/policy_final.bin" ] && return 0
+  local newest
+  newest=$(ls "$run/ckpt" 2> /dev/null | grep -E '^[0-9]+$' | sort | tail -n 1)
+  [ -n "$newest" ] && [ $((10#$newest)) -ge "$1" ]
+}
 mkdir -p "$OUT"
 status=0
 for p in "$@"; do
@@ -51,6 +66,10 @@ for p in "$@"; do
   if [ $dry = 1 ]; then
     echo "${cmd[*]} > $f"
     continue
+  fi
+  if [ $wait = 1 ] && ! reached "$data"; then
+    echo "probes.sh: $(date -u +%H:%M:%S) waiting for $run to pass $data total env steps" >&2
+    until reached "$data"; do sleep "${WAIT_POLL:-60}"; done
   fi
   echo "probes.sh: $(date -u +%H:%M:%S) ${cmd[*]} > $f" >&2
   if "${cmd[@]}" > "$f.part"; then
